@@ -1,0 +1,198 @@
+"""Validation of label volumes and voxel sizes at the public boundary.
+
+Every public entry point that accepts a label volume calls
+:func:`check_label_volume` once; internal code may then assume a 3D, integer,
+non-negative, non-empty array and never has to re-check.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["check_label_volume", "check_voxel_size", "check_volumes"]
+
+
+def check_label_volume(
+    volume,
+    *,
+    name: str = "labels",
+    allow_background_only: bool = False,
+    copy: bool = False,
+) -> np.ndarray:
+    """Validate a 3D instance-label volume and return it as an integer array.
+
+    Parameters
+    ----------
+    volume : array-like of shape (z, y, x)
+        Integer instance labels, ``0`` is background.
+    name : str, default="labels"
+        Name used in error messages.
+    allow_background_only : bool, default=False
+        Accept a volume that contains no foreground label.
+    copy : bool, default=False
+        Return a copy even when no conversion is needed.
+
+    Returns
+    -------
+    labels : ndarray of shape (z, y, x)
+        An integer array. Float input holding only whole numbers is converted
+        to ``int64``; integer input keeps its dtype. The caller's array is never
+        modified.
+
+    Raises
+    ------
+    TypeError
+        If the input is boolean, complex, object or string typed, or not an
+        array at all.
+    ValueError
+        If it is not 3D, has a zero-length axis, contains NaN or infinity,
+        non-integer values or negative labels, or only background (unless
+        ``allow_background_only``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overseg._validation import check_label_volume
+    >>> check_label_volume(np.ones((2, 3, 3), dtype=np.uint16)).dtype
+    dtype('uint16')
+    """
+    if volume is None:
+        raise TypeError(f"{name} is None; expected a 3D integer label array.")
+    if hasattr(volume, "__array__") or isinstance(volume, (list, tuple)):
+        arr = np.asarray(volume)
+    else:
+        raise TypeError(
+            f"{name} must be a 3D integer label array, got {type(volume).__name__}."
+        )
+    if arr.dtype == bool:
+        raise TypeError(
+            f"{name} is a boolean mask; expected integer instance labels "
+            "(label each object, e.g. with scipy.ndimage.label)."
+        )
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(
+            f"{name} must have an integer dtype, got dtype {arr.dtype}."
+        )
+    if arr.ndim != 3:
+        raise ValueError(
+            f"{name} must be a 3D (z, y, x) volume, got {arr.ndim}D array with "
+            f"shape {arr.shape}."
+        )
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape}).")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"{name} contains NaN or infinite values.")
+        if not np.all(arr == np.round(arr)):
+            raise ValueError(
+                f"{name} has a float dtype with non-integer values; "
+                "expected integer instance labels."
+            )
+        if arr.min() < 0:
+            raise ValueError(f"{name} contains negative labels.")
+        if arr.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{name} has labels too large for int64.")
+        arr = arr.astype(np.int64)
+        copy = False
+    elif arr.dtype.kind == "i" and arr.min() < 0:
+        raise ValueError(f"{name} contains negative labels (minimum {arr.min()}).")
+    if not allow_background_only and not arr.any():
+        raise ValueError(f"{name} contains only background (label 0).")
+    if copy or arr is volume and not arr.flags.writeable:
+        arr = arr.copy()
+    return arr
+
+
+def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarray]:
+    """Validate a list of label volumes (or a single 3D volume).
+
+    A single 3D array is accepted and wrapped in a list, so that transformers
+    can be called on one volume or on many.
+
+    Parameters
+    ----------
+    volumes : ndarray of shape (z, y, x) or sequence of such arrays
+        The label volumes.
+    name : str, default="volumes"
+        Name used in error messages.
+    **kwargs
+        Passed to :func:`check_label_volume`.
+
+    Returns
+    -------
+    list of ndarray
+        The validated volumes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overseg._validation import check_volumes
+    >>> len(check_volumes(np.ones((2, 2, 2), dtype=int)))
+    1
+    """
+    if isinstance(volumes, np.ndarray) or hasattr(volumes, "__array__"):
+        arr = np.asarray(volumes)
+        if arr.ndim == 3:
+            return [check_label_volume(arr, name=name, **kwargs)]
+        if arr.ndim == 4 and arr.dtype != object:
+            volumes = list(arr)
+        else:
+            raise ValueError(
+                f"{name} must be a 3D label volume or a list of 3D label volumes, "
+                f"got an array of shape {arr.shape}."
+            )
+    if not isinstance(volumes, Sequence) or isinstance(volumes, (str, bytes)):
+        raise TypeError(
+            f"{name} must be a 3D label volume or a list of them, "
+            f"got {type(volumes).__name__}."
+        )
+    if len(volumes) == 0:
+        raise ValueError(f"{name} is an empty list; expected at least one volume.")
+    return [
+        check_label_volume(v, name=f"{name}[{i}]", **kwargs)
+        for i, v in enumerate(volumes)
+    ]
+
+
+def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:
+    """Validate a voxel size and return it as a float array.
+
+    Parameters
+    ----------
+    voxel_size : None, float or sequence of float
+        Physical size of a voxel along (z, y, x) (or (y, x) for ``ndim=2``).
+        ``None`` means isotropic unit voxels; a scalar is used on every axis.
+    ndim : int, default=3
+        Number of axes.
+
+    Returns
+    -------
+    ndarray of shape (ndim,)
+        Positive, finite voxel size.
+
+    Examples
+    --------
+    >>> from sklearn_overseg._validation import check_voxel_size
+    >>> check_voxel_size((2, 1, 1)).tolist()
+    [2.0, 1.0, 1.0]
+    """
+    if voxel_size is None:
+        return np.ones(ndim, dtype=float)
+    if isinstance(voxel_size, numbers.Real) and not isinstance(voxel_size, bool):
+        voxel_size = [voxel_size] * ndim
+    try:
+        vs = np.asarray(voxel_size, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"voxel_size must be a sequence of {ndim} numbers, got {voxel_size!r}."
+        ) from exc
+    if vs.shape != (ndim,):
+        raise ValueError(
+            f"voxel_size must have {ndim} entries (one per axis), got {vs.size}."
+        )
+    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
+        raise ValueError(f"voxel_size must be positive and finite, got {vs.tolist()}.")
+    return vs
