@@ -1,0 +1,265 @@
+"""Reading and writing 3D label volumes, with their voxel size.
+
+The file suffix picks the format (see :data:`FORMATS` in ``_common``); the
+format modules open files as :class:`~._common.ArraySource` objects, and this
+module applies the same checks to every format: the stored array must be a 3D
+integer array, checked from the header before any voxel is read.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_label_volume, check_voxel_size
+from ._common import ArraySource, parse_path_key, require_existing, resolve_format
+from ._hdf5 import open_hdf5, write_hdf5
+from ._numpy_files import open_npy, open_npz, write_npy, write_npz
+from ._tiff import open_tiff, write_tiff
+from ._zarr import open_zarr, write_zarr
+
+__all__ = ["read_labels", "read_voxel_size", "write_labels"]
+
+_OPENERS = {
+    "npy": open_npy,
+    "npz": open_npz,
+    "tiff": open_tiff,
+    "hdf5": open_hdf5,
+    "zarr": open_zarr,
+}
+_WRITERS = {
+    "npy": write_npy,
+    "npz": write_npz,
+    "tiff": write_tiff,
+    "hdf5": write_hdf5,
+    "zarr": write_zarr,
+}
+
+
+def _resolve(path, key: str | None) -> tuple[Path, str | None, str]:
+    """Path, key and format name from a path (maybe ``file:key``) and a key."""
+    path, key_in_path = parse_path_key(path)
+    if key is not None and key_in_path is not None and key != key_in_path:
+        raise ValueError(
+            f"Two different keys given: {key_in_path!r} in the path and "
+            f"key={key!r}."
+        )
+    return path, key if key is not None else key_in_path, resolve_format(path)
+
+
+def _open(path, key: str | None) -> ArraySource:
+    path, key, file_format = _resolve(path, key)
+    require_existing(path)
+    return _OPENERS[file_format](path, key)
+
+
+def _check_header(source: ArraySource) -> None:
+    if source.dtype.kind not in "iu":
+        raise TypeError(
+            f"{source.name} holds {source.dtype} data, not integer labels; "
+            "label volumes must have an integer dtype."
+        )
+    if len(source.shape) != 3:
+        raise ValueError(
+            f"{source.name} must hold a 3D (z, y, x) label volume, got a "
+            f"{len(source.shape)}D array of shape {source.shape}."
+        )
+
+
+def read_labels(
+    path: str | os.PathLike,
+    key: str | None = None,
+    *,
+    return_voxel_size: bool = False,
+    mmap: bool = False,
+    lazy: bool = False,
+) -> Any:
+    """Read a 3D label volume from a ``.npy``, ``.npz``, TIFF, HDF5 or zarr file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File (or ``.zarr`` directory). The suffix picks the format: ``.npy``,
+        ``.npz``, ``.tif``/``.tiff``, ``.h5``/``.hdf5``/``.hdf``, ``.zarr``.
+        Container formats accept ``"file.h5:key"``.
+    key : str, optional
+        Array inside a container. ``.npz``: defaults to ``"labels"`` or the
+        only array. HDF5: required unless the file holds exactly one dataset.
+        zarr: optional when the store is one array or a group with one array.
+    return_voxel_size : bool, default=False
+        Also return the stored voxel size (see :func:`read_voxel_size`).
+    mmap : bool, default=False
+        ``.npy`` only: return a read-only ``numpy.memmap`` instead of reading
+        the file into memory.
+    lazy : bool, default=False
+        Return an array-like that reads voxels on demand instead of an
+        ndarray: a ``numpy.memmap`` for ``.npy`` and uncompressed TIFF, an
+        ``h5py.Dataset`` for HDF5 (its file stays open until
+        ``dataset.file.close()``), a ``zarr.Array`` for zarr. Only the shape
+        and dtype are checked, not the values. Not available for ``.npz``.
+
+    Returns
+    -------
+    labels : ndarray of shape (z, y, x) or array-like
+        Integer labels with the stored dtype, ``0`` is background.
+    voxel_size : tuple of 3 float or None
+        Only when ``return_voxel_size``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        For an unknown suffix, an ambiguous missing key, a non-3D array or
+        invalid labels (e.g. negative).
+    KeyError
+        If the key is not in the file; the message lists the available keys.
+    TypeError
+        If the stored array does not have an integer dtype.
+    ImportError
+        If h5py or zarr is needed but missing (``pip install
+        'sklearn_overseg[formats]'``).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_overseg.io import read_labels, write_labels
+    >>> labels = np.zeros((4, 8, 8), dtype=np.uint16)
+    >>> labels[1:3, 2:6, 2:6] = 7
+    >>> path = os.path.join(tempfile.mkdtemp(), "cells.tif")
+    >>> write_labels(path, labels, voxel_size=(2.0, 0.5, 0.5))
+    >>> volume, voxel_size = read_labels(path, return_voxel_size=True)
+    >>> volume.dtype, voxel_size
+    (dtype('uint16'), (2.0, 0.5, 0.5))
+    """
+    path, key, file_format = _resolve(path, key)
+    if mmap and file_format != "npy":
+        raise ValueError(
+            f"mmap=True works for .npy files only, not '{path}'; use lazy=True "
+            "for HDF5, zarr or uncompressed TIFF."
+        )
+    require_existing(path)
+    source = _OPENERS[file_format](path, key)
+    try:
+        _check_header(source)
+        if mmap or lazy:
+            if source.lazy is None:
+                raise ValueError(
+                    f"{source.name} cannot be read lazily; lazy=True works for "
+                    ".npy, .tif, .h5 and .zarr files."
+                )
+            labels = source.lazy()
+        else:
+            labels = check_label_volume(
+                source.load(), name=source.name, allow_background_only=True
+            )
+        voxel_size = source.voxel_size() if return_voxel_size else None
+    finally:
+        source.close()
+    return (labels, voxel_size) if return_voxel_size else labels
+
+
+def read_voxel_size(
+    path: str | os.PathLike, key: str | None = None
+) -> tuple[float, ...] | None:
+    """Read the voxel size (z, y, x) stored with a label volume, if any.
+
+    Only metadata is read. Where it comes from: ``.npz`` array
+    ``voxel_size`` (or ``voxel_size_um``, ``element_size_um``); TIFF ImageJ
+    ``spacing`` plus the resolution tags, or a ``voxel_size`` entry in the
+    image description; HDF5 and zarr attribute ``voxel_size`` (or
+    ``element_size_um``, ``resolution``). ``.npy`` files have none.
+
+    Parameters
+    ----------
+    path : str or path-like
+        As in :func:`read_labels`, including ``"file.h5:key"``.
+    key : str, optional
+        Array inside a container, as in :func:`read_labels`.
+
+    Returns
+    -------
+    tuple of 3 float or None
+        The voxel size, or ``None`` when the file stores none.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_overseg.io import read_voxel_size, write_labels
+    >>> path = os.path.join(tempfile.mkdtemp(), "cells.npz")
+    >>> write_labels(path, np.ones((2, 3, 3), dtype=np.int32), voxel_size=(3, 1, 1))
+    >>> read_voxel_size(path)
+    (3.0, 1.0, 1.0)
+    """
+    source = _open(path, key)
+    try:
+        return source.voxel_size()
+    finally:
+        source.close()
+
+
+def write_labels(
+    path: str | os.PathLike,
+    labels,
+    key: str | None = None,
+    voxel_size=None,
+) -> None:
+    """Write a 3D label volume, keeping its integer dtype and voxel size.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination; the suffix picks the format as in :func:`read_labels`.
+        ``.npy``, ``.npz`` and TIFF files are replaced; in HDF5 files and
+        zarr groups only the dataset named by ``key`` is replaced.
+    labels : array-like of shape (z, y, x)
+        Non-negative integer labels. Float arrays are refused (cast them
+        first) so that a float image is never saved as labels by mistake.
+    key : str, optional
+        Array name in a container: ``"labels"`` by default for ``.npz`` and
+        HDF5; for zarr, no key writes the store as a single array. Also
+        accepted as ``"file.h5:key"``.
+    voxel_size : float or sequence of 3 float, optional
+        Physical voxel size (z, y, x). ``.npy`` cannot store it (a warning is
+        raised). uint8/uint16 TIFFs are written as ImageJ hyperstacks, with
+        the z step as ImageJ ``spacing`` and y/x as resolution.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is float, boolean or not numeric.
+    ValueError
+        If ``labels`` is not 3D or holds negative values, the voxel size is
+        invalid, or the suffix is unknown.
+    FileNotFoundError
+        If the destination folder does not exist.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_overseg.io import read_labels, write_labels
+    >>> path = os.path.join(tempfile.mkdtemp(), "cells.npy")
+    >>> write_labels(path, np.arange(8, dtype=np.uint32).reshape(2, 2, 2))
+    >>> read_labels(path).dtype
+    dtype('uint32')
+    """
+    path, key, file_format = _resolve(path, key)
+    array = np.asarray(labels)
+    if array.dtype.kind == "f":
+        raise TypeError(
+            f"Refusing to write {array.dtype} labels to '{path}': label volumes "
+            "must be integers. Cast them first, e.g. labels.astype(np.uint32)."
+        )
+    array = check_label_volume(array, name="labels", allow_background_only=True)
+    if voxel_size is not None:
+        voxel_size = tuple(check_voxel_size(voxel_size).tolist())
+    folder = path.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Folder '{folder}' for '{path}' does not exist.")
+    _WRITERS[file_format](path, array, key, voxel_size)

@@ -1,0 +1,132 @@
+"""Zarr label stores (``.zarr`` directories) through the zarr package.
+
+A store is either a single array (written when no key is given) or a group of
+arrays addressed by key (``"cells.zarr:seg/labels"``). Without a key, a group
+must hold exactly one array. The voxel size lives in the array attribute
+``voxel_size`` (``element_size_um`` and ``resolution`` are also read). Works
+with zarr 2 and zarr 3.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ._common import (
+    ArraySource,
+    describe,
+    format_keys,
+    import_optional,
+    parse_voxel_size,
+)
+
+__all__ = ["open_zarr", "write_zarr"]
+
+VOXEL_SIZE_ATTRS = ("voxel_size", "element_size_um", "resolution")
+_MAX_CHUNK = (32, 256, 256)
+
+
+def _zarr():
+    return import_optional("zarr", "zarr")
+
+
+def _array_names(group, prefix: str = "") -> list[str]:
+    """Paths of every array below a group, depth first."""
+    zarr = _zarr()
+    names: list[str] = []
+    for name in sorted(group.keys()):
+        item = group[name]
+        if isinstance(item, zarr.Group):
+            names.extend(_array_names(item, f"{prefix}{name}/"))
+        else:
+            names.append(prefix + name)
+    return names
+
+
+def _find_array(root, path: Path, key: str | None):
+    zarr = _zarr()
+    if not isinstance(root, zarr.Group):
+        if key not in (None, "", "/"):
+            raise KeyError(
+                f"'{path}' is a single zarr array, not a group; it has no key {key!r}."
+            )
+        return root, None
+    if key is None:
+        names = _array_names(root)
+        if len(names) != 1:
+            raise ValueError(
+                f"'{path}' holds {len(names)} arrays; pass key=... "
+                f"(or 'store.zarr:key') to choose one. Available keys: "
+                f"{format_keys(names)}."
+            )
+        key = names[0]
+    try:
+        item = root[key.strip("/")]
+    except KeyError:
+        item = None
+    if item is None or isinstance(item, zarr.Group):
+        what = "is a group, not an array" if item is not None else "does not exist"
+        raise KeyError(
+            f"Key {key!r} in '{path}' {what}; available arrays: "
+            f"{format_keys(_array_names(root))}."
+        )
+    return item, key
+
+
+def _read_voxel_size(array, name: str) -> tuple[float, ...] | None:
+    attrs = array.attrs
+    for attr in VOXEL_SIZE_ATTRS:
+        if attr in attrs:
+            return parse_voxel_size(attrs[attr], source=f"attribute {attr!r} of {name}")
+    return None
+
+
+def open_zarr(path: Path, key: str | None) -> ArraySource:
+    """Open one array of a zarr store (nothing is read until loaded)."""
+    zarr = _zarr()
+    root = zarr.open(store=str(path), mode="r")
+    array, key = _find_array(root, path, key)
+    name = describe(path, key)
+    return ArraySource(
+        name=name,
+        shape=tuple(array.shape),
+        dtype=np.dtype(array.dtype),
+        load=lambda: np.asarray(array[...]),
+        lazy=lambda: array,
+        voxel_size=lambda: _read_voxel_size(array, name),
+    )
+
+
+def _holds_single_array(path: Path) -> bool:
+    zarr = _zarr()
+    if not path.exists():
+        return False
+    try:
+        return not isinstance(zarr.open(store=str(path), mode="r"), zarr.Group)
+    except Exception:  # not a zarr store yet: a group will be created
+        return False
+
+
+def write_zarr(path: Path, labels: np.ndarray, key, voxel_size) -> None:
+    """Write the labels as the store's root array, or as ``key`` in a group."""
+    zarr = _zarr()
+    chunks = tuple(min(n, c) for n, c in zip(labels.shape, _MAX_CHUNK))
+    options = dict(shape=labels.shape, dtype=labels.dtype, chunks=chunks)
+    if key is None:
+        array = zarr.open_array(store=str(path), mode="w", **options)
+    else:
+        if _holds_single_array(path):
+            raise ValueError(
+                f"'{path}' is a single zarr array; cannot add key {key!r} to it. "
+                "Write without a key to replace it, or use another store."
+            )
+        group = zarr.open_group(store=str(path), mode="a")
+        name = key.strip("/")
+        if hasattr(group, "create_array"):  # zarr 3
+            array = group.create_array(name, overwrite=True, **options)
+        else:  # zarr 2
+            array = group.create_dataset(name, overwrite=True, **options)
+    array[...] = labels
+    if voxel_size is not None:
+        array.attrs["voxel_size"] = [float(v) for v in voxel_size]

@@ -1,0 +1,24 @@
+"""Segmentation and merge metrics for 3D (or any-D) instance label volumes.
+
+* :func:`average_precision`, :func:`mean_average_precision`,
+  :func:`jaccard_index`: IoU-based matching of true and predicted cells.
+* :func:`variation_of_information`: split (oversegmentation) and merge
+  (undersegmentation) conditional entropies.
+* :func:`merge_scores`, :func:`merge_scores_from_volumes`: precision and
+  recall of merge decisions against true fragment pairs.
+
+All are computed from a sparse overlap table, without loops over voxels.
+"""
+
+from ._information import variation_of_information
+from ._matching import average_precision, jaccard_index, mean_average_precision
+from ._merge import merge_scores, merge_scores_from_volumes
+
+__all__ = [
+    "average_precision",
+    "jaccard_index",
+    "mean_average_precision",
+    "merge_scores",
+    "merge_scores_from_volumes",
+    "variation_of_information",
+]
