@@ -1,0 +1,118 @@
+"""Per-label geometry of a label volume, computed in one pass.
+
+Bounding boxes and z-extents of every label come from a single
+:func:`scipy.ndimage.find_objects` pass. Labels that are huge and sparse (for
+example ``2**63 - 1``) would make ``find_objects`` allocate one slot per
+possible value, so such volumes are relabelled sequentially first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage as ndi
+
+__all__ = ["LabelGeometry"]
+
+# find_objects allocates one entry per label value up to the maximum label.
+_MAX_DIRECT_LABEL = 1 << 24
+
+
+@dataclass(frozen=True)
+class LabelGeometry:
+    """Bounding boxes and z-extents of the labels of one volume.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_labels,)
+        The foreground labels present, in increasing order.
+    starts : ndarray of shape (n_labels, 3)
+        Inclusive lower corner (z, y, x) of each label's bounding box.
+    stops : ndarray of shape (n_labels, 3)
+        Exclusive upper corner (z, y, x) of each label's bounding box.
+    shape : tuple of int
+        Shape of the volume.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overseg._geometry import LabelGeometry
+    >>> vol = np.zeros((4, 5, 5), dtype=np.uint16)
+    >>> vol[1:3, 1:4, 2:4] = 7
+    >>> geom = LabelGeometry.from_volume(vol)
+    >>> geom.labels.tolist(), geom.z_extent(7)
+    ([7], (1, 3))
+    """
+
+    labels: np.ndarray
+    starts: np.ndarray
+    stops: np.ndarray
+    shape: tuple[int, int, int]
+
+    @classmethod
+    def from_volume(cls, volume: np.ndarray) -> LabelGeometry:
+        """Compute the geometry of every label in one pass over ``volume``."""
+        volume = np.asarray(volume)
+        max_label = int(volume.max()) if volume.size else 0
+        if max_label == 0:
+            empty = np.zeros((0, 3), dtype=np.intp)
+            return cls(np.zeros(0, dtype=np.int64), empty, empty.copy(), volume.shape)
+        if max_label <= _MAX_DIRECT_LABEL:
+            slices = ndi.find_objects(volume)
+            label_values = None
+        else:
+            label_values, inverse = np.unique(volume, return_inverse=True)
+            inverse = inverse.reshape(volume.shape)
+            slices = ndi.find_objects(inverse)
+        present = [i for i, s in enumerate(slices) if s is not None]
+        starts = np.array(
+            [[s.start for s in slices[i]] for i in present], dtype=np.intp
+        ).reshape(-1, 3)
+        stops = np.array(
+            [[s.stop for s in slices[i]] for i in present], dtype=np.intp
+        ).reshape(-1, 3)
+        if label_values is None:
+            labels = np.asarray(present, dtype=np.int64) + 1
+        else:
+            labels = np.asarray(label_values[np.asarray(present) + 1], dtype=np.int64)
+        return cls(labels, starts, stops, tuple(volume.shape))
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def index(self, label: int) -> int:
+        """Row of ``label`` in :attr:`labels` (``KeyError`` if absent)."""
+        i = int(np.searchsorted(self.labels, label))
+        if i >= len(self.labels) or self.labels[i] != label:
+            raise KeyError(f"label {label} is not present in the volume")
+        return i
+
+    @property
+    def z_starts(self) -> np.ndarray:
+        """First z layer of each label."""
+        return self.starts[:, 0]
+
+    @property
+    def z_stops(self) -> np.ndarray:
+        """One past the last z layer of each label."""
+        return self.stops[:, 0]
+
+    def z_extent(self, label: int) -> tuple[int, int]:
+        """``(first layer, one past last layer)`` of ``label``."""
+        i = self.index(label)
+        return int(self.starts[i, 0]), int(self.stops[i, 0])
+
+    def bbox(self, label: int) -> tuple[slice, slice, slice]:
+        """Bounding box of ``label`` as a tuple of slices."""
+        i = self.index(label)
+        return tuple(
+            slice(int(a), int(b)) for a, b in zip(self.starts[i], self.stops[i])
+        )
+
+    def union_bbox(self, *labels: int) -> tuple[slice, slice, slice]:
+        """Smallest box containing all given labels."""
+        rows = [self.index(lab) for lab in labels]
+        lo = self.starts[rows].min(axis=0)
+        hi = self.stops[rows].max(axis=0)
+        return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))

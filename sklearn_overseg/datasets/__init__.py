@@ -1,0 +1,13 @@
+"""Synthetic label volumes and an oversegmentation simulator.
+
+* :func:`make_tissue` draws dense plant-like tissue, loose tissue with
+  intercellular spaces, or separated nuclei.
+* :func:`oversegment` damages a correct label volume the way segmentation
+  pipelines do (cells split by a missing layer or by a tilted boundary) and
+  returns the pairs that truly belong together, plus hard negatives.
+"""
+
+from ._oversegment import oversegment
+from ._tissue import make_tissue
+
+__all__ = ["make_tissue", "oversegment"]

@@ -1,0 +1,233 @@
+"""Oversegmentation simulator: split correct cells the way segmenters fail.
+
+``"axis"`` mode mimics a 2D-per-slice model plus z-stitching that missed a
+cell in one (or a few) layers: the layers are blanked and the part below gets
+a new label. ``"tilted"`` mode mimics a 3D model that drew a boundary through
+a cell: a random plane cuts it, no voxel is removed. Hard negatives (blanked
+layers between two *different* stacked cells), mask shrinkage next to gaps
+and noisy partial masks inside gaps are added on request (see ``_gaps``).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from .._validation import check_label_volume, check_voxel_size
+from ._cuts import axis_splits, label_boxes, tilted_splits
+from ._gaps import add_noise_masks, blank_stacked_pairs, shrink_next_to_gaps
+from ._tissue import check_int
+
+__all__ = ["oversegment"]
+
+
+def oversegment(
+    labels,
+    n_splits: int = 10,
+    *,
+    mode: str = "axis",
+    gap_layers: int = 1,
+    min_fragment_layers: int = 2,
+    max_cuts_per_cell: int = 1,
+    shrink: int = 0,
+    shrink_probability: float = 0.5,
+    n_stacked_confounders: int = 0,
+    n_noise_masks: int = 0,
+    max_noise_fraction: float = 0.2,
+    min_tilt: float = 20.0,
+    voxel_size=None,
+    return_info: bool = False,
+    random_state=None,
+):
+    """Split cells of a correct label volume, as a flawed segmentation would.
+
+    Parameters
+    ----------
+    labels : array-like of shape (z, y, x)
+        Correct integer labels, ``0`` background. Not modified.
+    n_splits : int, default=10
+        Number of cuts to make. Fewer are made when not enough cells can be
+        cut (too few z layers, or a fragment would not be one piece); the
+        length of ``truth_pairs`` tells how many were made.
+    mode : {"axis", "tilted"}, default="axis"
+        ``"axis"``: blank ``gap_layers`` interior z layers of a cell and give
+        the part below a new label. ``"tilted"``: cut the cell by a random
+        plane through a point near its centroid and give the part with the
+        larger mean z a new label; no voxel is removed.
+    gap_layers : int, default=1
+        Number of blanked layers per gap (axis cuts and stacked confounders).
+    min_fragment_layers : int, default=2
+        Minimum z layers of every fragment (and of a confounder's upper cell
+        above its gap).
+    max_cuts_per_cell : int, default=1
+        Axis mode: a cell may receive up to this many gaps, giving a chain of
+        fragments ``(a, b), (b, c), ...`` in ``truth_pairs``.
+    shrink : int, default=0
+        Pixels of 2D erosion applied, with probability ``shrink_probability``,
+        to each mask just above and just below every gap (splits and
+        confounders alike), as a 2D model that under-segments near a miss.
+    shrink_probability : float, default=0.5
+        Probability of each of those erosions.
+    n_stacked_confounders : int, default=0
+        Number of hard negatives: pairs of *different* cells stacked in z
+        whose boundary layer(s) (the upper cell's layers where it sits on the
+        lower cell) are blanked, giving the same ``gap_layers`` gap as a split.
+        Cells cut by splits are not used.
+    n_noise_masks : int, default=0
+        Number of small noisy partial masks (new labels, one 2D blob of 3
+        pixels up to ``max_noise_fraction`` of the blanked area) put inside
+        blanked gap layers of splits and confounders.
+    max_noise_fraction : float, default=0.2
+        Largest noise mask, as a fraction of the blanked area of its layer.
+    min_tilt : float, default=20.0
+        Tilted mode: smallest angle, in degrees, between the cutting plane's
+        normal and the z axis (0 allows horizontal cuts, 90 only vertical ones).
+    voxel_size : None, float or sequence of 3 floats, default=None
+        Voxel size ``(z, y, x)`` used to draw tilted planes in physical space.
+    return_info : bool, default=False
+        Also return a dict describing every change.
+    random_state : int, RandomState instance or None, default=None
+        Seed; the output is deterministic for a fixed seed.
+
+    Returns
+    -------
+    flawed : ndarray of shape (z, y, x)
+        The damaged volume, same dtype as ``labels`` (float input becomes
+        ``int64``). If the new labels do not fit that dtype (e.g. ``uint8``
+        with 255 labels), the smallest wider integer dtype is used.
+    truth_pairs : ndarray of shape (n, 2), dtype int64
+        ``(upper, lower)`` label pairs that belong to one cell; ``upper`` is
+        the fragment at smaller z (axis mode) or with the smaller mean z.
+    info : dict, only if ``return_info``
+        ``source_labels`` (n,) input label of each truth pair;
+        ``gap_layers`` list of (gap_layers,) arrays, the blanked z of each
+        truth pair (empty in tilted mode); ``confounder_pairs`` (m, 2)
+        ``(upper, lower)`` different cells with a blanked boundary;
+        ``confounder_gap_layers`` their blanked z; ``noise_labels`` (k,) the
+        noise masks; ``noise_pairs`` (k, 2) the pair whose gap holds each;
+        ``removed_voxels`` number of foreground voxels turned to background;
+        ``upcast`` whether the dtype had to be widened.
+
+    Examples
+    --------
+    >>> from sklearn_overseg.datasets import make_tissue, oversegment
+    >>> tissue = make_tissue((24, 64, 64), n_cells=20, random_state=0)
+    >>> flawed, pairs = oversegment(tissue, n_splits=3, random_state=0)
+    >>> pairs.shape, flawed.dtype == tissue.dtype
+    ((3, 2), True)
+    """
+    source = check_label_volume(labels)
+    n_splits = check_int(n_splits, "n_splits", 0)
+    if mode not in ("axis", "tilted"):
+        raise ValueError(f"mode must be 'axis' or 'tilted', got {mode!r}.")
+    gap_layers = check_int(gap_layers, "gap_layers", 1)
+    min_fragment_layers = check_int(min_fragment_layers, "min_fragment_layers", 1)
+    max_cuts_per_cell = check_int(max_cuts_per_cell, "max_cuts_per_cell", 1)
+    shrink = check_int(shrink, "shrink", 0)
+    n_stacked_confounders = check_int(n_stacked_confounders, "n_stacked_confounders", 0)
+    n_noise_masks = check_int(n_noise_masks, "n_noise_masks", 0)
+    _check_range(shrink_probability, "shrink_probability", 0.0, 1.0)
+    _check_range(max_noise_fraction, "max_noise_fraction", 0.0, 1.0)
+    _check_range(min_tilt, "min_tilt", 0.0, 90.0)
+    spacing = check_voxel_size(voxel_size)
+    rng = check_random_state(random_state)
+
+    max_label = int(source.max())
+    worst = max_label + n_splits + n_noise_masks
+    work_dtype = _dtype_holding(source.dtype, worst)
+    flawed = source.astype(work_dtype, copy=True)
+    boxes = label_boxes(source)
+    if mode == "axis":
+        pairs, split_gaps, sources = axis_splits(
+            flawed,
+            boxes,
+            n_splits,
+            gap_layers,
+            min_fragment_layers,
+            max_cuts_per_cell,
+            max_label + 1,
+            rng,
+        )
+    else:
+        pairs, sources = tilted_splits(
+            flawed,
+            boxes,
+            n_splits,
+            min_fragment_layers,
+            min_tilt,
+            spacing,
+            max_label + 1,
+            rng,
+        )
+        split_gaps = []
+    if n_splits and not pairs and boxes:
+        needed = 2 * min_fragment_layers + (gap_layers if mode == "axis" else 0)
+        warnings.warn(
+            f"oversegment could not split any cell in {mode!r} mode (fragments "
+            f"must stay one piece and span >= {min_fragment_layers} z layers; "
+            f"cells need >= {needed} layers).",
+            UserWarning,
+            stacklevel=2,
+        )
+    touched = np.unique(np.asarray(pairs, dtype=np.int64))
+    confounders = blank_stacked_pairs(
+        flawed,
+        boxes,
+        touched,
+        n_stacked_confounders,
+        gap_layers,
+        min_fragment_layers,
+        rng,
+    )
+    gaps = split_gaps + confounders
+    shrink_next_to_gaps(flawed, gaps, shrink, shrink_probability, rng)
+    first_noise = max_label + 1 + len(pairs)
+    noise, noise_gap = add_noise_masks(
+        flawed, gaps, n_noise_masks, max_noise_fraction, first_noise, rng
+    )
+    upcast = int(flawed.max()) > _dtype_max(source.dtype)
+    if not upcast:
+        flawed = flawed.astype(source.dtype, copy=False)
+    truth_pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not return_info:
+        return flawed, truth_pairs
+    info = {
+        "source_labels": np.asarray(sources, dtype=np.int64),
+        "gap_layers": [g.layers for g in split_gaps],
+        "confounder_pairs": np.asarray(
+            [(g.upper, g.lower) for g in confounders], dtype=np.int64
+        ).reshape(-1, 2),
+        "confounder_gap_layers": [g.layers for g in confounders],
+        "noise_labels": np.asarray(noise, dtype=np.int64),
+        "noise_pairs": np.asarray(
+            [(gaps[i].upper, gaps[i].lower) for i in noise_gap], dtype=np.int64
+        ).reshape(-1, 2),
+        "removed_voxels": int(np.count_nonzero((source > 0) & (flawed == 0))),
+        "upcast": upcast,
+    }
+    return flawed, truth_pairs, info
+
+
+def _dtype_max(dtype) -> int:
+    return int(np.iinfo(dtype).max)
+
+
+def _dtype_holding(dtype: np.dtype, value: int) -> np.dtype:
+    """``dtype`` if it can hold ``value``, else the smallest wider integer dtype."""
+    if value <= _dtype_max(dtype):
+        return dtype
+    kind = "u" if np.dtype(dtype).kind == "u" else "i"
+    for bits in (16, 32, 64):
+        wider = np.dtype(f"{kind}{bits // 8}")
+        if wider.itemsize > np.dtype(dtype).itemsize and value <= _dtype_max(wider):
+            return wider
+    raise ValueError(f"labels up to {value} do not fit in a 64-bit integer.")
+
+
+def _check_range(value, name: str, low: float, high: float) -> None:
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be in [{low}, {high}], got {value}.")
