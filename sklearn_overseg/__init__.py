@@ -1,3 +1,55 @@
-"""Find and repair oversegmentation in 3D cell segmentations."""
+"""Find and repair oversegmentation in 3D cell segmentations.
+
+The method, one module per step:
+
+1. :class:`CandidateScreener` finds candidate pairs of fragments
+   (axis-aligned gaps, or touching labels for tilted cuts).
+2. :class:`GeoWassersteinFeatures` describes a pair by earth mover's distances
+   between its masks (:func:`geo_wasserstein`).
+3. :class:`TopologyFeatures` describes the overlap curve of the joined cell.
+4. :class:`MergeNet` (the paper's MLP) classifies pairs, inside the pair
+   pipeline of :func:`make_pair_pipeline`.
+5. :class:`MergeCorrector` merges accepted pairs and rebuilds missing layers
+   (:func:`interpolate_masks`).
+"""
+
+from . import datasets, io, metrics
+from ._candidates import Candidate, CandidateSet
+from ._classifier import MergeMLP, MergeNet
+from ._contact import contact_pairs
+from ._corrector import MergeCorrector
+from ._geo_features import GeoWassersteinFeatures
+from ._interpolation import interpolate_masks
+from ._pair_pipeline import make_pair_pipeline
+from ._pretrained import available_pretrained, load_pretrained
+from ._screening import CandidateScreener
+from ._serialization import load_model, save_model
+from ._topology import TopologyFeatures
+from ._training import label_candidates, make_training_candidates
+from ._wasserstein import geo_wasserstein
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "Candidate",
+    "CandidateScreener",
+    "CandidateSet",
+    "GeoWassersteinFeatures",
+    "MergeCorrector",
+    "MergeMLP",
+    "MergeNet",
+    "TopologyFeatures",
+    "available_pretrained",
+    "contact_pairs",
+    "datasets",
+    "geo_wasserstein",
+    "interpolate_masks",
+    "io",
+    "label_candidates",
+    "load_model",
+    "load_pretrained",
+    "make_pair_pipeline",
+    "make_training_candidates",
+    "metrics",
+    "save_model",
+]

@@ -1,0 +1,288 @@
+"""MergeCorrector: screen, classify and merge, on whole volumes.
+
+A meta-estimator in the style of scikit-learn's ``FixedThresholdClassifier``:
+it keeps the given ``screener`` and pair ``classifier`` and fits clones of
+them into ``screener_`` and ``classifier_``. ``transform`` returns corrected
+volumes: accepted pairs merged (chains top to bottom, union-find), and the
+missing layers of axis splits rebuilt by optimal-transport interpolation, only
+into background voxels or the noisy partial masks of the gap.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ._candidates import GAP_NOISE, LOWER, UPPER, Candidate, CandidateSet
+from ._geometry import LabelGeometry
+from ._interpolation import interpolate_masks
+from ._merging import relabel_volume, resolve_merges
+from ._pair_pipeline import make_pair_pipeline
+from ._screening import CandidateScreener
+from ._training import label_candidates, make_training_candidates
+from ._validation import check_volumes
+
+__all__ = ["MergeCorrector"]
+
+
+def _gap_fill(cand: Candidate, method: str) -> np.ndarray:
+    """Interpolated masks of the gap layers of one axis candidate (crop coords)."""
+    g0, g1 = cand.gap
+    above = cand.crop[g0 - 1] == UPPER
+    below = cand.crop[g1] == LOWER
+    return interpolate_masks(
+        above, below, n_missing=g1 - g0, voxel_size=cand.voxel_size[1:], method=method
+    )
+
+
+class MergeCorrector(TransformerMixin, BaseEstimator):
+    """Detect and repair oversegmented cells in 3D label volumes.
+
+    Parameters
+    ----------
+    screener : CandidateScreener, default=None
+        Finds candidate pairs; ``None`` uses ``CandidateScreener()`` (axis).
+    classifier : estimator, default=None
+        Pair classifier taking a :class:`CandidateSet` (features inside), with
+        ``predict_proba``. ``None`` uses :func:`make_pair_pipeline`.
+    threshold : float, default=0.5
+        Merge pairs whose probability is at least this.
+    interpolate : bool, default=True
+        Rebuild the missing layers of merged axis splits.
+    interpolation : {"boundary_ot", "distance"}, default="boundary_ot"
+        Gap interpolation method (see :func:`interpolate_masks`).
+    n_rounds : int, default=3
+        Damage rounds per volume when training from ground truth
+        (``fit(volumes)``), see :func:`make_training_candidates`.
+    n_jobs : int or None, default=None
+        Parallel jobs for gap interpolation.
+    random_state : int or None, default=0
+        Seed for training-data generation.
+
+    Attributes
+    ----------
+    screener_ : CandidateScreener
+        Fitted clone of ``screener``.
+    classifier_ : estimator
+        Fitted clone of ``classifier``.
+    n_training_pairs_ : int
+        Number of labelled pairs the classifier was trained on.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_overseg import MergeCorrector, make_pair_pipeline
+    >>> from sklearn_overseg.datasets import make_tissue, oversegment
+    >>> truth = [make_tissue((24, 64, 64), n_cells=20, random_state=s)
+    ...          for s in range(2)]
+    >>> corrector = MergeCorrector(
+    ...     classifier=make_pair_pipeline(LogisticRegression())).fit(truth)
+    >>> flawed, pairs = oversegment(truth[0], n_splits=3, random_state=1)
+    >>> corrected = corrector.correct(flawed)
+    >>> corrected.shape == flawed.shape and corrected.dtype == flawed.dtype
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "screener": [HasMethods(["transform"]), None],
+        "classifier": [HasMethods(["fit", "predict_proba"]), None],
+        "threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "interpolate": ["boolean"],
+        "interpolation": [StrOptions({"boundary_ot", "distance"})],
+        "n_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [numbers.Integral, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        screener=None,
+        classifier=None,
+        *,
+        threshold: float = 0.5,
+        interpolate: bool = True,
+        interpolation: str = "boundary_ot",
+        n_rounds: int = 3,
+        n_jobs: int | None = None,
+        random_state=0,
+    ):
+        self.screener = screener
+        self.classifier = classifier
+        self.threshold = threshold
+        self.interpolate = interpolate
+        self.interpolation = interpolation
+        self.n_rounds = n_rounds
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        tags.requires_fit = True
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Train the pair classifier.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (z, y, x)
+            With ``y=None``: correct (ground-truth) volumes, damaged by the
+            oversegmentation simulator to make training pairs. With ``y``:
+            flawed segmentations whose screened candidates are labelled by
+            ``y``.
+        y : list of ndarray, default=None
+            Ground truth for flawed ``X``.
+
+        Returns
+        -------
+        self : MergeCorrector
+        """
+        volumes = check_volumes(X)
+        self.screener_ = clone(self.screener) if self.screener is not None else (
+            CandidateScreener()
+        )
+        seed = self.random_state if isinstance(self.random_state, int) else 0
+        self.classifier_ = (
+            clone(self.classifier)
+            if self.classifier is not None
+            else make_pair_pipeline(random_state=seed)
+        )
+        if y is None:
+            mode = "tilted" if getattr(self.screener_, "mode", "axis") == "contact" \
+                else "axis"
+            cands, labels, _ = make_training_candidates(
+                volumes,
+                screener=self.screener_,
+                mode=mode,
+                n_rounds=self.n_rounds,
+                random_state=self.random_state,
+            )
+        else:
+            truth = check_volumes(y, name="ground truth", allow_background_only=True)
+            cands = self.screener_.fit_transform(volumes)
+            labels = label_candidates(cands, volumes, truth)
+        if len(np.unique(labels)) < 2:
+            raise ValueError(
+                "training needs both true splits and distinct-cell pairs, got "
+                f"{int(labels.sum())} positive and {int((labels == 0).sum())} "
+                "negative candidate pairs; give more or larger volumes"
+            )
+        self.classifier_.fit(cands, labels)
+        self.n_training_pairs_ = len(labels)
+        return self
+
+    # ------------------------------------------------------------- predict
+    def predict_proba(self, candidates: CandidateSet) -> np.ndarray:
+        """Merge probability of each candidate pair, shape (n,)."""
+        check_is_fitted(self)
+        if len(candidates) == 0:
+            return np.zeros(0)
+        return np.asarray(self.classifier_.predict_proba(candidates))[:, 1]
+
+    def _decide(self, volume: np.ndarray, vol_index: int = 0):
+        cands = self.screener_.transform([volume])
+        proba = self.predict_proba(cands)
+        geom = LabelGeometry.from_volume(volume)
+        z_extents = {
+            int(lab): (int(a), int(b))
+            for lab, a, b in zip(geom.labels, geom.z_starts, geom.z_stops)
+        }
+        mapping, merged = resolve_merges(
+            cands.pairs,
+            proba,
+            self.threshold,
+            z_extents=z_extents,
+            check_z=[c.kind == "axis" for c in cands],
+        )
+        return cands, proba, mapping, merged
+
+    def predict_merges(self, volume) -> list[dict]:
+        """The review list: every candidate pair with its decision.
+
+        Parameters
+        ----------
+        volume : ndarray of shape (z, y, x)
+            A label volume.
+
+        Returns
+        -------
+        list of dict
+            One record per candidate, with keys ``upper``, ``lower``,
+            ``probability``, ``merged``, ``kind``, ``score``, ``gap_start`` and
+            ``gap_stop`` (absolute layers, ``None`` without a gap).
+        """
+        check_is_fitted(self)
+        (volume,) = check_volumes(volume)
+        cands, proba, _, merged = self._decide(volume)
+        records = []
+        for c, p, m in zip(cands, proba, merged):
+            gap = (None, None) if c.gap is None or c.kind != "axis" else (
+                c.origin[0] + c.gap[0], c.origin[0] + c.gap[1]
+            )
+            records.append(
+                dict(upper=int(c.upper), lower=int(c.lower), probability=float(p),
+                     merged=bool(m), kind=c.kind, score=float(c.score),
+                     gap_start=gap[0], gap_stop=gap[1])
+            )
+        return records
+
+    def correct(self, volume) -> np.ndarray:
+        """Return a corrected copy of one label volume (same dtype)."""
+        check_is_fitted(self)
+        (volume,) = check_volumes(volume)
+        cands, _, mapping, merged = self._decide(volume)
+        accepted = [c for c, m in zip(cands, merged) if m]
+        fills = []
+        if self.interpolate:
+            axis = [c for c in accepted if c.kind == "axis" and c.gap is not None]
+            masks = Parallel(n_jobs=self.n_jobs)(
+                delayed(_gap_fill)(c, self.interpolation) for c in axis
+            )
+            fills = list(zip(axis, masks))
+        # Noisy partial masks covered by a rebuilt layer join the merged cell.
+        mapping = dict(mapping)
+        writes = []
+        for cand, mask in fills:
+            (g0, g1), (z0, y0, x0) = cand.gap, cand.origin
+            h, w = cand.crop.shape[1:]
+            region = (slice(z0 + g0, z0 + g1), slice(y0, y0 + h), slice(x0, x0 + w))
+            target = mapping.get(int(cand.upper), int(cand.upper))
+            current = volume[region]
+            allowed = current == 0
+            if cand.gap_labels:
+                noise = np.isin(current, cand.gap_labels) & (cand.crop[g0:g1] ==
+                                                             GAP_NOISE)
+                for lab in np.unique(current[noise & mask]):
+                    mapping[int(lab)] = target
+                allowed |= noise
+            writes.append((region, mask & allowed, target))
+        out = relabel_volume(volume, mapping)
+        for region, mask, target in writes:
+            view = out[region]
+            view[mask & ((view == 0) | (view == target))] = target
+        return out
+
+    def transform(self, X) -> list[np.ndarray]:
+        """Correct every volume; returns a list of corrected copies."""
+        check_is_fitted(self)
+        return [self.correct(v) for v in check_volumes(X)]
+
+    def score(self, X, y) -> float:
+        """Mean average precision (IoU 0.5, 0.75) of corrected ``X`` against ``y``."""
+        from .metrics import mean_average_precision
+
+        corrected = self.transform(X)
+        truth = check_volumes(y, name="ground truth", allow_background_only=True)
+        return float(np.mean([
+            mean_average_precision(t, c, thresholds=(0.5, 0.75))
+            for t, c in zip(truth, corrected)
+        ]))

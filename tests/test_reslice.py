@@ -1,0 +1,277 @@
+"""Tilted reslicing of contact candidates (TiltedReslicer, reslice_pair)."""
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+from joblib import parallel_config
+from sklearn.base import clone
+
+from sklearn_overseg._candidates import LOWER, UPPER, Candidate, CandidateSet
+from sklearn_overseg._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
+from sklearn_overseg._screening import CandidateScreener
+from sklearn_overseg.datasets import make_tissue, oversegment
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+ANISOTROPIC = (2.0, 0.6, 0.6)
+
+
+def random_normal(rng):
+    normal = rng.normal(size=3)
+    return normal / np.linalg.norm(normal)
+
+
+def cut_ellipsoid(voxel_size, radii, normal, offset=0.0, rugged=None):
+    """Ellipsoid (physical radii) cut by a plane; code 2 on the normal's side.
+
+    Returns the crop and a point of the plane (physical crop coordinates).
+    ``rugged`` is an optional function of the physical points added to the
+    signed distance, to make the cut surface uneven.
+    """
+    voxel_size, radii = np.asarray(voxel_size), np.asarray(radii, dtype=float)
+    shape = tuple(int(np.ceil(2 * r / v)) + 4 for r, v in zip(radii, voxel_size))
+    points = np.indices(shape).reshape(3, -1).T * voxel_size
+    centre = (np.array(shape) - 1) / 2 * voxel_size
+    inside = (((points - centre) / radii) ** 2).sum(axis=1) <= 1
+    signed = (points - centre) @ normal - offset
+    if rugged is not None:
+        signed = signed + rugged(points)
+    codes = np.where(inside, np.where(signed > 0, LOWER, UPPER), 0)
+    return codes.astype(np.uint8).reshape(shape), centre + offset * normal
+
+
+def contact(crop, voxel_size=(1.0, 1.0, 1.0), origin=(0, 0, 0)):
+    return Candidate(
+        0, 3, 8, crop, origin=origin, voxel_size=voxel_size, kind="contact", score=1.0
+    )
+
+
+def sample_points(out, code):
+    """Physical positions (volume coordinates) of the output pixels of ``code``."""
+    frame, step = out.meta["frame"], out.meta["spacing"]
+    index = np.argwhere(out.crop == code) * step
+    return out.meta["grid_origin"] + index @ frame
+
+
+def angle(a, b):
+    return np.degrees(np.arccos(np.clip(a @ b, -1.0, 1.0)))
+
+
+@pytest.mark.parametrize("voxel_size", [(1.0, 1.0, 1.0), ANISOTROPIC])
+def test_pca_normal_recovers_planted_plane(voxel_size):
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        normal = random_normal(rng)
+        offset = rng.uniform(-3, 3)
+        crop, point = cut_ellipsoid(voxel_size, (12, 10, 9), normal, offset)
+        centroid, fitted = fit_contact_plane(crop, voxel_size)
+        # Signed angle: the fitted normal also points from A (1) to B (2).
+        assert angle(fitted, normal) < 3.0
+        assert abs((centroid - point) @ normal) < 0.5 * min(voxel_size)
+
+
+def test_pca_normal_of_rugged_cut():
+    rng = np.random.default_rng(1)
+    for _ in range(4):
+        normal = random_normal(rng)
+        waves = rng.uniform(0.3, 0.6, 3)
+
+        def bumps(points):
+            return 1.5 * np.sin(points @ waves)
+
+        crop, _ = cut_ellipsoid(ANISOTROPIC, (14, 14, 12), normal, rugged=bumps)
+        assert angle(fit_contact_plane(crop, ANISOTROPIC)[1], normal) < 10.0
+
+
+def test_reslice_gap_layer_lies_on_the_cut():
+    rng = np.random.default_rng(2)
+    for _ in range(3):
+        normal = random_normal(rng)
+        crop, point = cut_ellipsoid(ANISOTROPIC, (12, 12, 12), normal)
+        source = contact(crop, ANISOTROPIC, origin=(5, 7, 9))
+        before = crop.copy()
+        out = reslice_pair(source)
+        np.testing.assert_array_equal(crop, before)  # input untouched
+        g = out.gap[0]
+        assert out.kind == "tilted" and out.gap == (g, g + 1)
+        assert out.crop.dtype == np.uint8 and set(np.unique(out.crop)) == {0, 1, 2}
+        assert out.voxel_size == (0.6, 0.6, 0.6) and out.origin == (5, 7, 9)
+        assert (out.volume_index, out.upper, out.lower, out.score) == (0, 3, 8, 1.0)
+        # A only before the gap, B only after it, nothing in it, no empty ends.
+        assert not np.any(out.crop[:g] == LOWER) and not np.any(out.crop[g + 1 :] == 1)
+        assert not out.crop[g].any()
+        assert out.crop[0].any() and out.crop[-1].any()
+        # In volume coordinates, every A pixel is on A's side of the planted
+        # plane and every B pixel on B's side.
+        shift = np.array(source.origin) * ANISOTROPIC
+        for code, sign in ((UPPER, -1), (LOWER, 1)):
+            distance = (sample_points(out, code) - shift - point) @ normal
+            assert np.all(sign * distance > 0)
+        # The layers next to the gap are (nearly) the full section of the
+        # ball through its centre: pi * r^2.
+        section = np.pi * 12**2 / 0.6**2
+        for layer in (g - 1, g + 1):
+            assert 0.85 < np.count_nonzero(out.crop[layer]) / section < 1.1
+
+
+def test_resliced_pixels_come_from_their_fragment():
+    normal = random_normal(np.random.default_rng(3))
+    crop, _ = cut_ellipsoid((1.0, 1.0, 1.0), (10, 9, 8), normal, 1.0)
+    out = reslice_pair(contact(crop), fill_holes=False)
+    for code in (UPPER, LOWER):
+        index = np.round(sample_points(out, code)).astype(int)
+        assert np.all(crop[tuple(index.T)] == code)
+
+
+def test_cut_along_voxel_faces_drops_first_layer_of_b():
+    crop = np.zeros((20, 8, 8), dtype=np.uint8)
+    crop[:10, 1:7, 1:7] = UPPER
+    crop[10:, 1:7, 1:7] = LOWER
+    out = reslice_pair(contact(crop))
+    assert out.meta["plane_fit"] == "pca"
+    np.testing.assert_allclose(out.meta["normal"], [1, 0, 0], atol=1e-9)
+    assert out.gap == (10, 11)
+    np.testing.assert_array_equal(out.crop[:10], crop[:10, 1:7, 1:7])
+    np.testing.assert_array_equal(out.crop[11:], crop[11:, 1:7, 1:7])
+
+
+def test_max_layers_bounds_each_side():
+    crop = np.zeros((40, 6, 6), dtype=np.uint8)
+    crop[:25, 1:5, 1:5] = UPPER
+    crop[25:, 1:5, 1:5] = LOWER
+    out = reslice_pair(contact(crop), max_layers=5)
+    assert out.gap == (5, 6) and len(out.crop) == 11
+
+
+def test_fill_holes_fills_only_background_holes():
+    crop = np.zeros((12, 12, 12), dtype=np.uint8)
+    crop[1:6, 2:10, 2:10] = UPPER
+    crop[6:11, 2:10, 2:10] = LOWER
+    crop[1:6, 5:7, 5:7] = 0  # a tube through A along the normal
+    crop[2:4, 3, 3] = LOWER  # an island of B inside A: must not become A
+    filled = reslice_pair(contact(crop)).crop
+    open_ = reslice_pair(contact(crop), fill_holes=False).crop
+    assert np.count_nonzero(open_[:5] == 0) == 5 * 4 + 2  # tube and island
+    # The tube is filled; the B island is dropped from A's side, not filled.
+    assert np.count_nonzero(filled[:5] == 0) == 2
+    assert not filled[1:3, 1, 1].any()
+
+
+@pytest.mark.parametrize(
+    "case, expected",
+    [("one_face", "centroids"), ("line", "line"), ("apart", "centroids")],
+)
+def test_degenerate_contacts_take_the_fallback(case, expected):
+    crop = np.zeros((10, 14, 14), dtype=np.uint8)
+    crop[5:9, 1:13, 1:13] = LOWER
+    if case == "one_face":
+        crop[4, 4, 4] = UPPER
+    elif case == "line":
+        crop[1:5, 6, 1:13] = UPPER  # a thin wall touching B along a line
+    else:
+        crop[0:2, 3:6, 3:6] = UPPER  # not touching
+    out = reslice_pair(contact(crop))
+    assert out.meta["plane_fit"] == expected
+    assert np.isclose(np.linalg.norm(out.meta["normal"]), 1.0)
+    assert out.fragment(UPPER).any() and out.fragment(LOWER).any()
+
+
+def test_sheet_thinner_than_a_layer_is_rescued():
+    crop = np.zeros((10, 10, 10), dtype=np.uint8)
+    crop[1:6, 2:8, 2:8] = UPPER
+    crop[6, 2:8, 2:8] = LOWER  # one voxel thick: falls in the gap layer
+    out = reslice_pair(contact(crop))
+    assert out.meta["rescued_fragments"] == (LOWER,)
+    assert out.fragment(UPPER).any() and out.fragment(LOWER).sum() == 36
+
+
+def test_bad_input_raises_clear_errors():
+    crop = np.zeros((4, 4, 4), dtype=np.uint8)
+    crop[:2] = UPPER
+    with pytest.raises(ValueError, match="code 2"):
+        reslice_pair(contact(crop))
+    with pytest.raises(ValueError, match="already has a gap"):
+        reslice_pair(Candidate(0, 1, 2, crop, gap=(2, 3)))
+    with pytest.raises(TypeError, match="Candidate"):
+        reslice_pair(crop)
+    crop[2:] = LOWER
+    with pytest.raises(ValueError, match="voxel_size"):
+        fit_contact_plane(crop, (1.0, 0.0, 1.0))
+    with pytest.raises(TypeError, match="CandidateSet"):
+        TiltedReslicer().fit_transform([contact(crop)])
+    with pytest.raises(ValueError, match="spacing"):
+        TiltedReslicer(spacing=-1.0).fit_transform(CandidateSet([contact(crop)]))
+    with pytest.raises(ValueError, match="min_contact_points"):
+        TiltedReslicer(min_contact_points=1).fit(CandidateSet())
+
+
+@pytest.fixture(scope="module")
+def tilted_tissue():
+    tissue = make_tissue((24, 64, 64), n_cells=20, random_state=0)
+    flawed, pairs = oversegment(tissue, 4, mode="tilted", random_state=0)
+    return CandidateScreener(mode="contact").fit_transform(flawed), pairs
+
+
+def test_axis_candidates_pass_through_unchanged():
+    tissue = make_tissue((24, 64, 64), n_cells=20, random_state=1)
+    flawed, _ = oversegment(tissue, 4, random_state=1)
+    cands = CandidateScreener(mode="both").fit_transform(flawed)
+    out = TiltedReslicer().fit_transform(cands)
+    assert len(out) == len(cands) and {"axis", "contact"} <= set(cands.kinds)
+    for before, after in zip(cands, out):
+        assert after.key == before.key
+        if before.kind == "axis":
+            assert after is before
+        else:
+            assert after.kind == "tilted" and after.gap is not None
+    again = TiltedReslicer().transform(out)
+    assert all(a is b for a, b in zip(again, out))
+
+
+def test_transform_is_parallel_invariant_and_picklable(tilted_tissue):
+    cands, _ = tilted_tissue
+    reslicer = TiltedReslicer(max_layers=32)
+    serial = reslicer.fit_transform(cands[:12])
+    with parallel_config(backend="threading"):  # no process start-up in tests
+        parallel = clone(reslicer).set_params(n_jobs=2).fit_transform(cands[:12])
+    for a, b in zip(serial, parallel):
+        np.testing.assert_array_equal(a.crop, b.crop)
+        assert a.gap == b.gap and a.key == b.key
+    back = pickle.loads(pickle.dumps((reslicer, serial)))
+    assert back[0].get_params() == reslicer.get_params()
+    np.testing.assert_array_equal(back[1][3].crop, serial[3].crop)
+    assert clone(reslicer).get_params()["max_layers"] == 32
+    assert TiltedReslicer().__sklearn_tags__().input_tags.two_d_array is False
+
+
+def test_resliced_candidates_give_finite_features(tilted_tissue):
+    geo_features = pytest.importorskip("sklearn_overseg._geo_features")
+    topology = pytest.importorskip("sklearn_overseg._topology")
+    cands, pairs = tilted_tissue
+    truth = {tuple(sorted(p)) for p in pairs.tolist()}
+    keep = [tuple(sorted(c.key[1:])) in truth for c in cands]
+    subset = cands[np.flatnonzero(keep).tolist() + list(range(10))]
+    out = TiltedReslicer().fit_transform(subset)
+    geo = geo_features.GeoWassersteinFeatures().fit_transform(out)
+    topo = topology.TopologyFeatures().fit_transform(out)
+    assert np.isfinite(geo).all() and np.isfinite(topo).all()
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+def test_real_cells_cut_by_planes_have_small_gap_emd():
+    geo_features = pytest.importorskip("sklearn_overseg._geo_features")
+    data = np.load(SHARED_DATA / "ovule_plantseg.npz")
+    voxel_size = tuple(data["voxel_size_um"])
+    flawed, pairs = oversegment(
+        data["labels"], 10, mode="tilted", voxel_size=voxel_size, random_state=0
+    )
+    screener = CandidateScreener(mode="contact", voxel_size=voxel_size, min_contact=20)
+    out = TiltedReslicer().fit_transform(screener.fit_transform(flawed))
+    truth = {tuple(sorted(p)) for p in pairs.tolist()}
+    is_cut = np.array([tuple(sorted(c.key[1:])) in truth for c in out])
+    assert is_cut.sum() == len(pairs)
+    geo = geo_features.GeoWassersteinFeatures().fit(out)
+    gap = geo.transform(out)[:, list(geo.get_feature_names_out()).index("gap_emd")]
+    assert np.median(gap[is_cut]) < 0.5 * np.median(gap[~is_cut])
