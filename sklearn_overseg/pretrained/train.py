@@ -22,7 +22,6 @@ from .._corrector import MergeCorrector
 from .._pair_pipeline import make_pair_pipeline
 from .._screening import CandidateScreener
 from .._serialization import save_model
-from .._training import make_training_candidates
 from ..datasets import make_tissue
 
 HERE = Path(__file__).resolve().parent
