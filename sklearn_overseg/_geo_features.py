@@ -207,7 +207,7 @@ default="quantiles"
     >>> crop[3] = 0
     >>> X = CandidateSet([Candidate(0, 1, 2, crop, gap=(3, 4))])
     >>> geo = GeoWassersteinFeatures(feature_set="paper").fit(X)
-    >>> geo.transform(X).round(2)[0, [0, 10]]  # within and across: 2 px
+    >>> geo.transform(X).round(1)[0, [0, 10]]  # within and across: 2 px
     array([2., 2.], dtype=float32)
     """
 

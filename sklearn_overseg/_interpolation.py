@@ -46,7 +46,10 @@ def _signed_distance(mask, pixel_size):
 
 def _blend(masks, weights, pixel_size):
     """Non-positive part of the weighted mean of the signed distance maps."""
-    sdf = sum(w * _signed_distance(m, pixel_size) for m, w in zip(masks, weights))
+    kept = [(m, w) for m, w in zip(masks, weights) if m.any()]
+    if not kept:
+        return np.zeros_like(masks[0])
+    sdf = sum(w * _signed_distance(m, pixel_size) for m, w in kept)
     return sdf <= 0
 
 
@@ -60,17 +63,32 @@ def _outlines(mask, max_points):
 
 def _arc_weights(polygon, pixel_size):
     """Arc length carried by each vertex of a closed polygon."""
-    steps = np.linalg.norm(np.diff(polygon, axis=0, append=polygon[:1]) * pixel_size,
-                           axis=1)
+    steps = np.linalg.norm(
+        np.diff(polygon, axis=0, append=polygon[:1]) * pixel_size, axis=1
+    )
     return 0.5 * (steps + np.roll(steps, 1)) + 1e-9
 
 
-def _fill(polygons, shape):
-    """Even-odd fill of several polygons: holes stay holes."""
+def _is_outer(polygon) -> bool:
+    """Outer boundaries run the other way round from hole boundaries."""
+    rows, cols = polygon.T
+    return np.dot(rows, np.roll(cols, -1)) < np.dot(np.roll(rows, -1), cols)
+
+
+def _fill(polygons, outer, shape):
+    """Even-odd fill of several polygons: holes stay holes.
+
+    An outer polygon too thin to hold a pixel centre still marks the pixel
+    under its centroid, so a moving one-pixel mask does not vanish.
+    """
     region = np.zeros(shape, bool)
-    for polygon in polygons:
-        if len(polygon) >= 3:
-            region ^= polygon2mask(shape, polygon)
+    for polygon, is_outer in zip(polygons, outer):
+        inside = polygon2mask(shape, polygon)
+        if is_outer and not inside.any():
+            row, col = np.round(polygon.mean(axis=0)).astype(int)
+            if 0 <= row < shape[0] and 0 <= col < shape[1]:
+                inside[row, col] = True
+        region ^= inside
     return region
 
 
@@ -85,13 +103,18 @@ def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
         np.concatenate([_arc_weights(p, pixel_size) for p in o]) for o in outlines
     ]
     cost = ot.dist(points[0] * pixel_size, points[1] * pixel_size)
-    plan = ot.emd(weights[0] / weights[0].sum(), weights[1] / weights[1].sum(),
-                  cost, numItermax=max(100_000, 50 * cost.size))
+    plan = ot.emd(
+        weights[0] / weights[0].sum(),
+        weights[1] / weights[1].sum(),
+        cost,
+        numItermax=max(100_000, 50 * cost.size),
+    )
     matched = [
         plan @ points[1] / plan.sum(axis=1)[:, None],  # where upper points go
         plan.T @ points[0] / plan.sum(axis=0)[:, None],  # where lower come from
     ]
     splits = [np.cumsum([len(p) for p in o])[:-1] for o in outlines]
+    outer = [[_is_outer(p) for p in o] for o in outlines]
     layers = []
     for t in fractions:
         moved = [
@@ -99,7 +122,8 @@ def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
             (1 - t) * matched[1] + t * points[1],
         ]
         fills = [
-            _fill(np.split(m, s), mask_a.shape) for m, s in zip(moved, splits)
+            _fill(np.split(m, s), o, mask_a.shape)
+            for m, s, o in zip(moved, splits, outer)
         ]
         layers.append(_blend(fills, (1 - t, t), pixel_size))
     if not any(_has_holes(m) for m in (mask_a, mask_b)):
@@ -168,8 +192,10 @@ def interpolate_masks(
             "mask_above and mask_below must have the same shape, got "
             f"{masks[0].shape} and {masks[1].shape}."
         )
-    if not isinstance(n_missing, Integral) or isinstance(n_missing, bool) or (
-        n_missing < 1
+    if (
+        not isinstance(n_missing, Integral)
+        or isinstance(n_missing, bool)
+        or (n_missing < 1)
     ):
         raise ValueError(f"n_missing must be an integer >= 1, got {n_missing!r}.")
     if method not in _METHODS:

@@ -239,3 +239,17 @@ def test_feature_union_pipeline():
     names = pipe[0].get_feature_names_out()
     assert "geo__gap_emd" in names and "topology__topology_r2" in names
     assert pipe.predict_proba(X[:2]).shape == (2, 2)
+
+
+def test_on_screened_synthetic_tissue():
+    datasets = pytest.importorskip("sklearn_overseg.datasets")
+    screening = pytest.importorskip("sklearn_overseg._screening")
+    volume = datasets.make_tissue((24, 64, 64), n_cells=20, random_state=0)
+    flawed, _ = datasets.oversegment(volume, 4, n_noise_masks=3, random_state=0)
+    X = screening.CandidateScreener().fit_transform(flawed)
+    assert len(X) > 0
+    union = FeatureUnion(
+        [("geo", GeoWassersteinFeatures()), ("topology", TopologyFeatures())]
+    )
+    out = union.fit_transform(X)
+    assert out.shape == (len(X), 23) and np.all(np.isfinite(out))

@@ -114,7 +114,9 @@ def test_sliced_matches_pot_sliced_distance_up_to_pi_over_two():
     projections = np.stack([np.cos(angles), np.sin(angles)])
     for a, b in random_pairs(2, 6):
         pot = ot.sliced_wasserstein_distance(
-            np.argwhere(a).astype(float), np.argwhere(b).astype(float), p=1,
+            np.argwhere(a).astype(float),
+            np.argwhere(b).astype(float),
+            p=1,
             projections=projections,
         )
         ours = geo_wasserstein(a, b, "sliced", n_projections=16, random_state=0)
@@ -122,10 +124,12 @@ def test_sliced_matches_pot_sliced_distance_up_to_pi_over_two():
 
 
 def test_sliced_is_a_lower_bound_and_multiscale_within_3_percent():
-    exact, sliced, multiscale = np.array([
-        [geo_wasserstein(a, b, m) for m in ("exact", "sliced", "multiscale")]
-        for a, b in random_pairs(3, 24, area=(200, 3000))
-    ]).T
+    exact, sliced, multiscale = np.array(
+        [
+            [geo_wasserstein(a, b, m) for m in ("exact", "sliced", "multiscale")]
+            for a, b in random_pairs(3, 16, area=(200, 1500))
+        ]
+    ).T
     assert np.all(sliced <= exact * 1.005)
     assert np.median(np.abs(sliced / exact - 1)) < 0.02
     assert np.all(np.abs(multiscale / exact - 1) < 0.03)
@@ -230,7 +234,7 @@ def test_layer_distances_match_pairwise_calls(method):
 def test_layer_distances_on_a_drifting_stack_and_empty_layers():
     stack = np.zeros((6, 40, 40), bool)
     for z in range(6):
-        stack[z, 10:20, 5 + 3 * z:12 + 3 * z] = True
+        stack[z, 10:20, 5 + 3 * z : 12 + 3 * z] = True
     stack[3] = False
     result = layer_distances(stack, 1, voxel_size=0.5)
     assert np.isnan(result[[2, 3]]).all()

@@ -1,0 +1,227 @@
+"""Tests of the reconstruction of missing layers between two masks."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from sklearn_overseg._interpolation import interpolate_masks
+
+METHODS = ["boundary_ot", "distance"]
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def iou(a, b):
+    return (a & b).sum() / max((a | b).sum(), 1)
+
+
+def ellipsoid(shape, centre, radii, tilt=0.0, turn=0.0):
+    """Ellipsoid tilted by ``tilt`` out of the xy plane, turned by ``turn``."""
+    z, y, x = (g - c for g, c in zip(np.indices(shape, dtype=float), centre))
+    y, x = np.cos(turn) * y + np.sin(turn) * x, -np.sin(turn) * y + np.cos(turn) * x
+    z, y = np.cos(tilt) * z + np.sin(tilt) * y, -np.sin(tilt) * z + np.cos(tilt) * y
+    return (z / radii[0]) ** 2 + (y / radii[1]) ** 2 + (x / radii[2]) ** 2 <= 1
+
+
+def disk(shape, centre, radius):
+    rows, cols = np.indices(shape)
+    return np.hypot(rows - centre[0], cols - centre[1]) <= radius
+
+
+def interior_layer_ious(volume, method, min_area, **kwargs):
+    areas = volume.sum(axis=(1, 2))
+    return np.array(
+        [
+            iou(
+                interpolate_masks(
+                    volume[z - 1], volume[z + 1], method=method, **kwargs
+                )[0],
+                volume[z],
+            )
+            for z in range(1, len(volume) - 1)
+            if min(areas[z - 1 : z + 2]) >= min_area
+        ]
+    )
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_deleted_layer_of_ellipsoids_is_recovered(method):
+    rng = np.random.default_rng(0)
+    scores = []
+    for _ in range(6):
+        volume = ellipsoid(
+            (26, 56, 56),
+            rng.uniform([12, 26, 26], [14, 30, 30]),
+            rng.uniform([7, 10, 10], [9, 20, 20]),
+            rng.uniform(0, 0.5),
+            rng.uniform(0, np.pi),
+        )
+        scores.append(interior_layer_ious(volume, method, min_area=100))
+    scores = np.concatenate(scores)
+    assert len(scores) > 40
+    assert scores.min() >= 0.85
+    assert np.median(scores) >= 0.95
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_identical_masks_come_back_unchanged(method):
+    mask = disk((30, 30), (14, 12), 8) & ~disk((30, 30), (14, 12), 3)
+    layers = interpolate_masks(mask, mask.copy(), 3, method=method)
+    assert layers.shape == (3, 30, 30) and layers.dtype == bool
+    assert all((layer == mask).all() for layer in layers)
+
+
+def test_translation_moves_the_mask_halfway():
+    mask = ellipsoid((1, 40, 40), (0, 15, 14), (1, 8, 5), 0, 0.5)[0]
+    layer = interpolate_masks(mask, np.roll(mask, (4, 6), axis=(0, 1)))[0]
+    np.testing.assert_array_equal(layer, np.roll(mask, (2, 3), axis=(0, 1)))
+
+
+def test_one_pixel_masks_give_the_pixels_in_between():
+    above, below = np.zeros((10, 12), bool), np.zeros((10, 12), bool)
+    above[2, 2], below[2, 6] = True, True
+    layers = interpolate_masks(above, below, 3)
+    assert [np.argwhere(layer).tolist() for layer in layers] == [
+        [[2, 3]],
+        [[2, 4]],
+        [[2, 5]],
+    ]
+
+
+def test_a_moving_pixel_never_vanishes():
+    above, below = np.zeros((12, 12), bool), np.zeros((12, 12), bool)
+    above[2, 2], below[7, 9] = True, True
+    for n_missing in (1, 2, 4):
+        layers = interpolate_masks(above, below, n_missing)
+        assert (layers.sum(axis=(1, 2)) >= 1).all()
+        for t, layer in zip(np.arange(1, n_missing + 1) / (n_missing + 1), layers):
+            centre = np.argwhere(layer).mean(axis=0)
+            expected = (1 - t) * np.array([2, 2]) + t * np.array([7, 9])
+            assert np.abs(centre - expected).max() <= 0.5
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_growing_disk_has_the_middle_radius(method):
+    shape = (40, 40)
+    layer = interpolate_masks(
+        disk(shape, (20, 20), 6), disk(shape, (20, 20), 12), method=method
+    )[0]
+    assert iou(layer, disk(shape, (20, 20), 9)) >= 0.9
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_holes_stay_holes(method):
+    shape = (40, 40)
+    above = disk(shape, (20, 18), 12) & ~disk(shape, (20, 18), 4)
+    below = disk(shape, (20, 22), 12) & ~disk(shape, (20, 22), 5)
+    layer = interpolate_masks(above, below, method=method)[0]
+    expected = disk(shape, (20, 20), 12) & ~disk(shape, (20, 20), 4.5)
+    assert not layer[20, 20]
+    assert iou(layer, expected) >= 0.9
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_separate_components_stay_separate(method):
+    shape = (40, 60)
+    above = disk(shape, (18, 15), 6) | disk(shape, (20, 42), 7)
+    below = disk(shape, (22, 17), 6) | disk(shape, (20, 46), 7)
+    layer = interpolate_masks(above, below, method=method)[0]
+    assert ndi.label(layer)[1] == 2
+    expected = disk(shape, (20, 16), 6) | disk(shape, (20, 44), 7)
+    assert iou(layer, expected) >= 0.85
+
+
+def test_boundary_ot_bridges_disjoint_masks_where_distance_cannot():
+    shape = (30, 50)
+    above, below = disk(shape, (15, 10), 4), disk(shape, (15, 38), 4)
+    layer = interpolate_masks(above, below, method="boundary_ot")[0]
+    assert iou(layer, disk(shape, (15, 24), 4)) >= 0.9
+    assert not interpolate_masks(above, below, method="distance").any()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_empty_masks_copy_the_other_one(method):
+    mask = disk((20, 20), (10, 10), 5)
+    empty = np.zeros_like(mask)
+    for pair in ((mask, empty), (empty, mask)):
+        layers = interpolate_masks(*pair, 2, method=method)
+        assert all((layer == mask).all() for layer in layers)
+    assert not interpolate_masks(empty, empty, 2, method=method).any()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_voxel_size_forms_and_untouched_inputs(method):
+    above = ellipsoid((1, 40, 40), (0, 18, 16), (1, 9, 6), 0, 0.3)[0]
+    below = np.roll(above, (3, 2), axis=(0, 1))
+    copies = above.copy(), below.copy()
+    plain = interpolate_masks(above, below, method=method)
+    for voxel_size in (1.0, (1.0, 1.0), (2.5, 1.0, 1.0)):
+        result = interpolate_masks(above, below, method=method, voxel_size=voxel_size)
+        np.testing.assert_array_equal(result, plain)
+    stretched = interpolate_masks(above, below, method=method, voxel_size=(0.2, 1))
+    assert iou(stretched[0], plain[0]) >= 0.8
+    np.testing.assert_array_equal(above, copies[0])
+    np.testing.assert_array_equal(below, copies[1])
+
+
+def test_thinned_outlines_give_nearly_the_same_layer():
+    above = ellipsoid((1, 120, 120), (0, 60, 55), (1, 50, 35), 0, 0.4)[0]
+    below = ellipsoid((1, 120, 120), (0, 58, 62), (1, 45, 40), 0, 0.9)[0]
+    full = interpolate_masks(above, below)[0]
+    thinned = interpolate_masks(above, below, max_points=60)[0]
+    assert iou(full, thinned) >= 0.95
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs", "error", "match"),
+    [
+        ((np.ones((4, 4)), np.ones((4, 5))), {}, ValueError, "same shape"),
+        ((np.ones((2, 4, 4)), np.ones((4, 4))), {}, ValueError, "mask_above"),
+        ((np.ones((4, 4)), np.full((4, 4), 3)), {}, TypeError, "mask_below"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"n_missing": 0}, ValueError, "n_missing"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"method": "x"}, ValueError, "method"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"max_points": 2}, ValueError, "max_po"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"voxel_size": 0}, ValueError, "voxel"),
+    ],
+)
+def test_bad_input_raises_clear_errors(args, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        interpolate_masks(*args, **kwargs)
+
+
+def real_triples(name):
+    """(above, truth, below, voxel size) for every interior layer of every cell."""
+    data = np.load(DATA / name)
+    labels, voxel_size = data["labels"], data["voxel_size_um"]
+    triples = []
+    for label, box in enumerate(ndi.find_objects(labels), start=1):
+        if box is None:
+            continue
+        box = (box[0],) + tuple(slice(max(s.start - 2, 0), s.stop + 2) for s in box[1:])
+        cell = labels[box] == label
+        areas = cell.sum(axis=(1, 2))
+        triples += [
+            (cell[z - 1], cell[z], cell[z + 1], voxel_size)
+            for z in range(1, len(cell) - 1)
+            if areas[z] >= 20 and areas[z - 1] and areas[z + 1]
+        ]
+    return triples
+
+
+@pytest.mark.shared_data
+@pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
+@pytest.mark.parametrize("name", ["ovule_plantseg.npz", "nuclei_gonuclear_1135.npz"])
+def test_deleted_layers_of_real_cells_are_recovered(name):
+    triples = real_triples(name)
+    assert len(triples) > 100
+    for method in METHODS:
+        scores = np.array(
+            [
+                iou(interpolate_masks(a, c, method=method, voxel_size=vs)[0], truth)
+                for a, truth, c, vs in triples
+            ]
+        )
+        assert np.median(scores) >= 0.94, method
+        assert np.mean(scores >= 0.85) >= 0.82, method
+        assert np.percentile(scores, 10) >= 0.75, method
