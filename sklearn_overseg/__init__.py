@@ -22,6 +22,7 @@ from ._geo_features import GeoWassersteinFeatures
 from ._interpolation import interpolate_masks
 from ._pair_pipeline import make_pair_pipeline
 from ._pretrained import available_pretrained, load_pretrained
+from ._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
 from ._screening import CandidateScreener
 from ._serialization import load_model, save_model
 from ._topology import TopologyFeatures
@@ -38,9 +39,11 @@ __all__ = [
     "MergeCorrector",
     "MergeMLP",
     "MergeNet",
+    "TiltedReslicer",
     "TopologyFeatures",
     "available_pretrained",
     "contact_pairs",
+    "fit_contact_plane",
     "datasets",
     "geo_wasserstein",
     "interpolate_masks",
@@ -51,5 +54,6 @@ __all__ = [
     "make_pair_pipeline",
     "make_training_candidates",
     "metrics",
+    "reslice_pair",
     "save_model",
 ]

@@ -54,6 +54,26 @@ def _contact_faces(crop: np.ndarray, voxel_size: np.ndarray):
     return np.concatenate(centres), np.concatenate(areas)
 
 
+def _centroid(mask: np.ndarray) -> np.ndarray:
+    """Mean voxel index of a non-empty mask, from its three axis profiles."""
+    profiles = (mask.sum(axis=(1, 2)), mask.sum(axis=(0, 2)), mask.sum(axis=(0, 1)))
+    return np.array([np.arange(len(p)) @ p for p in profiles]) / profiles[0].sum()
+
+
+def _column_ends(mask: np.ndarray) -> np.ndarray:
+    """First and last voxel of every non-empty z column of a mask.
+
+    A linear function of the voxel positions takes its extremes over the mask
+    at these voxels, so they bound the mask's extent along any direction.
+    """
+    filled = mask.any(axis=0)
+    first = np.argmax(mask, axis=0)
+    last = mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
+    y, x = np.nonzero(filled)
+    z = np.concatenate([first[y, x], last[y, x]])
+    return np.stack([z, np.tile(y, 2), np.tile(x, 2)], axis=1)
+
+
 def _unit(vector: np.ndarray) -> np.ndarray | None:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 1e-12 else None
@@ -70,16 +90,15 @@ def _weighted_pca(points: np.ndarray, weights: np.ndarray):
 def _plane(crop, voxel_size, min_points):
     """``(centroid, normal, method, n_faces, centroid_a, centroid_b)``."""
     voxel_size = np.asarray(voxel_size, dtype=float)
-    cen_a = np.argwhere(crop == UPPER).mean(axis=0) * voxel_size
-    cen_b = np.argwhere(crop == LOWER).mean(axis=0) * voxel_size
+    cen_a = _centroid(crop == UPPER) * voxel_size
+    cen_b = _centroid(crop == LOWER) * voxel_size
     points, weights = _contact_faces(crop, voxel_size)
     towards_b = cen_b - cen_a
-    z_axis = np.array([1.0, 0.0, 0.0])
     centroid = (cen_a + cen_b) / 2
     if len(points):
         centroid = np.average(points, axis=0, weights=weights)
     normal, method = None, "centroids"
-    if len(points) >= max(min_points, 3):
+    if len(points) >= min_points:
         centroid, spread, axes = _weighted_pca(points, weights)
         if spread[1] >= _LINE_SPREAD * voxel_size.min():
             # Refits without the faces far off the plane (islands of a rugged
@@ -103,7 +122,7 @@ def _plane(crop, voxel_size, min_points):
         normal = _unit(towards_b)
         method = "centroids"
     if normal is None:  # coincident centroids: nothing better than z
-        normal, method = z_axis, "z"
+        normal, method = np.array([1.0, 0.0, 0.0]), "z"
     if normal @ towards_b < 0:
         normal = -normal
     # Each fragment's centroid must lie on its own side of the plane.
@@ -112,7 +131,9 @@ def _plane(crop, voxel_size, min_points):
     return centroid, normal, method, len(points), cen_a, cen_b
 
 
-def fit_contact_plane(crop, voxel_size=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, ...]:
+def fit_contact_plane(
+    crop, voxel_size=(1.0, 1.0, 1.0), *, min_contact_points: int = 10
+) -> tuple[np.ndarray, np.ndarray]:
     """Plane of the contact surface between the two fragments of a crop.
 
     The contact surface is the set of voxel faces shared by a voxel of code
@@ -120,12 +141,16 @@ def fit_contact_plane(crop, voxel_size=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, ...
     through the area-weighted centroid of the face centres; its normal is the
     direction of least variance of those centres (weighted PCA), oriented
     from A towards B (positive dot product with ``centroid(B) - centroid(A)``).
+    Up to three refits drop the faces farther from the plane than 4.5 times
+    the median distance (about 3 standard deviations) and at least one voxel,
+    so that islands of a rugged cut do not tilt the plane.
 
-    Fallbacks, in order: fewer than 3 faces (or fewer than the reslicer's
-    ``min_contact_points``), or no contact at all - the normal is the
-    direction from A's centroid to B's; faces along a line (second principal
-    spread under half the smallest voxel size) - the normal is that direction
-    made perpendicular to the line; coincident centroids - the z axis. If a
+    Fallbacks, in order: fewer than ``min_contact_points`` faces, or no
+    contact at all - the normal is the direction from A's centroid to B's and
+    the plane passes through the faces' centroid (or the midpoint of the
+    fragments' centroids); faces along a line (second principal spread under
+    half the smallest voxel size) - the normal is that direction made
+    perpendicular to the line; coincident centroids - the z axis. If a
     fragment's centroid does not lie strictly on its own side of the plane,
     the plane is moved to the midpoint of the two centroids.
 
@@ -136,6 +161,8 @@ def fit_contact_plane(crop, voxel_size=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, ...
         codes must be present.
     voxel_size : sequence of 3 floats, default=(1, 1, 1)
         Physical size (z, y, x) of a crop voxel.
+    min_contact_points : int, default=10
+        Fewest shared faces for a PCA plane (at least 3).
 
     Returns
     -------
@@ -156,15 +183,23 @@ def fit_contact_plane(crop, voxel_size=(1.0, 1.0, 1.0)) -> tuple[np.ndarray, ...
     """
     crop = np.asarray(crop)
     voxel_size = _check_crop(crop, voxel_size)
-    centroid, normal = _plane(crop, voxel_size, 3)[:2]
+    _check_int(min_contact_points, "min_contact_points", 3)
+    centroid, normal = _plane(crop, voxel_size, min_contact_points)[:2]
     return centroid, normal
 
 
+def _check_int(value, name: str, low: int) -> None:
+    if not isinstance(value, Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}.")
+    if value < low:
+        raise ValueError(f"{name} must be at least {low}, got {value}.")
+
+
 def _check_crop(crop: np.ndarray, voxel_size) -> np.ndarray:
-    if crop.ndim != 3 or crop.dtype.kind not in "iu":
-        raise ValueError(
-            f"crop must be a 3D integer array, got {crop.ndim}D {crop.dtype}."
-        )
+    if crop.dtype.kind not in "iu":
+        raise TypeError(f"crop must hold integer codes, got dtype {crop.dtype}.")
+    if crop.ndim != 3:
+        raise ValueError(f"crop must be 3D (z, y, x), got shape {crop.shape}.")
     voxel_size = np.asarray(voxel_size, dtype=float).reshape(-1)
     if voxel_size.shape != (3,) or not np.all(voxel_size > 0):
         raise ValueError(f"voxel_size must be 3 positive numbers, got {voxel_size}.")
@@ -181,13 +216,18 @@ def _frame(normal: np.ndarray) -> np.ndarray:
     return np.stack([normal, u, np.cross(normal, u)])
 
 
-def _fill_layer_holes(codes: np.ndarray) -> None:
-    """Fill, in place, the 2D holes of each fragment that hold code 0."""
-    for code in (UPPER, LOWER):
-        # Padded layers keep the first and last layer off the array border.
-        mask = np.pad(codes == code, ((1, 1), (0, 0), (0, 0)))
-        filled = ndi.binary_fill_holes(mask, structure=_IN_LAYER)[1:-1]
-        codes[filled & (codes == 0)] = code
+def _fill_layer_holes(codes: np.ndarray, code: int) -> None:
+    """Fill, in place, the 2D holes of fragment ``code`` that hold code 0.
+
+    A hole is a 4-connected region of a layer, outside the fragment, that
+    does not reach the layer's edge; pixels of the other fragment in it stay.
+    """
+    regions, n_regions = ndi.label(codes != code, structure=_IN_LAYER)
+    open_region = np.zeros(n_regions + 1, dtype=bool)
+    open_region[0] = True  # the fragment itself
+    for edge in (regions[:, 0], regions[:, -1], regions[:, :, 0], regions[:, :, -1]):
+        open_region[edge] = True
+    codes[~open_region[regions] & (codes == 0)] = code
 
 
 def _sample_in_frame(codes, voxel_size, centroid, frame, step, max_layers):
@@ -197,7 +237,7 @@ def _sample_in_frame(codes, voxel_size, centroid, frame, step, max_layers):
     from ``centroid`` (layer 0 lies on the plane) and cover every voxel of the
     pair. Returns the samples and the grid's lowest (n, u, v) indices.
     """
-    projected = (np.argwhere(codes) * voxel_size - centroid) @ frame.T
+    projected = (_column_ends(codes > 0) * voxel_size - centroid) @ frame.T
     half = 0.5 * np.abs(frame) @ voxel_size  # half a voxel along each axis
     lo = np.floor((projected.min(axis=0) - half) / step).astype(int)
     hi = np.ceil((projected.max(axis=0) + half) / step).astype(int)
@@ -306,15 +346,19 @@ def reslice_pair(
     step = voxel_size.min() if spacing is None else float(spacing)
     if not step > 0:
         raise ValueError(f"spacing must be positive, got {spacing}.")
+    _check_int(min_contact_points, "min_contact_points", 3)
+    if max_layers is not None:
+        _check_int(max_layers, "max_layers", 1)
     codes = np.where((crop == UPPER) | (crop == LOWER), crop, 0).astype(np.uint8)
     centroid, normal, method, n_faces, cen_a, cen_b = _plane(
         codes, voxel_size, min_contact_points
     )
     frame = _frame(normal)
     sampled, lo = _sample_in_frame(codes, voxel_size, centroid, frame, step, max_layers)
-    if fill_holes:
-        _fill_layer_holes(sampled)
     g = int(-lo[0])
+    if fill_holes:
+        _fill_layer_holes(sampled[:g], UPPER)
+        _fill_layer_holes(sampled[g + 1 :], LOWER)
     # Where each fragment's centroid falls in the (u, v) grid of a layer.
     pixels = [frame[1:] @ (c - centroid) / step - lo[1:] for c in (cen_a, cen_b)]
     rescued = _split_at_gap(sampled, g, pixels)
@@ -385,7 +429,8 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
     plane, physical (z, y, x) coordinates in the volume), ``spacing``,
     ``frame`` (rows ``n, u, v``), ``grid_origin`` (physical position of
     ``crop[0, 0, 0]``), ``plane_fit`` (``"pca"``, ``"line"``, ``"centroids"``
-    or ``"z"``, see :func:`fit_contact_plane`) and ``n_contact_faces``.
+    or ``"z"``, see :func:`fit_contact_plane`), ``n_contact_faces`` and
+    ``source_voxel_size``; the input candidate's own ``meta`` is kept.
 
     Candidates that already have a gap (axis or tilted) pass through
     unchanged, so the output of ``CandidateScreener(mode="both")`` can feed

@@ -160,7 +160,12 @@ def test_fill_holes_fills_only_background_holes():
 
 @pytest.mark.parametrize(
     "case, expected",
-    [("one_face", "centroids"), ("line", "line"), ("apart", "centroids")],
+    [
+        ("one_face", "centroids"),
+        ("line", "line"),
+        ("apart", "centroids"),
+        ("voxel_inside", "z"),
+    ],
 )
 def test_degenerate_contacts_take_the_fallback(case, expected):
     crop = np.zeros((10, 14, 14), dtype=np.uint8)
@@ -169,8 +174,11 @@ def test_degenerate_contacts_take_the_fallback(case, expected):
         crop[4, 4, 4] = UPPER
     elif case == "line":
         crop[1:5, 6, 1:13] = UPPER  # a thin wall touching B along a line
-    else:
+    elif case == "apart":
         crop[0:2, 3:6, 3:6] = UPPER  # not touching
+    else:  # one voxel of B in the middle of A: the centroids coincide
+        crop[5:10, 1:14, 1:14] = UPPER
+        crop[7, 7, 7] = LOWER
     out = reslice_pair(contact(crop))
     assert out.meta["plane_fit"] == expected
     assert np.isclose(np.linalg.norm(out.meta["normal"]), 1.0)
@@ -198,6 +206,10 @@ def test_bad_input_raises_clear_errors():
     crop[2:] = LOWER
     with pytest.raises(ValueError, match="voxel_size"):
         fit_contact_plane(crop, (1.0, 0.0, 1.0))
+    with pytest.raises(TypeError, match="integer codes"):
+        fit_contact_plane(crop.astype(float))
+    with pytest.raises(ValueError, match="max_layers"):
+        reslice_pair(contact(crop), max_layers=0)
     with pytest.raises(TypeError, match="CandidateSet"):
         TiltedReslicer().fit_transform([contact(crop)])
     with pytest.raises(ValueError, match="spacing"):
@@ -268,10 +280,15 @@ def test_real_cells_cut_by_planes_have_small_gap_emd():
         data["labels"], 10, mode="tilted", voxel_size=voxel_size, random_state=0
     )
     screener = CandidateScreener(mode="contact", voxel_size=voxel_size, min_contact=20)
-    out = TiltedReslicer().fit_transform(screener.fit_transform(flawed))
+    cands = screener.fit_transform(flawed)
     truth = {tuple(sorted(p)) for p in pairs.tolist()}
-    is_cut = np.array([tuple(sorted(c.key[1:])) in truth for c in out])
+    is_cut = np.array([tuple(sorted(c.key[1:])) in truth for c in cands])
     assert is_cut.sum() == len(pairs)
+    # The true cuts and 40 pairs of distinct touching cells.
+    keep = np.flatnonzero(is_cut | (np.cumsum(~is_cut) <= 40))
+    out = TiltedReslicer().fit_transform(cands[keep])
+    is_cut = is_cut[keep]
+    assert all(c.fragment(UPPER).any() and c.fragment(LOWER).any() for c in out)
     geo = geo_features.GeoWassersteinFeatures().fit(out)
     gap = geo.transform(out)[:, list(geo.get_feature_names_out()).index("gap_emd")]
     assert np.median(gap[is_cut]) < 0.5 * np.median(gap[~is_cut])
