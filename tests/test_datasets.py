@@ -1,11 +1,13 @@
 """Synthetic tissue (make_tissue) and the oversegmentation simulator (oversegment)."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from sklearn_overseg._screening import CandidateScreener
 from sklearn_overseg.datasets import make_tissue, oversegment
 
 SHAPE = (24, 64, 64)
@@ -20,6 +22,12 @@ def dense():
 @pytest.fixture(scope="module")
 def loose():
     return make_tissue(SHAPE, n_cells=20, mode="loose", random_state=0)
+
+
+@pytest.fixture(scope="module")
+def stacked():
+    """Flat cells (large anisotropy): some end right on another cell's first layer."""
+    return [make_tissue(SHAPE, 20, anisotropy=6.0, random_state=s) for s in (3, 8, 10)]
 
 
 def pieces(mask):
@@ -93,6 +101,9 @@ def assert_valid_oversegmentation(
     for upper, lower in info["confounder_pairs"]:
         assert upper != lower and upper not in chains and lower not in chains
         assert pieces(flawed == upper) == 1 and pieces(flawed == lower) == 1
+        assert z_layers(source, upper).max() + 1 == z_layers(source, lower).min()
+        gap = z_layers(flawed, lower).min() - z_layers(flawed, upper).max() - 1
+        assert gap == gap_layers
         touched.update((int(upper), int(lower)))
     untouched = (source > 0) & ~np.isin(source, list(touched))
     np.testing.assert_array_equal(flawed[untouched], source[untouched])
@@ -185,7 +196,7 @@ def test_make_tissue_rejects_bad_parameters(kwargs, error):
         {"gap_layers": 1},
         {"gap_layers": 2, "shrink": 1, "shrink_probability": 1.0},
         {"gap_layers": 1, "max_cuts_per_cell": 3, "n_noise_masks": 6},
-        {"gap_layers": 1, "shrink": 2, "n_stacked_confounders": 4, "n_noise_masks": 4},
+        {"gap_layers": 1, "shrink": 2, "n_noise_masks": 4},
     ],
 )
 def test_axis_splits_are_exactly_the_reported_ones(dense, kwargs):
@@ -219,22 +230,91 @@ def test_chains_keep_top_to_bottom_order(dense):
     assert counts.max() >= 2, "no cell was cut more than once"
 
 
-def test_stacked_confounders_blank_a_layer_between_different_cells(dense):
-    flawed, pairs, info = oversegment(
-        dense, n_splits=2, n_stacked_confounders=4, return_info=True, random_state=1
-    )
-    assert len(info["confounder_pairs"]) == 4
-    stacked = stacked_pairs(dense, min_share=0.0)
-    for (upper, lower), layers in zip(
-        info["confounder_pairs"], info["confounder_gap_layers"]
-    ):
-        assert (int(upper), int(lower)) in stacked
-        z = layers[-1]
-        was = (dense[z] == upper) & (dense[z + 1] == lower)
-        now = was & (flawed[z] == 0) & (flawed[z + 1] == lower)
-        assert now.sum() == was.sum(), "the contact layer is not blanked"
-        assert not np.any(pairs == upper) and not np.any(pairs == lower)
-    assert_valid_oversegmentation(dense, flawed, pairs, info, 1, "axis")
+@pytest.mark.parametrize("gap_layers", [1, 2])
+def test_stacked_confounders_blank_whole_layers_of_one_cell(stacked, gap_layers):
+    shortened_upper = set()
+    for seed, source in enumerate(stacked):
+        flawed, pairs, info = oversegment(
+            source,
+            2,
+            gap_layers=gap_layers,
+            n_stacked_confounders=10,
+            return_info=True,
+            random_state=seed,
+        )
+        assert len(info["confounder_pairs"]) >= 1
+        for (upper, lower), layers, short in zip(
+            info["confounder_pairs"],
+            info["confounder_gap_layers"],
+            info["confounder_shortened"],
+        ):
+            assert short in (upper, lower) and len(layers) == gap_layers
+            shortened_upper.add(bool(short == upper))
+            above, below = z_layers(flawed, upper), z_layers(flawed, lower)
+            np.testing.assert_array_equal(
+                layers, np.arange(above.max() + 1, below.min())
+            )
+            lost = (source == short) & (flawed != short)
+            np.testing.assert_array_equal(np.flatnonzero(lost.any(axis=(1, 2))), layers)
+            assert np.all(lost[layers] == (source[layers] == short)), "not whole layers"
+            assert len(z_layers(flawed, short)) >= max(2, gap_layers + 1)
+            other = lower if short == upper else upper
+            np.testing.assert_array_equal(flawed == other, source == other)
+        assert_valid_oversegmentation(source, flawed, pairs, info, gap_layers, "axis")
+    assert shortened_upper == {True, False}, "both sides should get blanked"
+
+
+@pytest.mark.parametrize("n_splits", [0, 3])
+def test_every_stacked_confounder_is_a_screener_candidate(stacked, n_splits):
+    made = 0
+    for seed, source in enumerate(stacked):
+        flawed, pairs, info = oversegment(
+            source,
+            n_splits,
+            n_stacked_confounders=10,
+            return_info=True,
+            random_state=seed,
+        )
+        found = {(c.upper, c.lower): c for c in CandidateScreener().transform([flawed])}
+        for upper, lower in info["confounder_pairs"].tolist():
+            assert upper != lower, "a confounder joins two different cells"
+            assert np.any(source == upper) and np.any(source == lower)
+            assert upper not in pairs and lower not in pairs
+            assert (upper, lower) in found, f"confounder {(upper, lower)} not screened"
+            start, stop = found[(upper, lower)].gap
+            assert stop - start == 1
+        made += len(info["confounder_pairs"])
+    assert made >= 5
+
+
+def test_stacked_confounders_with_shrink_and_noise_stay_valid(stacked):
+    for seed, source in enumerate(stacked):
+        flawed, pairs, info = oversegment(
+            source,
+            3,
+            shrink=2,
+            shrink_probability=1.0,
+            n_stacked_confounders=4,
+            n_noise_masks=4,
+            return_info=True,
+            random_state=seed,
+        )
+        assert len(info["confounder_pairs"]) >= 1
+        assert_valid_oversegmentation(source, flawed, pairs, info, 1, "axis")
+
+
+def test_confounders_warn_only_when_none_can_be_made(dense, stacked):
+    with pytest.warns(UserWarning, match="stacked confounder"):
+        _, _, info = oversegment(
+            dense, 2, n_stacked_confounders=3, return_info=True, random_state=0
+        )
+    assert info["confounder_pairs"].shape == (0, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _, _, info = oversegment(
+            stacked[1], 0, n_stacked_confounders=50, return_info=True, random_state=0
+        )
+    assert 1 <= len(info["confounder_pairs"]) < 50
 
 
 def test_noise_masks_are_small_blobs_inside_gaps(dense):
@@ -275,15 +355,15 @@ def test_tilted_cuts_keep_every_voxel(dense):
     np.testing.assert_array_equal(flawed > 0, dense > 0)
 
 
-def test_oversegment_is_deterministic_and_leaves_input_alone(dense):
-    source = dense.copy()
+def test_oversegment_is_deterministic_and_leaves_input_alone(stacked):
+    source = stacked[1].copy()
     source.flags.writeable = False
-    first = oversegment(source, 5, n_stacked_confounders=2, random_state=7)
-    again = oversegment(source, 5, n_stacked_confounders=2, random_state=7)
+    first = oversegment(source, 3, n_stacked_confounders=2, random_state=7)
+    again = oversegment(source, 3, n_stacked_confounders=2, random_state=7)
     np.testing.assert_array_equal(first[0], again[0])
     np.testing.assert_array_equal(first[1], again[1])
-    np.testing.assert_array_equal(source, dense)
-    assert not np.array_equal(first[0], dense)
+    np.testing.assert_array_equal(source, stacked[1])
+    assert not np.array_equal(first[0], stacked[1])
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.int64])
@@ -335,6 +415,7 @@ def test_oversegment_rejects_bad_input(dense, labels, kwargs, error):
 
 @pytest.mark.shared_data
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
+@pytest.mark.filterwarnings("ignore:oversegment could not make any stacked confounder")
 @pytest.mark.parametrize("name", ["ovule_plantseg", "nuclei_gonuclear_1135"])
 @pytest.mark.parametrize("mode", ["axis", "tilted"])
 def test_oversegment_real_label_volumes(name, mode):

@@ -3,9 +3,10 @@
 ``"axis"`` mode mimics a 2D-per-slice model plus z-stitching that missed a
 cell in one (or a few) layers: the layers are blanked and the part below gets
 a new label. ``"tilted"`` mode mimics a 3D model that drew a boundary through
-a cell: a random plane cuts it, no voxel is removed. Hard negatives (blanked
-layers between two *different* stacked cells), mask shrinkage next to gaps
-and noisy partial masks inside gaps are added on request (see ``_gaps``).
+a cell: a random plane cuts it, no voxel is removed. Hard negatives (two
+*different* cells stacked directly, one of them missed whole in the layers
+where they meet), mask shrinkage next to gaps and noisy partial masks inside
+gaps are added on request (see ``_gaps``).
 """
 
 from __future__ import annotations
@@ -59,8 +60,8 @@ def oversegment(
     gap_layers : int, default=1
         Number of blanked layers per gap (axis cuts and stacked confounders).
     min_fragment_layers : int, default=2
-        Minimum z layers of every fragment (and of a confounder's upper cell
-        above its gap).
+        Minimum z layers of every fragment (and of the cell a confounder
+        shortens).
     max_cuts_per_cell : int, default=1
         Axis mode: a cell may receive up to this many gaps, giving a chain of
         fragments ``(a, b), (b, c), ...`` in ``truth_pairs``.
@@ -71,10 +72,18 @@ def oversegment(
     shrink_probability : float, default=0.5
         Probability of each of those erosions.
     n_stacked_confounders : int, default=0
-        Number of hard negatives: pairs of *different* cells stacked in z
-        whose boundary layer(s) (the upper cell's layers where it sits on the
-        lower cell) are blanked, giving the same ``gap_layers`` gap as a split.
-        Cells cut by splits are not used.
+        Number of hard negatives: pairs of *different* cells ``(A, B)`` where
+        ``A``'s last z layer lies directly on ``B``'s first, over a large
+        overlap. The whole last ``gap_layers`` layers of ``A`` (or, at random,
+        the whole first ones of ``B``) are blanked, as a 2D model that missed
+        the cell there would, so that ``A`` ends exactly ``gap_layers`` empty
+        layers above ``B``: the pair looks like a split to the axis screener.
+        The shortened cell must stay one piece with ``min_fragment_layers``
+        (and more than ``gap_layers``) layers, the gap must be clear between
+        the facing masks, and no other label changes. Cells cut by splits
+        are not used and a cell is used once. Such pairs are rare (about one
+        per hundred cells in dense synthetic tissue, none in many volumes),
+        so fewer may be made; a warning is given only when none can be made.
     n_noise_masks : int, default=0
         Number of small noisy partial masks (new labels, one 2D blob of 3
         pixels up to ``max_noise_fraction`` of the blanked area) put inside
@@ -104,9 +113,16 @@ def oversegment(
         ``source_labels`` (n,) input label of each truth pair;
         ``gap_layers`` list of (gap_layers,) arrays, the blanked z of each
         truth pair (empty in tilted mode); ``confounder_pairs`` (m, 2)
-        ``(upper, lower)`` different cells with a blanked boundary;
-        ``confounder_gap_layers`` their blanked z; ``noise_labels`` (k,) the
-        noise masks; ``noise_pairs`` (k, 2) the pair whose gap holds each;
+        ``(upper, lower)`` different cells, directly stacked in ``labels``,
+        now separated by exactly ``gap_layers`` empty layers (``lower``'s
+        first z minus ``upper``'s last z minus 1). Without ``shrink`` and
+        noise masks every such pair is an axis candidate of
+        :class:`~sklearn_overseg.CandidateScreener` (``rule="extended"``,
+        default ``max_intrusion``, ``max_gap >= gap_layers``,
+        ``min_overlap <= 0.3``); ``confounder_gap_layers`` their blanked z;
+        ``confounder_shortened`` (m,) the label of each pair that lost its
+        layers; ``noise_labels`` (k,) the noise masks; ``noise_pairs``
+        (k, 2) the pair whose gap holds each;
         ``removed_voxels`` number of foreground voxels turned to background;
         ``upcast`` whether the dtype had to be widened.
 
@@ -172,15 +188,17 @@ def oversegment(
             stacklevel=2,
         )
     touched = np.unique(np.asarray(pairs, dtype=np.int64))
-    confounders = blank_stacked_pairs(
-        flawed,
-        boxes,
-        touched,
-        n_stacked_confounders,
-        gap_layers,
-        min_fragment_layers,
-        rng,
+    confounders, shortened = blank_stacked_pairs(
+        flawed, touched, n_stacked_confounders, gap_layers, min_fragment_layers, rng
     )
+    if n_stacked_confounders and not confounders and boxes:
+        warnings.warn(
+            "oversegment could not make any stacked confounder (it needs two "
+            "different cells, not split, where one's last z layer lies on the "
+            "other's first with a large overlap and a clear gap once blanked).",
+            UserWarning,
+            stacklevel=2,
+        )
     gaps = split_gaps + confounders
     shrink_next_to_gaps(flawed, gaps, shrink, shrink_probability, rng)
     first_noise = max_label + 1 + len(pairs)
@@ -200,6 +218,7 @@ def oversegment(
             [(g.upper, g.lower) for g in confounders], dtype=np.int64
         ).reshape(-1, 2),
         "confounder_gap_layers": [g.layers for g in confounders],
+        "confounder_shortened": np.asarray(shortened, dtype=np.int64),
         "noise_labels": np.asarray(noise, dtype=np.int64),
         "noise_pairs": np.asarray(
             [(gaps[i].upper, gaps[i].lower) for i in noise_gap], dtype=np.int64
