@@ -4,19 +4,44 @@
 dropout 0.3, one logit whose sigmoid is the merge probability).
 :class:`MergeNet` wraps it as a scikit-learn classifier with skorch: it infers
 the number of input features in ``fit``, casts features and targets to
-float32, seeds torch from ``random_state`` and supports class weighting.
+float32, seeds torch from ``random_state`` (without touching the global torch
+random state) and supports class weighting. It follows scikit-learn's
+classifier contract: validated input, any two class labels, ``classes_``,
+``n_features_in_`` and a clear ``NotFittedError`` before ``fit``.
 """
 
 from __future__ import annotations
 
 import numbers
+from contextlib import contextmanager
 
 import numpy as np
 import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetBinaryClassifier
 from torch import nn
 
 __all__ = ["MergeMLP", "MergeNet"]
+
+
+@contextmanager
+def _one_torch_thread():
+    """Run torch on one CPU thread, then restore the previous setting.
+
+    The network is tiny (batches of 64 rows, at most 128 units): spreading its
+    matrix products over threads costs more than it saves, and on a busy
+    machine the threads' spin-waiting made training some 50 times slower.
+    """
+    previous = torch.get_num_threads()
+    if previous > 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if previous > 1:
+            torch.set_num_threads(previous)
 
 
 class MergeMLP(nn.Module):
@@ -60,24 +85,38 @@ class MergeNet(NeuralNetBinaryClassifier):
     parameters (``module__hidden``, ``module__dropout``, ``lr``,
     ``max_epochs``, ``batch_size``). The number of input features is taken
     from the data in ``fit``. ``predict_proba`` returns the sigmoid of the
-    logit, so the output layer is the paper's sigmoid unit.
+    logit, so the output layer is the paper's sigmoid unit. Targets may be
+    any two labels; ``0``/``1`` targets (or a single one of them) keep
+    ``classes_ = [0, 1]`` so that column 1 of ``predict_proba`` is always the
+    merge probability.
 
     Parameters
     ----------
     module : type of torch.nn.Module, default=MergeMLP
         The network; it must accept ``n_features`` as first argument.
-    random_state : int or None, default=0
+    random_state : int, RandomState instance or None, default=0
         Seed for torch (weight initialisation, dropout and shuffling), so that
-        ``fit`` is deterministic.
-    class_weight : None, "balanced" or float, default=None
+        ``fit`` is deterministic. The global torch random state is left as it
+        was. ``None`` uses (and advances) the global torch random state.
+    class_weight : None, "balanced", float or dict, default=None
         Weight of the positive class in the loss (``pos_weight`` of
-        ``BCEWithLogitsLoss``); ``"balanced"`` uses ``n_negative /
-        n_positive`` of the training targets.
+        ``BCEWithLogitsLoss``): ``"balanced"`` uses ``n_negative /
+        n_positive`` of the training targets, a float is used as is, and a
+        dict ``{label: weight}`` gives ``weight[positive] / weight[negative]``.
     **kwargs
         Any other skorch parameter (``max_epochs``, ``lr``, ``batch_size``,
         ``optimizer``, ``module__hidden``, ``train_split``, ...). Defaults:
         Adam, ``lr=1e-3``, ``max_epochs=60``, ``batch_size=64``,
         ``train_split=None``, ``verbose=0``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (2,)
+        The two class labels; the second is the positive (merge) class.
+    n_features_in_ : int
+        Number of input features.
+    pos_weight_ : float or None
+        Weight of the positive class used in the loss.
 
     Examples
     --------
@@ -120,9 +159,99 @@ class MergeNet(NeuralNetBinaryClassifier):
             **kwargs,
         )
 
-    def _seed(self) -> None:
-        if self.random_state is not None:
-            torch.manual_seed(int(self.random_state))
+    # ------------------------------------------------ scikit-learn contract
+    def _get_param_names(self):
+        # skorch lists every public attribute; its private bookkeeping
+        # (``_params_to_validate``) must not travel through clone/set_params.
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return bool(getattr(self, "initialized_", False)) and (
+            "n_features_in_" in vars(self)
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = False
+        return tags
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The two class labels (``[0, 1]`` for 0/1 targets)."""
+        try:
+            return self.__dict__["classes_"]
+        except KeyError:
+            raise AttributeError(
+                "MergeNet has no attribute 'classes_' before fit"
+            ) from None
+
+    @classes_.setter
+    def classes_(self, value) -> None:
+        self.__dict__["classes_"] = np.asarray(value)
+
+    # ------------------------------------------------------------ helpers
+    def _torch_seed(self) -> int | None:
+        seed = self.random_state
+        if seed is None:
+            return None
+        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+            return int(seed)
+        return int(check_random_state(seed).randint(2**31 - 1))
+
+    def _encode_targets(self, y: np.ndarray, *, reset: bool) -> np.ndarray:
+        """Check binary targets and map them to 0/1 floats."""
+        check_classification_targets(y)
+        labels = np.unique(y)
+        if reset:
+            if labels.size > 2:
+                raise ValueError(
+                    "Only binary classification is supported. MergeNet got "
+                    f"{labels.size} classes in y: {labels[:5].tolist()}..."
+                )
+            if labels.dtype.kind in "biuf" and np.isin(labels, (0, 1)).all():
+                self.classes_ = np.array([0, 1], dtype=np.int64)
+            else:
+                self.classes_ = labels
+            if labels.size < 2:
+                raise ValueError(
+                    "MergeNet needs samples of both classes to train, got one "
+                    f"class: {labels.tolist()}"
+                )
+        unknown = ~np.isin(labels, self.classes_)
+        if unknown.any():
+            raise ValueError(
+                f"y contains labels {labels[unknown].tolist()} not in the classes "
+                f"{self.classes_.tolist()} seen in the first fit"
+            )
+        return (y == self.classes_[1]).astype(np.float32)
+
+    def _positive_weight(self, y01: np.ndarray) -> float | None:
+        cw = self.class_weight
+        if cw is None:
+            return None
+        if isinstance(cw, str):
+            if cw != "balanced":
+                raise ValueError(
+                    f"class_weight must be None, 'balanced', a positive number or "
+                    f"a dict, got {cw!r}"
+                )
+            n_pos = float(np.sum(y01 == 1))
+            n_neg = float(np.sum(y01 == 0))
+            return n_neg / n_pos if n_pos > 0 and n_neg > 0 else 1.0
+        if isinstance(cw, dict):
+            negative, positive = self.classes_.tolist()
+            w_neg, w_pos = float(cw.get(negative, 1.0)), float(cw.get(positive, 1.0))
+            if not (w_neg > 0 and w_pos > 0 and np.isfinite([w_neg, w_pos]).all()):
+                raise ValueError(f"class_weight values must be positive, got {cw!r}")
+            return w_pos / w_neg
+        if isinstance(cw, numbers.Real) and not isinstance(cw, bool) and cw > 0:
+            return float(cw)
+        raise ValueError(
+            f"class_weight must be None, 'balanced', a positive number or a dict, "
+            f"got {cw!r}"
+        )
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")
@@ -143,52 +272,93 @@ class MergeNet(NeuralNetBinaryClassifier):
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         return self
 
-    def _positive_weight(self, y: np.ndarray) -> float | None:
-        cw = self.class_weight
-        if cw is None:
-            return None
-        if isinstance(cw, str):
-            if cw != "balanced":
-                raise ValueError(f"class_weight must be None, 'balanced' or a number, "
-                                 f"got {cw!r}")
-            n_pos = float(np.sum(y == 1))
-            n_neg = float(np.sum(y == 0))
-            return n_neg / n_pos if n_pos > 0 else 1.0
-        if isinstance(cw, numbers.Real) and cw > 0:
-            return float(cw)
-        raise ValueError(f"class_weight must be None, 'balanced' or a positive "
-                         f"number, got {cw!r}")
+    def _train(self, X, y01, *, restart: bool, **fit_params):
+        """Skorch training on encoded targets, seeded without global effects."""
+        seed = self._torch_seed()
+        with _one_torch_thread(), torch.random.fork_rng(
+            devices=[], enabled=seed is not None
+        ):
+            if seed is not None:
+                torch.manual_seed(seed)
+            if restart and (not self.warm_start or not self.initialized_):
+                self.initialize()
+            # skorch's own partial_fit: initialise if needed, then train.
+            NeuralNetBinaryClassifier.partial_fit(self, X, y01, **fit_params)
+        return self
 
+    # ------------------------------------------------------------- public
     def fit(self, X, y, **fit_params):
-        X = np.asarray(X, dtype=np.float32)
-        if X.ndim != 2:
-            raise ValueError(f"MergeNet expects a 2D feature matrix, got {X.ndim}D")
-        if not np.all(np.isfinite(X)):
-            raise ValueError("MergeNet features contain NaN or infinite values")
-        y = np.asarray(y)
-        labels = np.unique(y)
-        if not np.all(np.isin(labels, (0, 1))):
-            raise ValueError(
-                f"MergeNet is a binary classifier: y must hold 0 and 1, got {labels}"
-            )
-        self.n_features_in_ = X.shape[1]
-        self.pos_weight_ = self._positive_weight(y)
-        self._seed()
-        return super().fit(X, y.astype(np.float32), **fit_params)
+        """Train the network from scratch.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite features (cast to float32).
+        y : array-like of shape (n_samples,)
+            Two class labels (``1`` = merge for 0/1 targets).
+        **fit_params
+            Passed to skorch's ``fit``.
+
+        Returns
+        -------
+        self : MergeNet
+        """
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=True)
+        y01 = self._encode_targets(y, reset=True)
+        self.pos_weight_ = self._positive_weight(y01)
+        return self._train(X, y01, restart=True, **fit_params)
 
     def partial_fit(self, X, y=None, classes=None, **fit_params):
-        X = np.asarray(X, dtype=np.float32)
-        if not getattr(self, "initialized_", False):
-            self.n_features_in_ = X.shape[1]
-            self.pos_weight_ = self._positive_weight(np.asarray(y))
-            self._seed()
-        return super().partial_fit(X, np.asarray(y, dtype=np.float32), classes,
-                                   **fit_params)
+        """Train for ``max_epochs`` more epochs (initialising on first call).
 
-    def predict_proba(self, X):
-        return super().predict_proba(np.asarray(X, dtype=np.float32))
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Finite features.
+        y : array-like of shape (n_samples,)
+            Labels; a batch may hold a single class.
+        classes : array-like of shape (2,), default=None
+            The two class labels, needed on the first call when they are not
+            0 and 1.
+        **fit_params
+            Passed to skorch's ``partial_fit``.
 
-    def decision_function(self, X):
+        Returns
+        -------
+        self : MergeNet
+        """
+        first = not getattr(self, "initialized_", False)
+        X, y = validate_data(self, X, y, dtype=np.float32, reset=first)
+        if first:
+            labels = np.unique(y if classes is None else classes)
+            if classes is None and np.isin(labels, (0, 1)).all():
+                labels = np.array([0, 1])
+            self.classes_ = labels
+            if labels.size != 2:
+                raise ValueError(
+                    "MergeNet is a binary classifier: pass classes with the two "
+                    f"labels on the first partial_fit, got {labels.tolist()}"
+                )
+        y01 = self._encode_targets(y, reset=False)
+        if first:
+            self.pos_weight_ = self._positive_weight(y01)
+        return self._train(X, y01, restart=False, **fit_params)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Probabilities of ``classes_``, shape (n_samples, 2); column 1 merges."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        # skorch's data loader draws a seed from torch's global generator even
+        # without shuffling: keep the caller's random state untouched.
+        with _one_torch_thread(), torch.random.fork_rng(devices=[]):
+            return super().predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Class labels: ``classes_[1]`` where its probability exceeds ``threshold``."""
+        proba = self.predict_proba(X)
+        return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
+
+    def decision_function(self, X) -> np.ndarray:
         """Logit of the merge probability, shape (n_samples,)."""
         proba = self.predict_proba(X)[:, 1].astype(np.float64)
         proba = np.clip(proba, 1e-12, 1 - 1e-12)

@@ -15,6 +15,11 @@ import numpy as np
 
 __all__ = ["UnionFind", "resolve_merges", "relabel_volume"]
 
+# Labels up to this value are relabelled through a lookup table.
+_MAX_TABLE_LABEL = 1 << 24
+# Voxels per slab of the relabelling pass (bounds the temporaries).
+_SLAB_VOXELS = 1 << 22
+
 
 class UnionFind:
     """Disjoint sets over integer labels, with path compression.
@@ -103,10 +108,19 @@ def resolve_merges(
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     probabilities = np.asarray(probabilities, dtype=float).ravel()
     if probabilities.shape[0] != pairs.shape[0]:
-        raise ValueError("pairs and probabilities have different lengths")
+        raise ValueError(
+            f"pairs and probabilities have different lengths ({pairs.shape[0]} "
+            f"and {probabilities.shape[0]})"
+        )
+    if np.isnan(probabilities).any():
+        raise ValueError("probabilities contain NaN")
     check = np.ones(len(pairs), bool) if check_z is None else np.asarray(
         list(check_z), bool
     )
+    if check.shape != (len(pairs),):
+        raise ValueError(
+            f"check_z has {check.size} entries for {len(pairs)} pairs"
+        )
     uf = UnionFind()
     spans: dict[int, list[tuple[int, int]]] = {}
     merged = np.zeros(len(pairs), dtype=bool)
@@ -140,10 +154,36 @@ def resolve_merges(
     return mapping, merged
 
 
-def relabel_volume(volume: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
-    """Return a copy of ``volume`` with labels replaced by ``mapping``.
+def _slab_step(shape: tuple[int, ...], voxels: int = _SLAB_VOXELS) -> int:
+    """Number of z layers per slab so a slab holds about ``voxels`` voxels."""
+    per_layer = max(1, int(np.prod(shape[1:], dtype=np.int64)))
+    return max(1, voxels // per_layer)
 
-    Works for any label range (no lookup table sized by the largest label).
+
+def relabel_volume(
+    volume: np.ndarray, mapping: dict[int, int], *, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Return ``volume`` with labels replaced by ``mapping`` (a copy by default).
+
+    Works for any label range. The volume is processed in slabs of z layers,
+    so the temporaries stay small whatever its size: labels up to
+    ``2**24`` go through a lookup table (one ``take`` per slab), larger ones
+    through a sorted search restricted to the voxels that change.
+
+    Parameters
+    ----------
+    volume : ndarray
+        Integer labels.
+    mapping : dict
+        ``label -> new label`` for the labels that change.
+    out : ndarray, optional
+        Where to write the result (same shape and dtype as ``volume``); may be
+        ``volume`` itself to relabel in place. ``None`` allocates a new array.
+
+    Returns
+    -------
+    ndarray
+        ``out``, or the new array.
 
     Examples
     --------
@@ -152,13 +192,37 @@ def relabel_volume(volume: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
     >>> relabel_volume(np.array([[[0, 2, 3]]]), {3: 2}).tolist()
     [[[0, 2, 2]]]
     """
-    out = np.array(volume, copy=True)
+    volume = np.asarray(volume)
+    if out is None:
+        out = np.empty_like(volume)
     if not mapping:
+        if out is not volume:
+            np.copyto(out, volume)
         return out
-    keys = np.array(sorted(mapping), dtype=np.int64)
-    values = np.array([mapping[k] for k in keys], dtype=np.int64)
-    flat = out.reshape(-1)
-    hit = np.flatnonzero(np.isin(flat, keys))
-    if hit.size:
-        flat[hit] = values[np.searchsorted(keys, flat[hit])].astype(out.dtype)
+    # Keys and values in the volume's own integer dtype: exact above 2**63 in
+    # uint64 volumes, and a value that does not fit is an error, not a wrap.
+    dtype = volume.dtype if volume.dtype.kind in "iu" else np.dtype(np.int64)
+    try:
+        keys = np.array(sorted(mapping), dtype=dtype)
+        values = np.array([mapping[k] for k in keys.tolist()], dtype=dtype)
+    except OverflowError:
+        raise ValueError(
+            f"mapping holds labels that do not fit the volume's dtype {volume.dtype}"
+        ) from None
+    step = _slab_step(volume.shape)
+    slabs = [slice(z, z + step) for z in range(0, volume.shape[0], step)]
+    top = max(int(volume.max()), int(keys[-1])) if volume.size else 0
+    if top <= _MAX_TABLE_LABEL:
+        table = np.arange(top + 1, dtype=volume.dtype)
+        table[keys] = values.astype(volume.dtype)
+        for slab in slabs:
+            np.take(table, volume[slab], out=out[slab], mode="clip")
+        return out
+    for slab in slabs:
+        src, dst = volume[slab], out[slab]
+        if dst is not src:
+            np.copyto(dst, src)
+        hit = np.isin(src, keys)
+        if hit.any():
+            dst[hit] = values[np.searchsorted(keys, src[hit])].astype(out.dtype)
     return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,7 @@ class _Writer:
             fitted = {
                 "n_features_in_": int(net.n_features_in_),
                 "pos_weight_": net.pos_weight_,
+                "classes_": self.array(net.classes_),
                 "state_dict": {
                     k: self.array(t.detach().cpu().numpy())
                     for k, t in net.module_.state_dict().items()
@@ -156,8 +158,9 @@ class _Reader:
         fitted = node.get("fitted", {})
         if node["class"] == "MergeNet":
             if fitted:
-                est.n_features_in_ = fitted["n_features_in_"]
+                est.n_features_in_ = int(fitted["n_features_in_"])
                 est.pos_weight_ = fitted["pos_weight_"]
+                est.classes_ = self.value(fitted.get("classes_", [0, 1]))
                 est.initialize()
                 state = {
                     k: torch.from_numpy(np.array(self.value(v)))
@@ -167,6 +170,8 @@ class _Reader:
                 est.module_.eval()
             return est
         for k, v in fitted.items():
+            if not (k.endswith("_") and k[:1].isalpha() and k.isidentifier()):
+                raise ValueError(f"model file sets an unexpected attribute {k!r}")
             setattr(est, k, self.value(v))
         return est
 
@@ -254,11 +259,15 @@ def load_model(path):
             f"{json_path} has model format version {doc.get('format_version')}, "
             f"this sklearn_overseg reads version {FORMAT_VERSION}"
         )
+    if not zipfile.is_zipfile(npz_path):
+        raise ValueError(
+            f"corrupt or truncated model weights {npz_path}: not an npz archive"
+        )
     try:
         with np.load(npz_path, allow_pickle=False) as data:
             arrays = {k: data[k] for k in data.files}
         return _Reader(arrays).value(doc["estimator"])
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         raise ValueError(f"corrupt or truncated model weights {npz_path}: {exc}") \
             from None
     except (KeyError, TypeError, RuntimeError) as exc:
