@@ -13,15 +13,17 @@ The method, one module per step:
    (:func:`interpolate_masks`).
 """
 
-from . import datasets, io, metrics
+from . import datasets, io, metrics, utils
 from ._candidates import Candidate, CandidateSet
 from ._classifier import MergeMLP, MergeNet
 from ._contact import contact_pairs
 from ._corrector import MergeCorrector
+from ._decisions import apply_decisions, read_decisions
 from ._geo_features import GeoWassersteinFeatures
 from ._interpolation import interpolate_masks
 from ._pair_pipeline import make_pair_pipeline
 from ._pretrained import available_pretrained, load_pretrained
+from ._report import write_review_report
 from ._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
 from ._screening import CandidateScreener
 from ._serialization import load_model, save_model
@@ -41,6 +43,7 @@ __all__ = [
     "MergeNet",
     "TiltedReslicer",
     "TopologyFeatures",
+    "apply_decisions",
     "available_pretrained",
     "contact_pairs",
     "fit_contact_plane",
@@ -54,6 +57,9 @@ __all__ = [
     "make_pair_pipeline",
     "make_training_candidates",
     "metrics",
+    "read_decisions",
     "reslice_pair",
     "save_model",
+    "utils",
+    "write_review_report",
 ]

@@ -23,6 +23,7 @@ from ._geometry import LabelGeometry
 from ._interpolation import interpolate_masks
 from ._merging import relabel_volume, resolve_merges
 from ._pair_pipeline import make_pair_pipeline
+from ._progress import progress
 from ._screening import CandidateScreener
 from ._training import label_candidates, make_training_candidates
 from ._validation import check_volumes
@@ -38,6 +39,123 @@ def _gap_fill(cand: Candidate, method: str) -> np.ndarray:
     return interpolate_masks(
         above, below, n_missing=g1 - g0, voxel_size=cand.voxel_size[1:], method=method
     )
+
+
+def _single_volume(volume) -> np.ndarray:
+    """Validate one label volume (a list of several is refused clearly)."""
+    volumes = check_volumes(volume, name="volume")
+    if len(volumes) != 1:
+        raise ValueError(
+            f"expected one 3D label volume, got {len(volumes)} volumes; use "
+            "transform for several"
+        )
+    return volumes[0]
+
+
+def _check_out(out, volume: np.ndarray) -> np.ndarray | None:
+    """Validate the ``out`` array of :meth:`MergeCorrector.correct`."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
+    if out.shape != volume.shape or out.dtype != volume.dtype:
+        raise ValueError(
+            f"out must have the volume's shape {volume.shape} and dtype "
+            f"{volume.dtype}, got shape {out.shape} and dtype {out.dtype}."
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only.")
+    same = out.ctypes.data == volume.ctypes.data and out.strides == volume.strides
+    if not same and np.may_share_memory(out, volume):
+        raise ValueError("out overlaps the volume without being the volume itself.")
+    return out
+
+
+def label_z_extents(volume: np.ndarray) -> dict[int, tuple[int, int]]:
+    """``label -> (first layer, one past last layer)`` for every label present."""
+    geom = LabelGeometry.from_volume(volume)
+    return {
+        int(lab): (int(a), int(b))
+        for lab, a, b in zip(geom.labels, geom.z_starts, geom.z_stops)
+    }
+
+
+def decide_merges(volume: np.ndarray, candidates, probabilities, threshold: float):
+    """Label mapping and per-pair merge decisions of one volume's candidates."""
+    return resolve_merges(
+        candidates.pairs,
+        probabilities,
+        threshold,
+        z_extents=label_z_extents(volume),
+        check_z=[c.kind == "axis" for c in candidates],
+    )
+
+
+def merge_records(candidates, probabilities, merged) -> list[dict]:
+    """The review records of :meth:`MergeCorrector.predict_merges`."""
+    records = []
+    for c, p, m in zip(candidates, probabilities, merged):
+        gap = (None, None) if c.gap is None or c.kind != "axis" else (
+            c.origin[0] + c.gap[0], c.origin[0] + c.gap[1]
+        )
+        records.append(
+            dict(upper=int(c.upper), lower=int(c.lower), probability=float(p),
+                 merged=bool(m), kind=c.kind, score=float(c.score),
+                 gap_start=gap[0], gap_stop=gap[1])
+        )
+    return records
+
+
+def apply_merges(
+    volume: np.ndarray,
+    accepted,
+    mapping: dict[int, int],
+    *,
+    interpolate: bool = True,
+    interpolation: str = "boundary_ot",
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Relabel merged groups and rebuild the gap layers of accepted axis pairs.
+
+    ``accepted`` are the merged candidates (in screening order) and
+    ``mapping`` the label mapping of :func:`resolve_merges`; returns a
+    corrected copy of ``volume``, written into ``out`` when given (``out``
+    may be ``volume`` itself: every voxel is read before it is written).
+    """
+    fills = []
+    if interpolate:
+        axis = [c for c in accepted if c.kind == "axis" and c.gap is not None]
+        masks = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(_gap_fill)(c, interpolation) for c in axis
+        )
+        masks = progress(
+            masks, desc="interpolating gaps", total=len(axis), enabled=verbose > 0
+        )
+        fills = list(zip(axis, masks))
+    # Noisy partial masks covered by a rebuilt layer join the merged cell.
+    mapping = dict(mapping)
+    writes = []
+    for cand, mask in fills:
+        (g0, g1), (z0, y0, x0) = cand.gap, cand.origin
+        h, w = cand.crop.shape[1:]
+        region = (slice(z0 + g0, z0 + g1), slice(y0, y0 + h), slice(x0, x0 + w))
+        target = mapping.get(int(cand.upper), int(cand.upper))
+        current = volume[region]
+        allowed = current == 0
+        if cand.gap_labels:
+            noise = np.isin(current, cand.gap_labels) & (cand.crop[g0:g1] ==
+                                                         GAP_NOISE)
+            for lab in np.unique(current[noise & mask]):
+                mapping[int(lab)] = target
+            allowed |= noise
+        writes.append((region, mask & allowed, target))
+    out = relabel_volume(volume, mapping, out=out)
+    for region, mask, target in writes:
+        view = out[region]
+        view[mask & ((view == 0) | (view == target))] = target
+    return out
 
 
 class MergeCorrector(TransformerMixin, BaseEstimator):
@@ -63,6 +181,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         Parallel jobs for gap interpolation.
     random_state : int or None, default=0
         Seed for training-data generation.
+    verbose : int, default=0
+        ``0`` is silent; above ``0``, ``transform`` and ``correct`` show
+        progress bars (on stderr, for steps lasting over a second).
 
     Attributes
     ----------
@@ -97,6 +218,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         "n_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
         "n_jobs": [numbers.Integral, None],
         "random_state": ["random_state"],
+        "verbose": ["verbose"],
     }
 
     def __init__(
@@ -110,6 +232,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         n_rounds: int = 3,
         n_jobs: int | None = None,
         random_state=0,
+        verbose: int = 0,
     ):
         self.screener = screener
         self.classifier = classifier
@@ -119,6 +242,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         self.n_rounds = n_rounds
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.verbose = verbose
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -191,18 +315,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
     def _decide(self, volume: np.ndarray, vol_index: int = 0):
         cands = self.screener_.transform([volume])
         proba = self.predict_proba(cands)
-        geom = LabelGeometry.from_volume(volume)
-        z_extents = {
-            int(lab): (int(a), int(b))
-            for lab, a, b in zip(geom.labels, geom.z_starts, geom.z_stops)
-        }
-        mapping, merged = resolve_merges(
-            cands.pairs,
-            proba,
-            self.threshold,
-            z_extents=z_extents,
-            check_z=[c.kind == "axis" for c in cands],
-        )
+        mapping, merged = decide_merges(volume, cands, proba, self.threshold)
         return cands, proba, mapping, merged
 
     def predict_merges(self, volume) -> list[dict]:
@@ -221,67 +334,63 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             ``gap_stop`` (absolute layers, ``None`` without a gap).
         """
         check_is_fitted(self)
-        (volume,) = check_volumes(volume)
+        volume = _single_volume(volume)
         cands, proba, _, merged = self._decide(volume)
-        records = []
-        for c, p, m in zip(cands, proba, merged):
-            gap = (None, None) if c.gap is None or c.kind != "axis" else (
-                c.origin[0] + c.gap[0], c.origin[0] + c.gap[1]
-            )
-            records.append(
-                dict(upper=int(c.upper), lower=int(c.lower), probability=float(p),
-                     merged=bool(m), kind=c.kind, score=float(c.score),
-                     gap_start=gap[0], gap_stop=gap[1])
-            )
-        return records
+        return merge_records(cands, proba, merged)
 
-    def correct(self, volume) -> np.ndarray:
-        """Return a corrected copy of one label volume (same dtype)."""
+    def correct(self, volume, *, out: np.ndarray | None = None) -> np.ndarray:
+        """Return a corrected copy of one label volume (same dtype).
+
+        Parameters
+        ----------
+        volume : ndarray of shape (z, y, x)
+            A label volume; it is not modified (unless it is ``out``).
+        out : ndarray, optional
+            Array to write the result into, with the shape and dtype of the
+            validated ``volume`` (for example a ``numpy.memmap`` on disk).
+            ``out=volume`` corrects in place, which halves the peak memory of
+            very large volumes. ``None`` (default) returns a new array.
+
+        Returns
+        -------
+        ndarray of shape (z, y, x)
+            The corrected labels (``out`` when given).
+        """
         check_is_fitted(self)
-        (volume,) = check_volumes(volume)
+        volume = _single_volume(volume)
+        out = _check_out(out, volume)
         cands, _, mapping, merged = self._decide(volume)
-        accepted = [c for c, m in zip(cands, merged) if m]
-        fills = []
-        if self.interpolate:
-            axis = [c for c in accepted if c.kind == "axis" and c.gap is not None]
-            masks = Parallel(n_jobs=self.n_jobs)(
-                delayed(_gap_fill)(c, self.interpolation) for c in axis
-            )
-            fills = list(zip(axis, masks))
-        # Noisy partial masks covered by a rebuilt layer join the merged cell.
-        mapping = dict(mapping)
-        writes = []
-        for cand, mask in fills:
-            (g0, g1), (z0, y0, x0) = cand.gap, cand.origin
-            h, w = cand.crop.shape[1:]
-            region = (slice(z0 + g0, z0 + g1), slice(y0, y0 + h), slice(x0, x0 + w))
-            target = mapping.get(int(cand.upper), int(cand.upper))
-            current = volume[region]
-            allowed = current == 0
-            if cand.gap_labels:
-                noise = np.isin(current, cand.gap_labels) & (cand.crop[g0:g1] ==
-                                                             GAP_NOISE)
-                for lab in np.unique(current[noise & mask]):
-                    mapping[int(lab)] = target
-                allowed |= noise
-            writes.append((region, mask & allowed, target))
-        out = relabel_volume(volume, mapping)
-        for region, mask, target in writes:
-            view = out[region]
-            view[mask & ((view == 0) | (view == target))] = target
-        return out
+        return apply_merges(
+            volume,
+            [c for c, m in zip(cands, merged) if m],
+            mapping,
+            interpolate=self.interpolate,
+            interpolation=self.interpolation,
+            n_jobs=self.n_jobs,
+            verbose=self.verbose,
+            out=out,
+        )
 
     def transform(self, X) -> list[np.ndarray]:
         """Correct every volume; returns a list of corrected copies."""
         check_is_fitted(self)
-        return [self.correct(v) for v in check_volumes(X)]
+        volumes = check_volumes(X)
+        bar = progress(
+            volumes, desc="correcting volumes", unit="volume",
+            enabled=self.verbose > 0 and len(volumes) > 1,
+        )
+        return [self.correct(v) for v in bar]
 
     def score(self, X, y) -> float:
         """Mean average precision (IoU 0.5, 0.75) of corrected ``X`` against ``y``."""
         from .metrics import mean_average_precision
 
-        corrected = self.transform(X)
         truth = check_volumes(y, name="ground truth", allow_background_only=True)
+        corrected = self.transform(X)
+        if len(corrected) != len(truth):
+            raise ValueError(
+                f"got {len(corrected)} volumes but {len(truth)} ground truths"
+            )
         return float(np.mean([
             mean_average_precision(t, c, thresholds=(0.5, 0.75))
             for t, c in zip(truth, corrected)
