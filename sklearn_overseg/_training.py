@@ -7,11 +7,11 @@ both fragments belong (by majority of their voxels) to the same true cell.
 segmentations with :func:`~sklearn_overseg.datasets.oversegment`: positives
 by deleting or shrinking layers of real cells (with noisy partial masks in
 some gaps, and 2-3 missing layers when the screener allows them), negatives
-from natural gaps and from layers blanked between two *different* stacked
-cells, the paper's hard case. Dense cells interlock in z, so the simulator
-rarely finds two cells stacked cleanly enough; the shortfall of such hard
-negatives is made by trimming the overlapping ends of stacked cells so that
-the pair faces across a clean gap, as the screener expects.
+from natural gaps and from gaps opened between two *different* stacked
+cells, the paper's hard case. Dense cells interlock in z, so these are made
+by the simulator's ``confounder_style="trim"``: both cells are trimmed around
+their interface so that they face each other across a clean gap, as the
+screener expects.
 """
 
 from __future__ import annotations
@@ -24,15 +24,9 @@ from sklearn.base import clone
 from sklearn.utils import check_random_state
 
 from ._candidates import CandidateSet
-from ._geometry import LabelGeometry
 from ._validation import check_volumes
 
 __all__ = ["label_candidates", "make_training_candidates"]
-
-#: Largest fraction of a stacked cell's voxels removed to open a confounder gap.
-_MAX_CONFOUNDER_LOSS = 0.3
-#: Smallest contact, in pixels, between two stacked cells made a confounder.
-_MIN_CONTACT_PIXELS = 12
 
 
 def _majority_truth(flawed: np.ndarray, truth: np.ndarray, labels: np.ndarray):
@@ -100,83 +94,11 @@ def label_candidates(candidates: CandidateSet, flawed_volumes, truth_volumes):
     return y
 
 
-def _stacked_contacts(volume: np.ndarray, excluded: np.ndarray) -> np.ndarray:
-    """Rows ``(upper, lower, z)``: the largest z contact of each stacked pair.
-
-    ``upper`` at layer ``z`` lies on ``lower`` at ``z + 1`` on at least
-    ``_MIN_CONTACT_PIXELS`` pixels; labels in ``excluded`` are ignored.
-    """
-    above, below = volume[:-1], volume[1:]
-    z, y, x = np.nonzero((above != below) & (above > 0) & (below > 0))
-    a = above[z, y, x].astype(np.int64)
-    b = below[z, y, x].astype(np.int64)
-    keep = ~(np.isin(a, excluded) | np.isin(b, excluded))
-    if not keep.any():
-        return np.zeros((0, 3), dtype=np.int64)
-    rows, area = np.unique(
-        np.stack([a[keep], b[keep], z[keep]], axis=1), axis=0, return_counts=True
-    )
-    order = np.lexsort((area, rows[:, 1], rows[:, 0]))
-    rows, area = rows[order], area[order]
-    best = np.r_[np.any(rows[1:, :2] != rows[:-1, :2], axis=1), True]
-    return rows[best & (area >= _MIN_CONTACT_PIXELS)]
-
-
-def _trim_stacked_pairs(flawed, n, gap_layers, excluded, rng) -> int:
-    """Make up to ``n`` stacked confounders the axis screener can see, in place.
-
-    Stacked cells interlock in z: the upper cell usually goes on below its
-    contact with the lower cell elsewhere, and the lower cell starts above it,
-    so blanking the contact alone never makes the two face each other across
-    a gap. Here the upper cell loses its voxels from the gap down and the
-    lower cell its voxels down to the gap's last layer, when both keep at
-    least two layers, stay one piece and lose at most
-    ``_MAX_CONFOUNDER_LOSS`` of their voxels. Returns the number made.
-    """
-    from .datasets._pieces import is_connected
-
-    if n <= 0:
-        return 0
-    contacts = _stacked_contacts(flawed, np.asarray(sorted(excluded), np.int64))
-    geometry = LabelGeometry.from_volume(flawed)
-    used: set[int] = set()
-    made = 0
-    for upper, lower, z in contacts[rng.permutation(len(contacts))].tolist():
-        if made == n:
-            break
-        if upper in used or lower in used:
-            continue
-        box = geometry.union_bbox(upper, lower)
-        view = flawed[box]
-        first = z - gap_layers + 1 - box[0].start  # first gap layer, box coords
-        last = z - box[0].start
-        upper_cell, lower_cell = view == upper, view == lower
-        upper_kept, lower_kept = upper_cell.copy(), lower_cell.copy()
-        upper_kept[max(first, 0) :] = False
-        lower_kept[: last + 1] = False
-        layers_kept = (
-            upper_kept.any(axis=(1, 2)).sum(), lower_kept.any(axis=(1, 2)).sum()
-        )
-        lost = max(
-            1 - upper_kept.sum() / upper_cell.sum(),
-            1 - lower_kept.sum() / lower_cell.sum(),
-        )
-        if min(layers_kept) < 2 or lost > _MAX_CONFOUNDER_LOSS:
-            continue
-        if not (is_connected(upper_kept) and is_connected(lower_kept)):
-            continue
-        view[(upper_cell & ~upper_kept) | (lower_cell & ~lower_kept)] = 0
-        used.update((upper, lower))
-        made += 1
-    return made
-
-
 def _damage(truth, mode, n_splits, gap_layers, shrink, n_confounders, n_noise, seed):
     """A flawed copy of ``truth`` and its true pairs (see :func:`oversegment`).
 
-    The simulator's stacked confounders need two cells stacked without
-    interlocking, which dense tissue rarely offers; the shortfall is made up
-    by :func:`_trim_stacked_pairs`.
+    Axis mode adds ``n_confounders`` trimmed stacked confounders (as many as
+    the volume allows) and ``n_noise`` noisy partial masks.
     """
     from .datasets import oversegment
 
@@ -188,28 +110,17 @@ def _damage(truth, mode, n_splits, gap_layers, shrink, n_confounders, n_noise, s
         warnings.filterwarnings(
             "ignore", message=".*stacked confounder", category=UserWarning
         )
-        flawed, pairs, info = oversegment(
+        return oversegment(
             truth,
             n_splits=n_splits,
             mode="axis",
             gap_layers=gap_layers,
             shrink=shrink,
             n_stacked_confounders=n_confounders,
+            confounder_style="trim",
             n_noise_masks=n_noise,
-            return_info=True,
             random_state=seed,
         )
-    excluded = np.concatenate(
-        [pairs.ravel(), info["confounder_pairs"].ravel(), info["noise_labels"]]
-    )
-    _trim_stacked_pairs(
-        flawed,
-        n_confounders - len(info["confounder_pairs"]),
-        gap_layers,
-        excluded,
-        np.random.RandomState(seed),
-    )
-    return flawed, pairs
 
 
 def make_training_candidates(
@@ -246,11 +157,11 @@ def make_training_candidates(
     split_fraction : float, default=0.25
         Fraction of the cells split per round.
     confounder_fraction : float, default=0.15
-        Fraction of cells, per round, whose boundary layer with a different
-        stacked cell is blanked (axis mode; hard negatives). When the
-        simulator finds too few cleanly stacked cells, interlocking pairs are
-        used: the upper cell is cut off at the gap and the lower one starts
-        after it, if that removes at most 30% of either cell.
+        Fraction of cells, per round, paired with a different stacked cell
+        across a gap opened at their interface (axis mode; hard negatives):
+        :func:`~sklearn_overseg.datasets.oversegment` with
+        ``confounder_style="trim"``, which removes at most 30% of either cell.
+        Fewer are made when the volume offers too few such pairs.
     noise_fraction : float, default=0.3
         Fraction of gaps that receive a small noisy partial mask (axis mode).
     shrink : int, default=1

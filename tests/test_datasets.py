@@ -9,6 +9,7 @@ from scipy import ndimage as ndi
 
 from sklearn_overseg._screening import CandidateScreener
 from sklearn_overseg.datasets import make_tissue, oversegment
+from sklearn_overseg.datasets._confounders import MAX_TRIM_LOSS
 
 SHAPE = (24, 64, 64)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -98,10 +99,20 @@ def assert_valid_oversegmentation(
         assert cell[gap].any()
         assert set(np.unique(flawed[gap][cell[gap]]).tolist()) <= {0} | noise
     touched = set(chains)
-    for upper, lower in info["confounder_pairs"]:
+    assert info["confounder_style"] in ("trim", "blank")
+    for (upper, lower), lost in zip(
+        info["confounder_pairs"], info["confounder_lost_fraction"]
+    ):
         assert upper != lower and upper not in chains and lower not in chains
         assert pieces(flawed == upper) == 1 and pieces(flawed == lower) == 1
-        assert z_layers(source, upper).max() + 1 == z_layers(source, lower).min()
+        for label in (upper, lower):
+            assert len(z_layers(flawed, label)) >= min_layers
+        if info["confounder_style"] == "blank":
+            assert z_layers(source, upper).max() + 1 == z_layers(source, lower).min()
+            assert min(lost) == 0
+        else:
+            assert np.any((source[:-1] == upper) & (source[1:] == lower))
+            assert max(lost) <= MAX_TRIM_LOSS
         gap = z_layers(flawed, lower).min() - z_layers(flawed, upper).max() - 1
         assert gap == gap_layers
         touched.update((int(upper), int(lower)))
@@ -239,6 +250,7 @@ def test_stacked_confounders_blank_whole_layers_of_one_cell(stacked, gap_layers)
             2,
             gap_layers=gap_layers,
             n_stacked_confounders=10,
+            confounder_style="blank",
             return_info=True,
             random_state=seed,
         )
@@ -272,6 +284,7 @@ def test_every_stacked_confounder_is_a_screener_candidate(stacked, n_splits):
             source,
             n_splits,
             n_stacked_confounders=10,
+            confounder_style="blank",
             return_info=True,
             random_state=seed,
         )
@@ -287,7 +300,76 @@ def test_every_stacked_confounder_is_a_screener_candidate(stacked, n_splits):
     assert made >= 5
 
 
-def test_stacked_confounders_with_shrink_and_noise_stay_valid(stacked):
+@pytest.mark.parametrize(
+    "gap_layers, n_splits, min_layers", [(1, 0, 2), (1, 3, 2), (2, 3, 2), (1, 2, 4)]
+)
+@pytest.mark.parametrize("mode", ["dense", "loose"])
+def test_trimmed_confounders_are_screened_pairs_of_two_cells(
+    mode, gap_layers, n_splits, min_layers
+):
+    screener = CandidateScreener(max_gap=gap_layers)
+    made = 0
+    for seed in (0, 1):
+        source = make_tissue(SHAPE, n_cells=20, mode=mode, random_state=seed)
+        flawed, pairs, info = oversegment(
+            source,
+            n_splits,
+            gap_layers=gap_layers,
+            min_fragment_layers=min_layers,
+            n_stacked_confounders=6,
+            return_info=True,
+            random_state=seed,
+        )
+        assert info["confounder_style"] == "trim"
+        found = {(c.upper, c.lower): c for c in screener.transform([flawed])}
+        for (upper, lower), lost, layers in zip(
+            info["confounder_pairs"].tolist(),
+            info["confounder_lost_fraction"],
+            info["confounder_gap_layers"],
+        ):
+            assert (upper, lower) in found, f"confounder {(upper, lower)} not screened"
+            start, stop = found[(upper, lower)].gap
+            assert stop - start == gap_layers == len(layers)
+            assert z_layers(flawed, upper).max() + 1 == layers[0]
+            for label, share in zip((upper, lower), lost):
+                cell = source == label
+                kept = flawed == label
+                assert not np.any(kept & ~cell), "a trimmed cell grew"
+                assert np.all(flawed[cell & ~kept] == 0), "trimming only removes"
+                assert 1 - kept.sum() / cell.sum() == pytest.approx(share)
+                assert share <= MAX_TRIM_LOSS
+        assert_valid_oversegmentation(
+            source, flawed, pairs, info, gap_layers, "axis", min_layers
+        )
+        made += len(info["confounder_pairs"])
+    assert made >= 4
+
+
+def test_trim_makes_more_confounders_than_blank(dense):
+    counts = {}
+    for style in ("blank", "trim"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            _, _, info = oversegment(
+                dense,
+                0,
+                n_stacked_confounders=10,
+                confounder_style=style,
+                return_info=True,
+                random_state=0,
+            )
+        counts[style] = len(info["confounder_pairs"])
+        shortened = info["confounder_shortened"]
+        lost = info["confounder_lost_fraction"]
+        pairs = info["confounder_pairs"]
+        assert shortened.shape == (counts[style],) and lost.shape == pairs.shape
+        bigger = np.where(lost[:, 0] >= lost[:, 1], pairs[:, 0], pairs[:, 1])
+        np.testing.assert_array_equal(shortened, bigger)
+    assert counts["trim"] >= max(3, 2 * counts["blank"])
+
+
+@pytest.mark.parametrize("style", ["blank", "trim"])
+def test_stacked_confounders_with_shrink_and_noise_stay_valid(stacked, style):
     for seed, source in enumerate(stacked):
         flawed, pairs, info = oversegment(
             source,
@@ -295,6 +377,7 @@ def test_stacked_confounders_with_shrink_and_noise_stay_valid(stacked):
             shrink=2,
             shrink_probability=1.0,
             n_stacked_confounders=4,
+            confounder_style=style,
             n_noise_masks=4,
             return_info=True,
             random_state=seed,
@@ -304,17 +387,30 @@ def test_stacked_confounders_with_shrink_and_noise_stay_valid(stacked):
 
 
 def test_confounders_warn_only_when_none_can_be_made(dense, stacked):
-    with pytest.warns(UserWarning, match="stacked confounder"):
+    with pytest.warns(UserWarning, match="stacked confounder in 'blank' style"):
         _, _, info = oversegment(
-            dense, 2, n_stacked_confounders=3, return_info=True, random_state=0
+            dense,
+            2,
+            n_stacked_confounders=3,
+            confounder_style="blank",
+            return_info=True,
+            random_state=0,
         )
     assert info["confounder_pairs"].shape == (0, 2)
+    with pytest.warns(UserWarning, match="stacked confounder in 'trim' style"):
+        oversegment(dense[:3], 0, n_stacked_confounders=3, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        _, _, info = oversegment(
-            stacked[1], 0, n_stacked_confounders=50, return_info=True, random_state=0
-        )
-    assert 1 <= len(info["confounder_pairs"]) < 50
+        for style in ("blank", "trim"):
+            _, _, info = oversegment(
+                stacked[1],
+                0,
+                n_stacked_confounders=50,
+                confounder_style=style,
+                return_info=True,
+                random_state=0,
+            )
+            assert 1 <= len(info["confounder_pairs"]) < 50
 
 
 def test_noise_masks_are_small_blobs_inside_gaps(dense):
@@ -405,6 +501,7 @@ def test_oversegment_warns_when_nothing_can_be_split(dense):
         (None, {"shrink_probability": 2.0}, ValueError),
         (None, {"max_noise_fraction": -0.1}, ValueError),
         (None, {"min_tilt": 95.0}, ValueError),
+        (None, {"confounder_style": "erase"}, ValueError),
         (None, {"voxel_size": (1.0, 0.0, 1.0)}, ValueError),
     ],
 )

@@ -10,7 +10,7 @@ from sklearn_overseg import (
     label_candidates,
     make_training_candidates,
 )
-from sklearn_overseg._training import _damage, _trim_stacked_pairs
+from sklearn_overseg._training import _damage
 from sklearn_overseg.datasets import make_tissue
 
 
@@ -167,21 +167,15 @@ def test_bad_settings(tissues, kwargs, match):
 
 
 # ------------------------------------------------------------ hard negatives
-def test_trimmed_stacked_pairs_face_across_a_clean_gap(tissues):
+def test_damage_adds_trimmed_stacked_pairs_as_hard_negatives(tissues):
     truth = tissues[0]
-    flawed = truth.copy()
-    made = _trim_stacked_pairs(flawed, 3, 1, np.zeros(0, int), np.random.RandomState(0))
-    assert made >= 1
-    changed = flawed != truth
-    assert np.all(flawed[changed] == 0), "trimming only removes voxels"
-    trimmed = np.unique(truth[changed])
-    assert 1 <= len(trimmed) <= 2 * made  # a cleanly stacked cell loses nothing
+    flawed, pairs = _damage(truth, "axis", 4, 1, 0, 3, 0, seed=0)
     cands = CandidateScreener().transform(flawed)
     y = label_candidates(cands, [flawed], [truth])
-    among_trimmed = np.isin(cands.pairs, trimmed).all(axis=1)
-    assert among_trimmed.any(), "no trimmed pair is screened"
-    assert np.all(y[among_trimmed] == 0)
-    for label in trimmed:  # each trimmed cell lost at most 30% of its voxels
+    originals = (cands.pairs <= truth.max()).all(axis=1)
+    hard = cands.pairs[originals & (y == 0)]
+    assert len(hard) >= 3, "the requested stacked confounders are screened"
+    for label in np.unique(hard):  # each trimmed cell lost at most 30% of it
         assert (flawed == label).sum() >= 0.7 * (truth == label).sum()
 
 

@@ -3,10 +3,10 @@
 ``"axis"`` mode mimics a 2D-per-slice model plus z-stitching that missed a
 cell in one (or a few) layers: the layers are blanked and the part below gets
 a new label. ``"tilted"`` mode mimics a 3D model that drew a boundary through
-a cell: a random plane cuts it, no voxel is removed. Hard negatives (two
-*different* cells stacked directly, one of them missed whole in the layers
-where they meet), mask shrinkage next to gaps and noisy partial masks inside
-gaps are added on request (see ``_gaps``).
+a cell: a random plane cuts it, no voxel is removed. Hard negatives (a gap
+between two *different* stacked cells, see ``_confounders``), mask shrinkage
+next to gaps and noisy partial masks inside gaps are added on request (see
+``_gaps``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import numpy as np
 from sklearn.utils import check_random_state
 
 from .._validation import check_label_volume, check_voxel_size
+from ._confounders import MAX_TRIM_LOSS, make_confounders
 from ._cuts import axis_splits, label_boxes, tilted_splits
-from ._gaps import add_noise_masks, blank_stacked_pairs, shrink_next_to_gaps
+from ._gaps import add_noise_masks, shrink_next_to_gaps
 from ._tissue import check_int
 
 __all__ = ["oversegment"]
@@ -35,6 +36,7 @@ def oversegment(
     shrink: int = 0,
     shrink_probability: float = 0.5,
     n_stacked_confounders: int = 0,
+    confounder_style: str = "trim",
     n_noise_masks: int = 0,
     max_noise_fraction: float = 0.2,
     min_tilt: float = 20.0,
@@ -72,18 +74,30 @@ def oversegment(
     shrink_probability : float, default=0.5
         Probability of each of those erosions.
     n_stacked_confounders : int, default=0
-        Number of hard negatives: pairs of *different* cells ``(A, B)`` where
-        ``A``'s last z layer lies directly on ``B``'s first, over a large
-        overlap. The whole last ``gap_layers`` layers of ``A`` (or, at random,
-        the whole first ones of ``B``) are blanked, as a 2D model that missed
-        the cell there would, so that ``A`` ends exactly ``gap_layers`` empty
-        layers above ``B``: the pair looks like a split to the axis screener.
-        The shortened cell must stay one piece with ``min_fragment_layers``
-        (and more than ``gap_layers``) layers, the gap must be clear between
-        the facing masks, and no other label changes. Cells cut by splits
-        are not used and a cell is used once. Such pairs are rare (about one
-        per hundred cells in dense synthetic tissue, none in many volumes),
-        so fewer may be made; a warning is given only when none can be made.
+        Number of hard negatives: pairs of *different* cells ``(A, B)``, ``A``
+        lying on ``B`` over a large overlap, separated by exactly
+        ``gap_layers`` empty layers so that the pair looks like a split to
+        the axis screener (see ``confounder_style``). A changed cell must stay
+        one piece with ``min_fragment_layers`` (and more than ``gap_layers``)
+        layers, the gap must be clear between the facing masks, and no other
+        label changes. Cells cut by splits are not used and a cell is used
+        once. Fewer may be made when too few pairs qualify; a warning is
+        given only when none can be made.
+    confounder_style : {"trim", "blank"}, default="trim"
+        How a confounder's gap is made.
+
+        * ``"blank"``: ``A``'s last z layer must lie directly on ``B``'s
+          first; the whole last ``gap_layers`` layers of ``A`` (or, at
+          random, the whole first ones of ``B``) are blanked, the natural
+          miss of a 2D model, and the other cell is untouched. Rare, since
+          cells interlock in z: about one per hundred cells in dense
+          synthetic tissue, none in many volumes.
+        * ``"trim"``: ``A`` and ``B`` need only touch across a roughly
+          horizontal interface; a gap of ``gap_layers`` layers is placed at
+          random over the contact layer, ``A`` loses its voxels from the gap
+          down and ``B`` its voxels down to the gap's last layer, each
+          losing at most 30% of its voxels. Includes the cleanly stacked
+          pairs and makes far more hard negatives.
     n_noise_masks : int, default=0
         Number of small noisy partial masks (new labels, one 2D blob of 3
         pixels up to ``max_noise_fraction`` of the blanked area) put inside
@@ -113,15 +127,19 @@ def oversegment(
         ``source_labels`` (n,) input label of each truth pair;
         ``gap_layers`` list of (gap_layers,) arrays, the blanked z of each
         truth pair (empty in tilted mode); ``confounder_pairs`` (m, 2)
-        ``(upper, lower)`` different cells, directly stacked in ``labels``,
-        now separated by exactly ``gap_layers`` empty layers (``lower``'s
+        ``(upper, lower)`` different cells, ``upper`` lying on ``lower`` in
+        ``labels`` (its last layer on ``lower``'s first for ``"blank"``), now
+        separated by exactly ``gap_layers`` empty layers (``lower``'s
         first z minus ``upper``'s last z minus 1). Without ``shrink`` and
         noise masks every such pair is an axis candidate of
         :class:`~sklearn_overseg.CandidateScreener` (``rule="extended"``,
         default ``max_intrusion``, ``max_gap >= gap_layers``,
         ``min_overlap <= 0.3``); ``confounder_gap_layers`` their blanked z;
-        ``confounder_shortened`` (m,) the label of each pair that lost its
-        layers; ``noise_labels`` (k,) the noise masks; ``noise_pairs``
+        ``confounder_style`` the style used; ``confounder_lost_fraction``
+        (m, 2) share of the voxels of ``upper`` and ``lower`` removed to open
+        the gap (before ``shrink``); ``confounder_shortened`` (m,) the label
+        of each pair that lost the larger share (``"blank"``: the only one
+        changed); ``noise_labels`` (k,) the noise masks; ``noise_pairs``
         (k, 2) the pair whose gap holds each;
         ``removed_voxels`` number of foreground voxels turned to background;
         ``upcast`` whether the dtype had to be widened.
@@ -143,6 +161,10 @@ def oversegment(
     max_cuts_per_cell = check_int(max_cuts_per_cell, "max_cuts_per_cell", 1)
     shrink = check_int(shrink, "shrink", 0)
     n_stacked_confounders = check_int(n_stacked_confounders, "n_stacked_confounders", 0)
+    if confounder_style not in ("trim", "blank"):
+        raise ValueError(
+            f"confounder_style must be 'trim' or 'blank', got {confounder_style!r}."
+        )
     n_noise_masks = check_int(n_noise_masks, "n_noise_masks", 0)
     _check_range(shrink_probability, "shrink_probability", 0.0, 1.0)
     _check_range(max_noise_fraction, "max_noise_fraction", 0.0, 1.0)
@@ -188,14 +210,27 @@ def oversegment(
             stacklevel=2,
         )
     touched = np.unique(np.asarray(pairs, dtype=np.int64))
-    confounders, shortened = blank_stacked_pairs(
-        flawed, touched, n_stacked_confounders, gap_layers, min_fragment_layers, rng
+    confounders, lost = make_confounders(
+        flawed,
+        touched,
+        n_stacked_confounders,
+        gap_layers,
+        min_fragment_layers,
+        confounder_style,
+        rng,
     )
     if n_stacked_confounders and not confounders and boxes:
+        needs = (
+            f"two cells touching across a roughly horizontal interface that "
+            f"can be trimmed to a clear gap losing <= {MAX_TRIM_LOSS:.0%} each"
+            if confounder_style == "trim"
+            else "one cell's last z layer lying on the other's first with a "
+            "large overlap and a clear gap once blanked"
+        )
         warnings.warn(
-            "oversegment could not make any stacked confounder (it needs two "
-            "different cells, not split, where one's last z layer lies on the "
-            "other's first with a large overlap and a clear gap once blanked).",
+            f"oversegment could not make any stacked confounder in "
+            f"{confounder_style!r} style (it needs two different cells, not "
+            f"split: {needs}).",
             UserWarning,
             stacklevel=2,
         )
@@ -218,7 +253,12 @@ def oversegment(
             [(g.upper, g.lower) for g in confounders], dtype=np.int64
         ).reshape(-1, 2),
         "confounder_gap_layers": [g.layers for g in confounders],
-        "confounder_shortened": np.asarray(shortened, dtype=np.int64),
+        "confounder_style": confounder_style,
+        "confounder_lost_fraction": lost,
+        "confounder_shortened": np.asarray(
+            [g.upper if a >= b else g.lower for g, (a, b) in zip(confounders, lost)],
+            dtype=np.int64,
+        ),
         "noise_labels": np.asarray(noise, dtype=np.int64),
         "noise_pairs": np.asarray(
             [(gaps[i].upper, gaps[i].lower) for i in noise_gap], dtype=np.int64
