@@ -58,7 +58,7 @@ def run_demo(
     """
     say = print_fn or (lambda *a: None)
     truth = make_tissue(shape, n_cells, mode="loose", random_state=random_state)
-    with warnings.catch_warnings():  # stacked confounders are rare by nature
+    with warnings.catch_warnings():  # a small tissue may have no stacked pair
         warnings.simplefilter("ignore", UserWarning)
         flawed, pairs, info = oversegment(
             truth, n_splits=n_splits, n_stacked_confounders=max(1, n_splits // 3),
