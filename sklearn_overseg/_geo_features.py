@@ -281,7 +281,7 @@ default="quantiles"
 
         Returns
         -------
-        ndarray of shape (n_candidates, n_features_out_), dtype float32
+        ndarray of shape (n_candidates, ``n_features_out_``), dtype float32
         """
         check_is_fitted(self)
         check_candidate_set(X, type(self).__name__)
