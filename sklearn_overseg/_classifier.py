@@ -345,7 +345,19 @@ class MergeNet(NeuralNetBinaryClassifier):
         return self._train(X, y01, restart=False, **fit_params)
 
     def predict_proba(self, X) -> np.ndarray:
-        """Probabilities of ``classes_``, shape (n_samples, 2); column 1 merges."""
+        """Probability of each class for each candidate pair.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Pair features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, 2)
+            Probabilities of ``classes_``; column 1 is the merge probability
+            (the sigmoid of the network's logit).
+        """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float32, reset=False)
         # skorch's data loader draws a seed from torch's global generator even
@@ -354,12 +366,35 @@ class MergeNet(NeuralNetBinaryClassifier):
             return super().predict_proba(X)
 
     def predict(self, X) -> np.ndarray:
-        """Class labels: ``classes_[1]`` where its probability exceeds ``threshold``."""
+        """Predicted class of each candidate pair.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Pair features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``classes_[1]`` where its probability exceeds ``threshold``, else
+            ``classes_[0]``.
+        """
         proba = self.predict_proba(X)
         return self.classes_[(proba[:, 1] > self.threshold).astype(np.intp)]
 
     def decision_function(self, X) -> np.ndarray:
-        """Logit of the merge probability, shape (n_samples,)."""
+        """Logit of the merge probability.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Pair features.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            ``log(p / (1 - p))`` of the merge probability ``p``.
+        """
         proba = self.predict_proba(X)[:, 1].astype(np.float64)
         proba = np.clip(proba, 1e-12, 1 - 1e-12)
         return np.log(proba) - np.log1p(-proba)

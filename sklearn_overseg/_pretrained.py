@@ -17,6 +17,11 @@ __all__ = ["load_pretrained", "available_pretrained"]
 def available_pretrained() -> list[str]:
     """Names of the pretrained models shipped with the package.
 
+    Returns
+    -------
+    list of str
+        For example ``["axis", "tilted"]``; pass one to :func:`load_pretrained`.
+
     Examples
     --------
     >>> from sklearn_overseg import available_pretrained
