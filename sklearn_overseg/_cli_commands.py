@@ -27,6 +27,7 @@ from ._progress import progress, stage
 from ._serialization import load_model, save_model
 from ._validation import check_voxel_size
 from .io import read_labels, write_labels
+from .io._labels import check_destination
 
 __all__ = [
     "run_apply_decisions", "run_correct", "run_demo", "run_evaluate", "run_train",
@@ -151,6 +152,7 @@ def run_correct(args) -> int:
     quiet = args.quiet
     if args.report:
         _require_matplotlib()
+    check_destination(args.output)  # fail now, not after the work
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     corrector = load_corrector(args.model)
     configure(corrector, voxel_size, threshold=args.threshold, jobs=args.jobs)
@@ -264,6 +266,7 @@ def run_demo(args) -> int:
 def run_apply_decisions(args) -> int:
     """``overseg apply-decisions``."""
     quiet = args.quiet
+    check_destination(args.output)  # fail now, not after the work
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     decisions = read_decisions(args.decisions)
     corrector = load_corrector(args.model)

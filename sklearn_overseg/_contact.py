@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._candidates import LOWER, UPPER, Candidate
-from ._geometry import LabelGeometry
+from ._geometry import LabelGeometry, require_int64_labels
 from ._validation import check_label_volume
 
 __all__ = ["contact_pairs"]
@@ -52,6 +52,7 @@ def contact_pairs(volume) -> tuple[np.ndarray, np.ndarray]:
     ([[3, 5]], [6])
     """
     volume = check_label_volume(volume, name="volume", allow_background_only=True)
+    require_int64_labels(volume)
     return _contact_pairs(volume)
 
 

@@ -43,6 +43,12 @@ def _gap_fill(cand: Candidate, method: str) -> np.ndarray:
 
 def _single_volume(volume) -> np.ndarray:
     """Validate one label volume (a list of several is refused clearly)."""
+    if hasattr(volume, "__array__") and np.ndim(volume) not in (0, 3):
+        shape = np.shape(volume)
+        raise ValueError(
+            f"volume must be one 3D (z, y, x) label volume, got a {len(shape)}D "
+            f"array of shape {shape}; use transform for a stack of volumes"
+        )
     volumes = check_volumes(volume, name="volume")
     if len(volumes) != 1:
         raise ValueError(
@@ -133,9 +139,15 @@ def apply_merges(
         masks = progress(
             masks, desc="interpolating gaps", total=len(axis), enabled=verbose > 0
         )
-        fills = list(zip(axis, masks))
-    # Noisy partial masks covered by a rebuilt layer join the merged cell.
+        # exhaust the generator: an abandoned one (no gap to fill) makes joblib
+        # shut its workers down, and the next call pays their start-up again
+        fills = list(zip(axis, list(masks)))
+    # Noisy partial masks covered by a rebuilt layer join the merged cell,
+    # unless they already belong to a merged group (as a fragment of another
+    # merged pair, or absorbed by an earlier gap): relabelling them again
+    # would split that group or undo its merge.
     mapping = dict(mapping)
+    grouped = set(mapping) | set(mapping.values())
     writes = []
     for cand, mask in fills:
         (g0, g1), (z0, y0, x0) = cand.gap, cand.origin
@@ -144,11 +156,12 @@ def apply_merges(
         target = mapping.get(int(cand.upper), int(cand.upper))
         current = volume[region]
         allowed = current == 0
-        if cand.gap_labels:
-            noise = np.isin(current, cand.gap_labels) & (cand.crop[g0:g1] ==
-                                                         GAP_NOISE)
+        free = [lab for lab in cand.gap_labels if lab not in grouped]
+        if free:
+            noise = np.isin(current, free) & (cand.crop[g0:g1] == GAP_NOISE)
             for lab in np.unique(current[noise & mask]):
                 mapping[int(lab)] = target
+                grouped.update((int(lab), target))
             allowed |= noise
         writes.append((region, mask & allowed, target))
     out = relabel_volume(volume, mapping, out=out)

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils.validation import check_is_fitted
 
 from ._corrector import apply_merges, label_z_extents
 from ._merging import resolve_merges
@@ -118,6 +119,33 @@ def _yes_no(text: str, line: int) -> bool:
     )
 
 
+def _check_rows(decisions) -> list[dict]:
+    """Validate decisions given in memory (dicts with upper, lower, merged)."""
+    rows = []
+    for i, row in enumerate(decisions):
+        if not isinstance(row, Mapping):
+            raise TypeError(
+                f"decisions[{i}] must be a dict with keys upper, lower and merged "
+                f"(as read_decisions returns), got {type(row).__name__}"
+            )
+        missing = [k for k in ("upper", "lower", "merged") if k not in row]
+        if missing:
+            raise ValueError(f"decisions[{i}] lacks key(s) {', '.join(missing)}")
+        labels = []
+        for key in ("upper", "lower"):
+            value = row[key]
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, np.integer)
+            ) or value < 0:
+                raise ValueError(
+                    f"decisions[{i}]['{key}'] must be a label number, got {value!r}"
+                )
+            labels.append(int(value))
+        rows.append({**row, "upper": labels[0], "lower": labels[1],
+                     "merged": bool(row["merged"])})
+    return rows
+
+
 def read_decisions(path: str | os.PathLike) -> list[dict]:
     """Read a decisions CSV (comma, semicolon or tab separated).
 
@@ -214,10 +242,12 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
     volume = check_label_volume(volume, name="volume")
     if not isinstance(decisions, (list, tuple)):
         decisions = read_decisions(decisions)
+    decisions = _check_rows(decisions)
     if corrector is None:
         from ._pretrained import load_pretrained
 
         corrector = load_pretrained("axis")
+    check_is_fitted(corrector)
     approved = sorted(
         (d for d in decisions if d["merged"]),
         key=lambda d: -(1.0 if d.get("probability") is None else d["probability"]),

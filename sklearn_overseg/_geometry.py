@@ -13,10 +13,24 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["LabelGeometry"]
+__all__ = ["LabelGeometry", "require_int64_labels"]
 
 # find_objects allocates one entry per label value up to the maximum label.
 _MAX_DIRECT_LABEL = 1 << 24
+# Labels are handled as int64 (only uint64 volumes can hold larger values).
+_MAX_LABEL = (1 << 63) - 1
+
+
+def require_int64_labels(volume: np.ndarray) -> int:
+    """Largest label of ``volume``; a ``ValueError`` if it exceeds ``2**63 - 1``."""
+    max_label = int(volume.max()) if volume.size else 0
+    if max_label > _MAX_LABEL:
+        raise ValueError(
+            f"label {max_label} is larger than 2**63 - 1, the largest label "
+            "supported; relabel the volume (e.g. with "
+            "skimage.segmentation.relabel_sequential)."
+        )
+    return max_label
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class LabelGeometry:
     def from_volume(cls, volume: np.ndarray) -> LabelGeometry:
         """Compute the geometry of every label in one pass over ``volume``."""
         volume = np.asarray(volume)
-        max_label = int(volume.max()) if volume.size else 0
+        max_label = require_int64_labels(volume)
         if max_label == 0:
             empty = np.zeros((0, 3), dtype=np.intp)
             return cls(np.zeros(0, dtype=np.int64), empty, empty.copy(), volume.shape)

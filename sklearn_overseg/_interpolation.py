@@ -203,7 +203,8 @@ def interpolate_masks(
     if not isinstance(max_points, Integral) or max_points < 8:
         raise ValueError(f"max_points must be an integer >= 8, got {max_points!r}.")
     if np.ndim(voxel_size) == 1 and len(voxel_size) == 3:
-        voxel_size = voxel_size[1:]  # (z, y, x): only the in-plane size matters
+        # (z, y, x): only the in-plane size matters, but all of it must be valid
+        voxel_size = check_voxel_size(voxel_size, ndim=3)[1:]
     pixel_size = check_voxel_size(voxel_size, ndim=2)
     fractions = np.arange(1, n_missing + 1) / (n_missing + 1)
     present = [m.any() for m in masks]

@@ -200,8 +200,15 @@ def _check_crop(crop: np.ndarray, voxel_size) -> np.ndarray:
         raise TypeError(f"crop must hold integer codes, got dtype {crop.dtype}.")
     if crop.ndim != 3:
         raise ValueError(f"crop must be 3D (z, y, x), got shape {crop.shape}.")
-    voxel_size = np.asarray(voxel_size, dtype=float).reshape(-1)
-    if voxel_size.shape != (3,) or not np.all(voxel_size > 0):
+    try:
+        voxel_size = np.asarray(voxel_size, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"voxel_size must be 3 positive numbers, got {voxel_size!r}."
+        ) from None
+    if voxel_size.shape != (3,) or not np.all(
+        np.isfinite(voxel_size) & (voxel_size > 0)
+    ):
         raise ValueError(f"voxel_size must be 3 positive numbers, got {voxel_size}.")
     for code in (UPPER, LOWER):
         if not np.any(crop == code):

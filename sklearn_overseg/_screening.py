@@ -12,6 +12,7 @@ then checked for a complete cell inside the gap and matched one-to-one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -55,15 +56,113 @@ class _RowLookup:
         return np.append(per_row, fill).astype(np.int32)[self.table]
 
 
-def _layer_faces(volume, layer_z, per_row_z, lookup, by_label_z):
+def _layer_faces(layer, layer_z, per_row_z, lookup, by_label_z):
     """Flat pixel indices and rows of the labels whose first/last layer is ``z``."""
-    layer = volume[layer_z].ravel()
+    layer = np.ascontiguousarray(layer).ravel()
     if by_label_z is not None:
         flat = np.flatnonzero(by_label_z[layer] == layer_z)
         return flat, lookup(layer[flat])
     rows = lookup(layer)
     flat = np.flatnonzero(np.append(per_row_z, -1)[rows] == layer_z)
     return flat, rows[flat]
+
+
+def _shared_pixels(upper_faces, lower_faces, n: int) -> np.ndarray:
+    """Pair keys ``upper_row * n + lower_row`` of every pixel both faces cover."""
+    flat_a, rows_a = upper_faces
+    flat_b, rows_b = lower_faces
+    if flat_a.size == 0 or flat_b.size == 0:
+        return np.zeros(0, np.int64)
+    pos = np.minimum(np.searchsorted(flat_a, flat_b), flat_a.size - 1)
+    hit = flat_a[pos] == flat_b
+    return rows_a[pos[hit]].astype(np.int64) * n + rows_b[hit]
+
+
+def _sparse_count(values: list[np.ndarray], weights: list[np.ndarray] | None = None):
+    """Distinct values and their (weighted) counts."""
+    values = np.concatenate(values + [np.zeros(0, np.int64)]).astype(np.int64)
+    if weights is None:
+        return np.unique(values, return_counts=True)
+    weights = np.concatenate(weights + [np.zeros(0, np.int64)]).astype(np.int64)
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, np.bincount(inverse, weights, len(distinct)).astype(np.int64)
+
+
+def facing_counts(
+    volume,
+    geometry: LabelGeometry,
+    lookup: _RowLookup,
+    max_gap: int,
+    *,
+    layers: tuple[int, int] | None = None,
+    z_offset: int = 0,
+) -> tuple[np.ndarray, ...]:
+    """Sparse facing overlaps and face areas, in one ascending pass over layers.
+
+    ``volume`` (anything indexable by layer, such as a zarr array) holds the
+    layers ``z_offset, z_offset + 1, ...`` of the full volume, possibly over a
+    (y, x) window. Only the faces in ``layers = (lo, hi)`` (global layers,
+    default: all layers of ``volume``) are counted: upper faces (last layers)
+    and lower faces (first layers) in the range, and the overlaps of an upper
+    face in the range with the lower faces ``1..max_gap`` gap layers below it,
+    which ``volume`` must hold. Disjoint ranges (and disjoint (y, x) windows)
+    therefore give counts that add up to those of the whole volume. At most
+    ``max_gap + 1`` upper faces are kept in memory at a time.
+
+    Returns ``(pair_keys, overlaps, last_rows, last_areas, first_rows,
+    first_areas)``: keys ``upper_row * n + lower_row`` with their pixel counts,
+    and the rows with the pixel areas of their counted last and first faces.
+    """
+    n = len(geometry)
+    first = geometry.z_starts.astype(np.int64)
+    last = geometry.z_stops.astype(np.int64) - 1
+    lo, hi = (z_offset, z_offset + volume.shape[0]) if layers is None else layers
+    gaps = range(1, max_gap + 1)
+    starts_at, ends_at = set(first.tolist()), set(last.tolist())
+    upper_layers = {
+        z for z in ends_at if lo <= z < hi and any(z + g + 1 in starts_at for g in gaps)
+    }
+    counted_lower = {
+        z for z in starts_at if lo <= z < hi and any(z - g - 1 in ends_at for g in gaps)
+    }
+    paired_lower = {z + g + 1 for z in upper_layers for g in gaps} & starts_at
+    last_by_label = lookup.per_label(last, -1)
+    first_by_label = lookup.per_label(first, -1)
+    kept_upper: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    keys, key_counts, last_rows, first_rows = [], [], [], []
+    for z in sorted(upper_layers | counted_lower | paired_lower):
+        layer = volume[z - z_offset]
+        for old in [u for u in kept_upper if u < z - max_gap - 1]:
+            del kept_upper[old]
+        if z in counted_lower or z in paired_lower:
+            lower = _layer_faces(layer, z, first, lookup, first_by_label)
+            if z in counted_lower:
+                first_rows.append(lower[1])
+            shared = [
+                _shared_pixels(kept_upper[z - g - 1], lower, n)
+                for g in gaps
+                if z - g - 1 in kept_upper
+            ]
+            if shared:
+                found, counts = _sparse_count(shared)
+                keys.append(found)
+                key_counts.append(counts)
+        if z in upper_layers:
+            kept_upper[z] = _layer_faces(layer, z, last, lookup, last_by_label)
+            last_rows.append(kept_upper[z][1])
+    pair_keys, overlaps = _sparse_count(keys, key_counts)
+    return (pair_keys, overlaps, *_sparse_count(last_rows), *_sparse_count(first_rows))
+
+
+def dense_overlaps(
+    n: int, pair_keys, overlaps, last_rows, last_areas, first_rows, first_areas
+) -> tuple[np.ndarray, ...]:
+    """Turn sparse :func:`facing_counts` into ``facing_overlaps``'s output."""
+    last_area = np.zeros(n, np.int64)
+    first_area = np.zeros(n, np.int64)
+    np.add.at(last_area, last_rows, last_areas)
+    np.add.at(first_area, first_rows, first_areas)
+    return pair_keys // n, pair_keys % n, overlaps, last_area, first_area
 
 
 def facing_overlaps(
@@ -76,45 +175,8 @@ def facing_overlaps(
     whose facing masks share at least one pixel, the number of shared pixels,
     and for every label the area of its last and of its first layer mask.
     """
-    n = len(geometry)
-    first = geometry.z_starts.astype(np.int64)
-    last = geometry.z_stops.astype(np.int64) - 1
-    gaps = range(1, max_gap + 1)
-    starts_at, ends_at = set(first.tolist()), set(last.tolist())
-    end_layers = sorted(z for z in ends_at if any(z + g + 1 in starts_at for g in gaps))
-    start_layers = sorted(
-        z for z in starts_at if any(z - g - 1 in ends_at for g in gaps)
-    )
-    last_by_label = lookup.per_label(last, -1)
-    first_by_label = lookup.per_label(first, -1)
-    ends = {z: _layer_faces(volume, z, last, lookup, last_by_label) for z in end_layers}
-    begins = {
-        z: _layer_faces(volume, z, first, lookup, first_by_label) for z in start_layers
-    }
-    last_area = np.bincount(
-        np.concatenate([r for _, r in ends.values()] + [np.zeros(0, np.int64)]),
-        minlength=n,
-    )[:n]
-    first_area = np.bincount(
-        np.concatenate([r for _, r in begins.values()] + [np.zeros(0, np.int64)]),
-        minlength=n,
-    )[:n]
-    scratch = np.full(volume.shape[1] * volume.shape[2], -1, dtype=np.int64)
-    keys = []
-    for z, (flat_a, rows_a) in ends.items():
-        scratch[flat_a] = rows_a
-        for g in gaps:
-            if z + g + 1 not in begins:
-                continue
-            flat_b, rows_b = begins[z + g + 1]
-            above = scratch[flat_b]
-            hit = above >= 0
-            keys.append(above[hit] * n + rows_b[hit])
-        scratch[flat_a] = -1
-    keys, overlaps = np.unique(
-        np.concatenate(keys + [np.zeros(0, np.int64)]), return_counts=True
-    )
-    return keys // n, keys % n, overlaps, last_area, first_area
+    counts = facing_counts(volume, geometry, lookup, max_gap)
+    return dense_overlaps(len(geometry), *counts)
 
 
 def gap_verdict(
@@ -212,6 +274,108 @@ def _nested_in_gaps(labels, up, low, verdicts) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class AxisPair:
+    """A screened axis pair, before its crop is read (rows index the geometry)."""
+
+    upper_row: int
+    lower_row: int
+    overlap: int
+    fraction: float
+    dice: float
+    upper_face_area: int
+    lower_face_area: int
+    gap_labels: tuple[int, ...]
+
+
+def select_axis_pairs(
+    geometry: LabelGeometry,
+    overlaps: tuple[np.ndarray, ...],
+    judge,
+    *,
+    min_overlap: float,
+    one_to_one: bool,
+) -> list[AxisPair]:
+    """Keep the facing pairs that overlap enough, have a clear gap and match.
+
+    ``overlaps`` is the output of :func:`facing_overlaps`; ``judge(up, low)``
+    returns the :func:`gap_verdict` of each pair of rows (it may run them
+    anywhere, in any order, as long as it returns them in order).
+    """
+    up, low, overlap, last_area, first_area = overlaps
+    smaller = np.minimum(last_area[up], first_area[low])
+    fraction = overlap / np.maximum(smaller, 1)
+    keep = fraction >= min_overlap
+    up, low, overlap, fraction = up[keep], low[keep], overlap[keep], fraction[keep]
+    verdicts = list(judge(up, low))
+    clear = np.array([ok for ok, _ in verdicts], dtype=bool)
+    dice = 2 * overlap / np.maximum(last_area[up] + first_area[low], 1)
+    if one_to_one:
+        # Best first: pairs not nested in another pair's gap, larger overlap,
+        # fewer gap layers, smaller labels.
+        n_gap = geometry.z_starts[low] - geometry.z_stops[up]
+        nested = _nested_in_gaps(geometry.labels, up, low, verdicts)
+        order = np.lexsort((low, up, n_gap, -overlap, nested))
+        kept = match_one_to_one(up, low, order[clear[order]])
+    else:
+        kept = np.flatnonzero(clear)
+    return [
+        AxisPair(
+            upper_row=int(up[i]),
+            lower_row=int(low[i]),
+            overlap=int(overlap[i]),
+            fraction=float(fraction[i]),
+            dice=float(dice[i]),
+            upper_face_area=int(last_area[up[i]]),
+            lower_face_area=int(first_area[low[i]]),
+            gap_labels=verdicts[i][1],
+        )
+        for i in kept
+    ]
+
+
+def axis_candidate(
+    volume,
+    geometry: LabelGeometry,
+    pair: AxisPair,
+    *,
+    volume_index: int,
+    padding: int,
+    voxel_size: tuple[float, float, float],
+) -> Candidate:
+    """Read the crop of one selected pair and make its :class:`Candidate`.
+
+    Only the two fragments' bounding boxes and the gap layers are read from
+    ``volume``, which may be any array-like indexable by slices (zarr, h5py).
+    """
+    u, v = pair.upper_row, pair.lower_row
+    box = pair_box(geometry, (u, v), padding)
+    crop = pair_crop(volume, geometry, box, ((UPPER, u), (LOWER, v)))
+    z0 = box[0].start
+    gap = (int(geometry.z_stops[u]) - z0, int(geometry.z_starts[v]) - z0)
+    if pair.gap_labels:
+        in_gap = np.asarray(volume[z0 + gap[0] : z0 + gap[1], box[1], box[2]])
+        crop[gap[0] : gap[1]][np.isin(in_gap, pair.gap_labels)] = GAP_NOISE
+    return Candidate(
+        volume_index=int(volume_index),
+        upper=int(geometry.labels[u]),
+        lower=int(geometry.labels[v]),
+        crop=crop,
+        gap=gap,
+        origin=tuple(int(s.start) for s in box),
+        voxel_size=voxel_size,
+        kind="axis",
+        score=float(pair.overlap),
+        gap_labels=pair.gap_labels,
+        meta={
+            "overlap_fraction": pair.fraction,
+            "dice": pair.dice,
+            "upper_face_area": pair.upper_face_area,
+            "lower_face_area": pair.lower_face_area,
+        },
+    )
+
+
 def axis_candidates(
     volume: np.ndarray,
     geometry: LabelGeometry,
@@ -228,70 +392,31 @@ def axis_candidates(
 ) -> list[Candidate]:
     """Axis candidates of one validated volume (see :class:`CandidateScreener`)."""
     lookup = _RowLookup(geometry.labels)
-    up, low, overlap, last_area, first_area = facing_overlaps(
-        volume, geometry, lookup, max_gap
+    overlaps = facing_overlaps(volume, geometry, lookup, max_gap)
+    rules = dict(
+        rule=rule, max_gap_occupancy=max_gap_occupancy, max_intrusion=max_intrusion
     )
-    smaller = np.minimum(last_area[up], first_area[low])
-    fraction = overlap / np.maximum(smaller, 1)
-    keep = fraction >= min_overlap
-    up, low, overlap, fraction = up[keep], low[keep], overlap[keep], fraction[keep]
-    verdicts = [
-        gap_verdict(
+
+    def judge(up, low):
+        return [
+            gap_verdict(volume, geometry, lookup, u, v, **rules)
+            for u, v in zip(up.tolist(), low.tolist())
+        ]
+
+    pairs = select_axis_pairs(
+        geometry, overlaps, judge, min_overlap=min_overlap, one_to_one=one_to_one
+    )
+    return [
+        axis_candidate(
             volume,
             geometry,
-            lookup,
-            u,
-            v,
-            rule=rule,
-            max_gap_occupancy=max_gap_occupancy,
-            max_intrusion=max_intrusion,
+            pair,
+            volume_index=volume_index,
+            padding=padding,
+            voxel_size=voxel_size,
         )
-        for u, v in zip(up.tolist(), low.tolist())
+        for pair in pairs
     ]
-    clear = np.array([ok for ok, _ in verdicts], dtype=bool)
-    dice = 2 * overlap / np.maximum(last_area[up] + first_area[low], 1)
-    if one_to_one:
-        # Best first: pairs not nested in another pair's gap, larger overlap,
-        # fewer gap layers, smaller labels.
-        n_gap = geometry.z_starts[low] - geometry.z_stops[up]
-        nested = _nested_in_gaps(geometry.labels, up, low, verdicts)
-        order = np.lexsort((low, up, n_gap, -overlap, nested))
-        kept = match_one_to_one(up, low, order[clear[order]])
-    else:
-        kept = np.flatnonzero(clear)
-    labels = geometry.labels
-    candidates = []
-    for i in kept:
-        u, v = int(up[i]), int(low[i])
-        box = pair_box(geometry, (u, v), padding)
-        crop = pair_crop(volume, geometry, box, ((UPPER, u), (LOWER, v)))
-        z0 = box[0].start
-        gap = (int(geometry.z_stops[u]) - z0, int(geometry.z_starts[v]) - z0)
-        noise = verdicts[i][1]
-        if noise:
-            in_gap = volume[z0 + gap[0] : z0 + gap[1], box[1], box[2]]
-            crop[gap[0] : gap[1]][np.isin(in_gap, noise)] = GAP_NOISE
-        candidates.append(
-            Candidate(
-                volume_index=int(volume_index),
-                upper=int(labels[u]),
-                lower=int(labels[v]),
-                crop=crop,
-                gap=gap,
-                origin=tuple(int(s.start) for s in box),
-                voxel_size=voxel_size,
-                kind="axis",
-                score=float(overlap[i]),
-                gap_labels=noise,
-                meta={
-                    "overlap_fraction": float(fraction[i]),
-                    "dice": float(dice[i]),
-                    "upper_face_area": int(last_area[u]),
-                    "lower_face_area": int(first_area[v]),
-                },
-            )
-        )
-    return candidates
 
 
 class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):

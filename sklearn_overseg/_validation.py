@@ -93,8 +93,10 @@ def check_label_volume(
             )
         if arr.min() < 0:
             raise ValueError(f"{name} contains negative labels.")
-        if arr.max() > np.iinfo(np.int64).max:
-            raise ValueError(f"{name} has labels too large for int64.")
+        if arr.max() >= 2.0**63:  # int64 holds labels up to 2**63 - 1
+            raise ValueError(
+                f"{name} has labels too large for int64 (largest {arr.max():.6g})."
+            )
         arr = arr.astype(np.int64)
         copy = False
     elif arr.dtype.kind == "i" and arr.min() < 0:
@@ -137,6 +139,12 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
         arr = np.asarray(volumes)
         if arr.ndim == 3:
             return [check_label_volume(arr, name=name, **kwargs)]
+        if arr.ndim == 4 and arr.shape[-1] == 1:
+            raise ValueError(
+                f"{name} has shape {arr.shape}: a 3D volume with a trailing "
+                "channel axis? Remove it (e.g. volume[..., 0]); a stack of "
+                "volumes has shape (n_volumes, z, y, x)."
+            )
         if arr.ndim == 4 and arr.dtype != object:
             volumes = list(arr)
         else:

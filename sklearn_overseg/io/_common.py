@@ -13,7 +13,8 @@ from __future__ import annotations
 import importlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -26,8 +27,10 @@ from .._validation import check_voxel_size
 __all__ = [
     "FORMATS",
     "ArraySource",
+    "damaged_file_errors",
     "describe",
     "format_keys",
+    "guarded",
     "import_optional",
     "parse_path_key",
     "parse_voxel_size",
@@ -157,6 +160,36 @@ def parse_voxel_size(value, *, source: str) -> tuple[float, ...]:
         return tuple(check_voxel_size(np.asarray(value, dtype=float).tolist()).tolist())
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Invalid voxel size stored in {source}: {exc}") from exc
+
+
+@contextmanager
+def damaged_file_errors(path: Path, what: str) -> Iterator[None]:
+    """Turn a file library's failure on a damaged file into a clear ValueError.
+
+    Wrap only calls into the library (numpy, tifffile, h5py, zarr), never this
+    package's own checks: every exception but a missing package, a lack of
+    memory or of permission becomes ``ValueError`` naming ``path``.
+    """
+    try:
+        yield
+    except (ImportError, MemoryError, PermissionError, IsADirectoryError):
+        raise
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:200] or "no detail"
+        raise ValueError(
+            f"cannot read '{path}': it is damaged or not {what} "
+            f"({type(exc).__name__}: {detail})"
+        ) from exc
+
+
+def guarded(read: Callable, path: Path, what: str) -> Callable:
+    """``read`` with :func:`damaged_file_errors` around every call."""
+
+    def call(*args, **kwargs):
+        with damaged_file_errors(path, what):
+            return read(*args, **kwargs)
+
+    return call
 
 
 def _nothing() -> None:

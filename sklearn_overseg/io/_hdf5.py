@@ -15,8 +15,10 @@ import numpy as np
 
 from ._common import (
     ArraySource,
+    damaged_file_errors,
     describe,
     format_keys,
+    guarded,
     import_optional,
     parse_voxel_size,
 )
@@ -76,7 +78,9 @@ def _read_voxel_size(dataset, name: str) -> tuple[float, ...] | None:
 def open_hdf5(path: Path, key: str | None) -> ArraySource:
     """Open one dataset of an HDF5 file."""
     h5py = _h5py()
-    h5file = h5py.File(path, "r")
+    what = "an HDF5 file"
+    with damaged_file_errors(path, what):
+        h5file = h5py.File(path, "r")
     try:
         dataset, key = _find_dataset(h5file, path, key)
     except BaseException:
@@ -92,7 +96,7 @@ def open_hdf5(path: Path, key: str | None) -> ArraySource:
         name=name,
         shape=tuple(dataset.shape),
         dtype=np.dtype(dataset.dtype),
-        load=lambda: dataset[()],
+        load=guarded(lambda: dataset[()], path, what),
         lazy=read_lazily,
         voxel_size=lambda: _read_voxel_size(dataset, name),
         close=h5file.close,

@@ -8,6 +8,7 @@ integer array, checked from the header before any voxel is read.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from ._numpy_files import open_npy, open_npz, write_npy, write_npz
 from ._tiff import open_tiff, write_tiff
 from ._zarr import open_zarr, write_zarr
 
-__all__ = ["read_labels", "read_voxel_size", "write_labels"]
+__all__ = ["check_destination", "read_labels", "read_voxel_size", "write_labels"]
 
 _OPENERS = {
     "npy": open_npy,
@@ -30,6 +31,8 @@ _OPENERS = {
     "hdf5": open_hdf5,
     "zarr": open_zarr,
 }
+# errno values of a destination that cannot be written to
+_READ_ONLY_ERRORS = (errno.EACCES, errno.EPERM, errno.EROFS)
 _WRITERS = {
     "npy": write_npy,
     "npz": write_npz,
@@ -238,6 +241,8 @@ def write_labels(
         invalid, or the suffix is unknown.
     FileNotFoundError
         If the destination folder does not exist.
+    PermissionError
+        If the destination (file, folder or zarr store) is read-only.
 
     Examples
     --------
@@ -259,7 +264,31 @@ def write_labels(
     array = check_label_volume(array, name="labels", allow_background_only=True)
     if voxel_size is not None:
         voxel_size = tuple(check_voxel_size(voxel_size).tolist())
+    check_destination(path)
+    try:
+        _WRITERS[file_format](path, array, key, voxel_size)
+    except OSError as exc:
+        if isinstance(exc, PermissionError) or exc.errno in _READ_ONLY_ERRORS:
+            raise PermissionError(_read_only_message(path, exc)) from exc
+        raise
+
+
+def _read_only_message(path: Path, exc: OSError | None = None) -> str:
+    reason = f" ({exc.strerror or exc})" if exc is not None else ""
+    return f"cannot write '{path}': the destination is read-only{reason}."
+
+
+def check_destination(path: str | os.PathLike, key: str | None = None) -> None:
+    """Check, before any work, that labels can be written to ``path``.
+
+    The suffix must be known, the folder must exist and the folder (or the
+    file or store already there) must be writable. Raises the errors of
+    :func:`write_labels`; writing itself can still fail (a full disk).
+    """
+    path, _, _ = _resolve(path, key)
     folder = path.parent
     if not folder.is_dir():
         raise FileNotFoundError(f"Folder '{folder}' for '{path}' does not exist.")
-    _WRITERS[file_format](path, array, key, voxel_size)
+    target = path if path.exists() else folder
+    if not os.access(target, os.W_OK):
+        raise PermissionError(_read_only_message(path))

@@ -13,13 +13,50 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import ArraySource, describe, format_keys, parse_voxel_size
+from ._common import (
+    ArraySource,
+    damaged_file_errors,
+    describe,
+    format_keys,
+    guarded,
+    parse_voxel_size,
+)
 
 __all__ = ["open_npy", "open_npz", "write_npy", "write_npz"]
 
 DEFAULT_NPZ_KEY = "labels"
 # arrays that store a voxel size rather than labels (first match wins)
 VOXEL_SIZE_KEYS = ("voxel_size", "voxel_size_um", "element_size_um")
+_NPY_MAGIC = b"\x93NUMPY"
+_ZIP_MAGIC = b"PK"
+
+
+def _check_magic(path: Path, magic: bytes, what: str) -> None:
+    """Refuse a file that does not start like ``what`` (numpy would unpickle)."""
+    with open(path, "rb") as handle:
+        start = handle.read(len(magic))
+    if start != magic:
+        raise ValueError(
+            f"cannot read '{path}': it is damaged or not {what} (it does not "
+            "start with the right header)"
+        )
+
+
+def _read_header(handle) -> tuple[tuple[int, ...], np.dtype] | None:
+    """Shape and dtype from an open ``.npy`` stream (``None``: unusual version)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(handle)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(handle)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(handle)
+    else:
+        return None
+    return tuple(shape), np.dtype(dtype)
+
+
+def _never():
+    raise TypeError("arrays of Python objects are never loaded")
 
 
 def open_npy(path: Path, key: str | None) -> ArraySource:
@@ -29,12 +66,23 @@ def open_npy(path: Path, key: str | None) -> ArraySource:
             f"'{path}' is a .npy file, which holds a single array; "
             f"it has no key {key!r}."
         )
-    mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+    what = "a .npy file"
+    _check_magic(path, _NPY_MAGIC, what)
+    with damaged_file_errors(path, what), open(path, "rb") as handle:
+        header = _read_header(handle)
+    if header is not None and header[1].hasobject:
+        # pickled Python objects are never loaded; the header check refuses them
+        return ArraySource(
+            name=describe(path, None), shape=header[0], dtype=header[1],
+            load=_never, lazy=None,
+        )
+    with damaged_file_errors(path, what):
+        mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     return ArraySource(
         name=describe(path, None),
         shape=mapped.shape,
         dtype=mapped.dtype,
-        load=lambda: np.array(mapped),
+        load=guarded(lambda: np.array(mapped), path, what),
         lazy=lambda: mapped,
     )
 
@@ -60,16 +108,11 @@ def _choose_npz_key(path: Path, keys: list[str], key: str | None) -> str:
 
 def _member_header(archive, key: str) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype of one archive member, read without decompressing it."""
-    fmt = np.lib.format
     try:
         with archive.zip.open(key + ".npy") as member:
-            version = fmt.read_magic(member)
-            if version == (1, 0):
-                shape, _, dtype = fmt.read_array_header_1_0(member)
-                return tuple(shape), np.dtype(dtype)
-            if version == (2, 0):
-                shape, _, dtype = fmt.read_array_header_2_0(member)
-                return tuple(shape), np.dtype(dtype)
+            header = _read_header(member)
+            if header is not None:
+                return header
     except (KeyError, ValueError, AttributeError):
         pass
     array = archive[key]  # unusual member: read it to learn its header
@@ -78,10 +121,14 @@ def _member_header(archive, key: str) -> tuple[tuple[int, ...], np.dtype]:
 
 def open_npz(path: Path, key: str | None) -> ArraySource:
     """Open a ``.npz`` archive; the chosen array is read when loaded."""
-    archive = np.load(path, allow_pickle=False)
+    what = "a .npz archive"
+    _check_magic(path, _ZIP_MAGIC, what)
+    with damaged_file_errors(path, what):
+        archive = np.load(path, allow_pickle=False)
     try:
         key = _choose_npz_key(path, list(archive.files), key)
-        header = _member_header(archive, key)
+        with damaged_file_errors(path, what):
+            header = _member_header(archive, key)
     except BaseException:
         archive.close()
         raise
@@ -98,7 +145,7 @@ def open_npz(path: Path, key: str | None) -> ArraySource:
         name=describe(path, key),
         shape=header[0],
         dtype=header[1],
-        load=lambda: archive[key],
+        load=guarded(lambda: archive[key], path, what),
         lazy=None,
         voxel_size=read_voxel_size,
         close=archive.close,

@@ -19,7 +19,13 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from ._common import ArraySource, describe, parse_voxel_size
+from ._common import (
+    ArraySource,
+    damaged_file_errors,
+    describe,
+    guarded,
+    parse_voxel_size,
+)
 
 __all__ = ["open_tiff", "write_tiff"]
 
@@ -55,10 +61,13 @@ def open_tiff(path: Path, key: str | None) -> ArraySource:
     if key is not None:
         raise ValueError(f"'{path}' is a TIFF file; it has no key {key!r}.")
     name = describe(path, None)
-    tif = tifffile.TiffFile(path)
+    what = "a TIFF file"
+    with damaged_file_errors(path, what):
+        tif = tifffile.TiffFile(path)
     try:
-        series = tif.series[0]
-        shape, dtype = tuple(series.shape), np.dtype(series.dtype)
+        with damaged_file_errors(path, what):
+            series = tif.series[0]
+            shape, dtype = tuple(series.shape), np.dtype(series.dtype)
     except BaseException:
         tif.close()
         raise
@@ -79,7 +88,7 @@ def open_tiff(path: Path, key: str | None) -> ArraySource:
         name=name,
         shape=shape,
         dtype=dtype,
-        load=series.asarray,
+        load=guarded(series.asarray, path, what),
         lazy=read_lazily,
         voxel_size=lambda: _read_voxel_size(tif, name),
         close=tif.close,

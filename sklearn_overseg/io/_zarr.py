@@ -15,8 +15,10 @@ import numpy as np
 
 from ._common import (
     ArraySource,
+    damaged_file_errors,
     describe,
     format_keys,
+    guarded,
     import_optional,
     parse_voxel_size,
 )
@@ -85,14 +87,16 @@ def _read_voxel_size(array, name: str) -> tuple[float, ...] | None:
 def open_zarr(path: Path, key: str | None) -> ArraySource:
     """Open one array of a zarr store (nothing is read until loaded)."""
     zarr = _zarr()
-    root = zarr.open(store=str(path), mode="r")
+    what = "a zarr store"
+    with damaged_file_errors(path, what):
+        root = zarr.open(store=str(path), mode="r")
     array, key = _find_array(root, path, key)
     name = describe(path, key)
     return ArraySource(
         name=name,
         shape=tuple(array.shape),
         dtype=np.dtype(array.dtype),
-        load=lambda: np.asarray(array[...]),
+        load=guarded(lambda: np.asarray(array[...]), path, what),
         lazy=lambda: array,
         voxel_size=lambda: _read_voxel_size(array, name),
     )
