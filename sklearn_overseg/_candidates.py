@@ -216,3 +216,37 @@ class CandidateSet(Sequence):
     def concatenate(cls, sets: Iterable[CandidateSet]) -> CandidateSet:
         """Join several candidate sets into one."""
         return cls(c for s in sets for c in s)
+
+
+def check_candidate_set(X, estimator: str) -> CandidateSet:
+    """Raise a clear ``TypeError`` unless ``X`` is a :class:`CandidateSet`."""
+    if not isinstance(X, CandidateSet):
+        raise TypeError(
+            f"{estimator} expects a CandidateSet (from CandidateScreener), "
+            f"got {type(X).__name__}."
+        )
+    return X
+
+
+def fragment_layers(candidate: Candidate) -> tuple[np.ndarray, np.ndarray]:
+    """Non-empty boolean masks of the upper and lower fragments of a pair.
+
+    Empty layers of a fragment carry no shape and are dropped. A contact
+    candidate (``gap is None``) or a fragment without any pixel raises a
+    ``ValueError``.
+    """
+    if candidate.gap is None:
+        raise ValueError(
+            f"candidate {candidate.key} has no gap (a raw contact candidate); "
+            "reslice contact candidates with TiltedReslicer first."
+        )
+    stacks = []
+    for code, name in ((UPPER, "upper"), (LOWER, "lower")):
+        masks = candidate.fragment(code)
+        masks = masks[masks.any(axis=(1, 2))]
+        if len(masks) == 0:
+            raise ValueError(
+                f"candidate {candidate.key}: the {name} fragment has no pixel."
+            )
+        stacks.append(masks)
+    return stacks[0], stacks[1]

@@ -232,7 +232,7 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._decisions import apply_decisions
+    >>> from sklearn_overseg import apply_decisions
     >>> vol = np.zeros((7, 8, 8), dtype=np.uint16)
     >>> vol[:3, 2:6, 2:6], vol[4:, 2:6, 2:6] = 1, 2
     >>> out = apply_decisions(vol, [dict(upper=1, lower=2, merged=True)])

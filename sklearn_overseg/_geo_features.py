@@ -19,8 +19,13 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._candidates import Candidate, CandidateSet
-from ._topology import check_candidate_set, fragment_layers
+from ._candidates import (
+    Candidate,
+    CandidateSet,
+    check_candidate_set,
+    fragment_layers,
+)
+from ._pair_features import PairFeaturesMixin
 from ._wasserstein import layer_distances
 
 __all__ = ["GeoWassersteinFeatures"]
@@ -122,7 +127,7 @@ def _candidate_seeds(candidates: CandidateSet, random_state) -> list[int]:
     ]
 
 
-class GeoWassersteinFeatures(TransformerMixin, BaseEstimator):
+class GeoWassersteinFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     """Geo-Wasserstein features of candidate pairs (the paper's Algorithm 2).
 
     A 2D mask is read as the uniform distribution over its pixels; two masks
@@ -199,8 +204,7 @@ default="quantiles"
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._candidates import Candidate, CandidateSet
-    >>> from sklearn_overseg._geo_features import GeoWassersteinFeatures
+    >>> from sklearn_overseg import Candidate, CandidateSet, GeoWassersteinFeatures
     >>> crop = np.zeros((7, 12, 12), dtype=np.uint8)
     >>> for z in range(7):
     ...     crop[z, 3:8, z : z + 5] = 1 if z < 3 else 2
@@ -305,23 +309,3 @@ default="quantiles"
             )
             out = np.concatenate(parts)
         return out.reshape(len(X), n_out).astype(np.float32)
-
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the output features.
-
-        Parameters
-        ----------
-        input_features : ignored
-            Pairs have no input features; accepted for scikit-learn's API.
-
-        Returns
-        -------
-        ndarray of str
-        """
-        check_is_fitted(self)
-        return np.asarray(self._names(), dtype=object)
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
-        return tags

@@ -170,7 +170,7 @@ def interpolate_masks(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._interpolation import interpolate_masks
+    >>> from sklearn_overseg import interpolate_masks
     >>> above = np.zeros((12, 12), bool); above[2:6, 2:6] = True
     >>> below = np.zeros((12, 12), bool); below[6:10, 6:10] = True
     >>> middle = interpolate_masks(above, below)[0]

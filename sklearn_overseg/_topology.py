@@ -19,7 +19,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._candidates import LOWER, UPPER, Candidate, CandidateSet
+from ._candidates import (
+    Candidate,
+    CandidateSet,
+    check_candidate_set,
+    fragment_layers,
+)
+from ._pair_features import PairFeaturesMixin
 
 __all__ = ["TopologyFeatures"]
 
@@ -27,40 +33,6 @@ _PAPER_FEATURES = ("topology_r2", "shape_index", "quadratic_won")
 _EXTRA_FEATURES = ("unimodal", "dip_depth", "gap_overlap_ratio", "gap_area_ratio")
 _BINARY_FEATURES = frozenset({"quadratic_won", "unimodal"})
 _CLIP = 10.0  # robust z-scores are clipped to [-_CLIP, _CLIP]
-
-
-def check_candidate_set(X, estimator: str) -> CandidateSet:
-    """Raise a clear ``TypeError`` unless ``X`` is a :class:`CandidateSet`."""
-    if not isinstance(X, CandidateSet):
-        raise TypeError(
-            f"{estimator} expects a CandidateSet (from CandidateScreener), "
-            f"got {type(X).__name__}."
-        )
-    return X
-
-
-def fragment_layers(candidate: Candidate) -> tuple[np.ndarray, np.ndarray]:
-    """Non-empty boolean masks of the upper and lower fragments of a pair.
-
-    Empty layers of a fragment carry no shape and are dropped. A contact
-    candidate (``gap is None``) or a fragment without any pixel raises a
-    ``ValueError``.
-    """
-    if candidate.gap is None:
-        raise ValueError(
-            f"candidate {candidate.key} has no gap (a raw contact candidate); "
-            "reslice contact candidates with TiltedReslicer first."
-        )
-    stacks = []
-    for code, name in ((UPPER, "upper"), (LOWER, "lower")):
-        masks = candidate.fragment(code)
-        masks = masks[masks.any(axis=(1, 2))]
-        if len(masks) == 0:
-            raise ValueError(
-                f"candidate {candidate.key}: the {name} fragment has no pixel."
-            )
-        stacks.append(masks)
-    return stacks[0], stacks[1]
 
 
 def _adjusted_r2(y: np.ndarray, degree: int) -> float:
@@ -138,7 +110,7 @@ def _candidate_topology(candidate: Candidate, tolerance: float) -> dict:
     return features
 
 
-class TopologyFeatures(TransformerMixin, BaseEstimator):
+class TopologyFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     """Topology features of candidate pairs (the paper's Algorithm 3).
 
     Each pair is treated as one cell with the gap closed: the upper fragment's
@@ -198,8 +170,7 @@ class TopologyFeatures(TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._candidates import Candidate, CandidateSet
-    >>> from sklearn_overseg._topology import TopologyFeatures
+    >>> from sklearn_overseg import Candidate, CandidateSet, TopologyFeatures
     >>> r = np.array([2, 3, 4, 4, 3, 2])
     >>> yy, xx = np.mgrid[:12, :12]
     >>> crop = np.zeros((7, 12, 12), dtype=np.uint8)
@@ -293,23 +264,7 @@ class TopologyFeatures(TransformerMixin, BaseEstimator):
             raw = np.clip((raw - self.center_) / self.scale_, -_CLIP, _CLIP)
         return raw.astype(np.float32)
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the output features.
-
-        Parameters
-        ----------
-        input_features : ignored
-            Pairs have no input features; accepted for scikit-learn's API.
-
-        Returns
-        -------
-        ndarray of str
-        """
-        check_is_fitted(self)
-        return np.asarray(self._names(), dtype=object)
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
         tags.input_tags.allow_nan = False
         return tags

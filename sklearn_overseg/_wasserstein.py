@@ -39,8 +39,8 @@ from numbers import Integral, Real
 
 import numpy as np
 import ot
-from sklearn.utils import check_random_state
 
+from ._projections import _angles, _Grid
 from ._validation import check_voxel_size
 
 __all__ = ["geo_wasserstein", "layer_distances"]
@@ -146,100 +146,23 @@ def _distances(stack, pairs, method, pixel_size, grid, max_exact_pixels):
     return out
 
 
-def _angles(n_projections: int, random_state) -> np.ndarray:
-    """Evenly spaced directions on [0, pi) with a random common offset."""
-    offset = check_random_state(random_state).uniform()
-    return (np.arange(n_projections) + offset) * np.pi / n_projections
-
-
-def _row_runs(stack):
-    """Horizontal runs ``(layer, row, first_col, stop_col)`` of a mask stack."""
-    padded = np.pad(stack.astype(np.int8), ((0, 0), (0, 0), (1, 1)))
-    step = np.diff(padded, axis=2)
-    layer, row, first = np.nonzero(step == 1)
-    stop = np.nonzero(step == -1)[2]
-    return layer, row, first, stop
-
-
-class _Grid:
-    """Common sampling grid of projected positions, per direction."""
-
-    def __init__(self, shape, spacing, angles, bin_width):
-        self.direction = np.stack([np.cos(angles), np.sin(angles)])  # (2, K)
-        span_y = (shape[0] - 1) * spacing[0] * self.direction[0]
-        span_x = shape[1] * spacing[1] * self.direction[1]
-        pad = 0.5 * spacing[1] * np.abs(self.direction[1]) + bin_width
-        self.origin = np.minimum(span_y, 0) + np.minimum(span_x, 0) - pad
-        extent = np.abs(span_y) + np.abs(span_x) + 2 * pad
-        self.n_bins = int(math.ceil(extent.max() / bin_width)) + 3
-        self.bin_width = bin_width
-
-    def cdfs(self, group, low, high, weight, n_groups):
-        """CDFs (n_groups, K, n_bins) of weighted segments ``[low, high]``."""
-        h = self.bin_width
-        mid, half = (low + high) / 2, np.maximum((high - low) / 2, h / 2)
-        u_low = (mid - half - self.origin) / h
-        u_high = (mid + half - self.origin) / h
-        slope = weight[:, None] / (u_high - u_low)
-        n_dirs = self.direction.shape[1]
-        base = (group[:, None] * n_dirs + np.arange(n_dirs)) * self.n_bins
-        index, value = [], []
-        for u, sign in ((u_low, 1.0), (u_high, -1.0)):
-            whole = np.floor(u)
-            frac = u - whole
-            cell = base + whole.astype(np.int64)
-            index += [cell + 1, cell + 2]
-            value += [sign * slope * (1 - frac), sign * slope * frac]
-        size = n_groups * n_dirs * self.n_bins
-        curve = np.bincount(
-            np.concatenate(index).ravel(), np.concatenate(value).ravel(), size
-        ).reshape(n_groups, n_dirs, self.n_bins)
-        return np.cumsum(np.cumsum(curve, axis=2), axis=2)
-
-    def project_runs(self, stack, spacing):
-        layer, row, first, stop = _row_runs(stack)
-        count = stack.reshape(len(stack), -1).sum(axis=1)
-        y = np.outer(row * spacing[0], self.direction[0])
-        ends = [
-            y + np.outer((col - 0.5) * spacing[1], self.direction[1])
-            for col in (first, stop)
-        ]
-        weight = (stop - first) / np.maximum(count[layer], 1)
-        low, high = np.minimum(*ends), np.maximum(*ends)
-        return self.cdfs(layer, low, high, weight, len(stack))
-
-    def project_points(self, group, points, weight, n_groups):
-        t = points @ self.direction  # points in physical units
-        return self.cdfs(group, t, t, weight, n_groups)
-
-    def distance(self, cdf_a, cdf_b):
-        """pi/2 times the mean 1D W1 over directions (last two axes)."""
-        w1 = np.abs(cdf_a - cdf_b).sum(axis=-1) * self.bin_width
-        return np.pi / 2 * w1.mean(axis=-1)
-
-    def pair_distances(self, cdf, pairs):
-        """:meth:`distance` between ``cdf[i]`` and ``cdf[j]`` for rows (i, j)."""
-        chunk = max(1, 4_000_000 // cdf[0].size)
-        return np.concatenate(
-            [np.empty(0)]
-            + [
-                self.distance(
-                    cdf[pairs[k : k + chunk, 0]], cdf[pairs[k : k + chunk, 1]]
-                )
-                for k in range(0, len(pairs), chunk)
-            ]
-        )
-
-
 def _check_count(value, name: str, minimum: int = 1) -> int:
     if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
     return int(value)
 
 
-def _setup(
-    method, n_projections, voxel_size, max_exact_pixels, bin_width, random_state, shape
+def _stack_distances(
+    stack,
+    pairs,
+    method,
+    n_projections,
+    voxel_size,
+    max_exact_pixels,
+    bin_width,
+    random_state,
 ):
+    """Check the method's parameters, then W1 of ``stack`` layers per pair."""
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}.")
     n_projections = _check_count(n_projections, "n_projections")
@@ -248,7 +171,8 @@ def _setup(
         raise ValueError(f"bin_width must be in (0, 1], got {bin_width!r}.")
     pixel_size = check_voxel_size(voxel_size, ndim=2)
     angles = _angles(n_projections, random_state)
-    return pixel_size, _Grid(shape, pixel_size, angles, bin_width * pixel_size.min())
+    grid = _Grid(stack.shape[1:], pixel_size, angles, bin_width * pixel_size.min())
+    return _distances(stack, pairs, method, pixel_size, grid, max_exact_pixels)
 
 
 def geo_wasserstein(
@@ -301,7 +225,7 @@ def geo_wasserstein(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._wasserstein import geo_wasserstein
+    >>> from sklearn_overseg import geo_wasserstein
     >>> a = np.zeros((20, 20), bool); a[5:10, 5:10] = True
     >>> round(geo_wasserstein(a, np.roll(a, 3, axis=1), "exact"), 6)
     3.0
@@ -314,18 +238,17 @@ def geo_wasserstein(
             "mask_a and mask_b must have the same shape, got "
             f"{mask_a.shape} and {mask_b.shape}."
         )
-    stack = np.stack([mask_a, mask_b])
-    pixel_size, grid = _setup(
+    distances = _stack_distances(
+        np.stack([mask_a, mask_b]),
+        np.array([[0, 1]]),
         method,
         n_projections,
         voxel_size,
         max_exact_pixels,
         bin_width,
         random_state,
-        stack.shape[1:],
     )
-    pair = np.array([[0, 1]])
-    return float(_distances(stack, pair, method, pixel_size, grid, max_exact_pixels)[0])
+    return float(distances[0])
 
 
 def layer_distances(
@@ -385,19 +308,17 @@ def layer_distances(
         raise ValueError(f"pairs must be integer pairs (n, 2), got {pairs.shape}.")
     if pairs.size and (pairs.min() < 0 or pairs.max() >= len(stack)):
         raise ValueError(f"pairs must index layers 0..{len(stack) - 1}.")
-    pixel_size, grid = _setup(
+    empty = ~stack.any(axis=(1, 2))
+    missing = empty[pairs[:, 0]] | empty[pairs[:, 1]]
+    out = np.full(len(pairs), np.nan)
+    out[~missing] = _stack_distances(
+        stack,
+        pairs[~missing],
         method,
         n_projections,
         voxel_size,
         max_exact_pixels,
         bin_width,
         random_state,
-        stack.shape[1:],
-    )
-    empty = ~stack.any(axis=(1, 2))
-    missing = empty[pairs[:, 0]] | empty[pairs[:, 1]]
-    out = np.full(len(pairs), np.nan)
-    out[~missing] = _distances(
-        stack, pairs[~missing], method, pixel_size, grid, max_exact_pixels
     )
     return out

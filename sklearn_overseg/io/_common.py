@@ -32,10 +32,13 @@ __all__ = [
     "format_keys",
     "guarded",
     "import_optional",
+    "missing_key",
+    "only_key",
     "parse_path_key",
     "parse_voxel_size",
     "require_existing",
     "resolve_format",
+    "voxel_size_from_attrs",
 ]
 
 #: file suffix -> format name
@@ -160,6 +163,39 @@ def parse_voxel_size(value, *, source: str) -> tuple[float, ...]:
         return tuple(check_voxel_size(np.asarray(value, dtype=float).tolist()).tolist())
     except (TypeError, ValueError) as exc:
         raise ValueError(f"Invalid voxel size stored in {source}: {exc}") from exc
+
+
+#: attributes that may hold the voxel size of an HDF5 dataset or a zarr array
+VOXEL_SIZE_ATTRS = ("voxel_size", "element_size_um", "resolution")
+
+
+def voxel_size_from_attrs(attrs, name: str) -> tuple[float, ...] | None:
+    """Voxel size stored in the first of :data:`VOXEL_SIZE_ATTRS` present."""
+    for attr in VOXEL_SIZE_ATTRS:
+        if attr in attrs:
+            return parse_voxel_size(attrs[attr], source=f"attribute {attr!r} of {name}")
+    return None
+
+
+def missing_key(
+    key: str, path: Path, is_group: bool, item: str, items: str, names
+) -> KeyError:
+    """The ``KeyError`` for a key that is absent or a group, listing ``names``."""
+    what = f"is a group, not {item}" if is_group else "does not exist"
+    return KeyError(
+        f"Key {key!r} in '{path}' {what}; available {items}: {format_keys(names)}."
+    )
+
+
+def only_key(names: list[str], path: Path, items: str, example: str) -> str:
+    """The single key among ``names``; a ``ValueError`` listing them otherwise."""
+    if len(names) != 1:
+        raise ValueError(
+            f"'{path}' holds {len(names)} {items}; pass key=... "
+            f"(or '{example}') to choose one. Available keys: "
+            f"{format_keys(names)}."
+        )
+    return names[0]
 
 
 @contextmanager

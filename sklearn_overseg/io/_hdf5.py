@@ -17,16 +17,16 @@ from ._common import (
     ArraySource,
     damaged_file_errors,
     describe,
-    format_keys,
     guarded,
     import_optional,
-    parse_voxel_size,
+    missing_key,
+    only_key,
+    voxel_size_from_attrs,
 )
 
 __all__ = ["open_hdf5", "write_hdf5"]
 
 DEFAULT_KEY = "labels"
-VOXEL_SIZE_ATTRS = ("voxel_size", "element_size_um", "resolution")
 
 
 def _h5py():
@@ -48,31 +48,13 @@ def _dataset_names(h5file) -> list[str]:
 def _find_dataset(h5file, path: Path, key: str | None):
     h5py = _h5py()
     if key is None:
-        names = _dataset_names(h5file)
-        if len(names) != 1:
-            raise ValueError(
-                f"'{path}' holds {len(names)} datasets; pass key=... "
-                f"(or 'file.h5:key') to choose one. Available keys: "
-                f"{format_keys(names)}."
-            )
-        return h5file[names[0]], names[0]
+        key = only_key(_dataset_names(h5file), path, "datasets", "file.h5:key")
+        return h5file[key], key
     item = h5file.get(key)
     if not isinstance(item, h5py.Dataset):
-        what = "is a group, not a dataset" if item is not None else "does not exist"
-        raise KeyError(
-            f"Key {key!r} in '{path}' {what}; available datasets: "
-            f"{format_keys(_dataset_names(h5file))}."
-        )
+        names = _dataset_names(h5file)
+        raise missing_key(key, path, item is not None, "a dataset", "datasets", names)
     return item, key
-
-
-def _read_voxel_size(dataset, name: str) -> tuple[float, ...] | None:
-    for attr in VOXEL_SIZE_ATTRS:
-        if attr in dataset.attrs:
-            return parse_voxel_size(
-                dataset.attrs[attr], source=f"attribute {attr!r} of {name}"
-            )
-    return None
 
 
 def open_hdf5(path: Path, key: str | None) -> ArraySource:
@@ -98,7 +80,7 @@ def open_hdf5(path: Path, key: str | None) -> ArraySource:
         dtype=np.dtype(dataset.dtype),
         load=guarded(lambda: dataset[()], path, what),
         lazy=read_lazily,
-        voxel_size=lambda: _read_voxel_size(dataset, name),
+        voxel_size=lambda: voxel_size_from_attrs(dataset.attrs, name),
         close=h5file.close,
     )
 

@@ -17,15 +17,15 @@ from ._common import (
     ArraySource,
     damaged_file_errors,
     describe,
-    format_keys,
     guarded,
     import_optional,
-    parse_voxel_size,
+    missing_key,
+    only_key,
+    voxel_size_from_attrs,
 )
 
 __all__ = ["open_zarr", "write_zarr"]
 
-VOXEL_SIZE_ATTRS = ("voxel_size", "element_size_um", "resolution")
 _MAX_CHUNK = (32, 256, 256)
 
 
@@ -55,33 +55,15 @@ def _find_array(root, path: Path, key: str | None):
             )
         return root, None
     if key is None:
-        names = _array_names(root)
-        if len(names) != 1:
-            raise ValueError(
-                f"'{path}' holds {len(names)} arrays; pass key=... "
-                f"(or 'store.zarr:key') to choose one. Available keys: "
-                f"{format_keys(names)}."
-            )
-        key = names[0]
+        key = only_key(_array_names(root), path, "arrays", "store.zarr:key")
     try:
         item = root[key.strip("/")]
     except KeyError:
         item = None
     if item is None or isinstance(item, zarr.Group):
-        what = "is a group, not an array" if item is not None else "does not exist"
-        raise KeyError(
-            f"Key {key!r} in '{path}' {what}; available arrays: "
-            f"{format_keys(_array_names(root))}."
-        )
+        names = _array_names(root)
+        raise missing_key(key, path, item is not None, "an array", "arrays", names)
     return item, key
-
-
-def _read_voxel_size(array, name: str) -> tuple[float, ...] | None:
-    attrs = array.attrs
-    for attr in VOXEL_SIZE_ATTRS:
-        if attr in attrs:
-            return parse_voxel_size(attrs[attr], source=f"attribute {attr!r} of {name}")
-    return None
 
 
 def open_zarr(path: Path, key: str | None) -> ArraySource:
@@ -98,7 +80,7 @@ def open_zarr(path: Path, key: str | None) -> ArraySource:
         dtype=np.dtype(array.dtype),
         load=guarded(lambda: np.asarray(array[...]), path, what),
         lazy=lambda: array,
-        voxel_size=lambda: _read_voxel_size(array, name),
+        voxel_size=lambda: voxel_size_from_attrs(array.attrs, name),
     )
 
 

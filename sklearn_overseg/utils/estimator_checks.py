@@ -153,6 +153,13 @@ def _label_mapping(name: str, before: np.ndarray, after: np.ndarray) -> dict:
     return dict(zip(pairs[0].tolist(), pairs[1].tolist()))
 
 
+def _corrections(corrector) -> Iterator[tuple[object, _Example, np.ndarray]]:
+    """``(fitted corrector, example, corrected volume)`` for each example."""
+    fitted = _fitted(corrector)
+    for example in _corrector_examples(fitted):
+        yield fitted, example, fitted.correct(example.flawed)
+
+
 def _raises(name: str, what: str, errors, call: Callable) -> None:
     errors = errors if isinstance(errors, tuple) else (errors,)
     try:
@@ -179,9 +186,7 @@ def check_corrector_keeps_foreground(name: str, corrector) -> None:
     corrector : estimator
         A corrector (fitted or not).
     """
-    fitted = _fitted(corrector)
-    for example in _corrector_examples(fitted):
-        out = fitted.correct(example.flawed)
+    for _, example, out in _corrections(corrector):
         lost = np.count_nonzero((example.flawed > 0) & (out == 0))
         assert lost == 0, f"{name} turned {lost} foreground voxels into background"
 
@@ -250,9 +255,7 @@ def check_corrector_only_merges(name: str, corrector) -> None:
     corrector : estimator
         A corrector (fitted or not).
     """
-    fitted = _fitted(corrector)
-    for example in _corrector_examples(fitted):
-        out = fitted.correct(example.flawed)
+    for fitted, example, out in _corrections(corrector):
         mapping = _label_mapping(name, example.flawed, out)
         new = np.setdiff1d(np.unique(out), np.unique(example.flawed))
         assert new.size == 0, f"{name} made new label values {new[:5].tolist()}"
@@ -281,10 +284,8 @@ def check_corrector_fills_only_gaps(name: str, corrector) -> None:
     """
     from .._merging import relabel_volume
 
-    fitted = _fitted(corrector)
-    for example in _corrector_examples(fitted):
+    for fitted, example, out in _corrections(corrector):
         flawed = example.flawed
-        out = fitted.correct(flawed)
         mapping = _label_mapping(name, flawed, out)
         added = out != relabel_volume(flawed, mapping)
         assert np.all(flawed[added] == 0), (
