@@ -25,6 +25,8 @@ def make_pair_pipeline(
     reslicer=None,
     geo: GeoWassersteinFeatures | None = None,
     topology: TopologyFeatures | None = None,
+    contact=None,
+    scaler=None,
     random_state: int | None = 0,
 ) -> Pipeline:
     """Build the pair pipeline: features, standardisation, classifier.
@@ -39,6 +41,13 @@ def make_pair_pipeline(
         candidates.
     geo, topology : transformer, default=None
         Feature transformers; ``None`` uses the defaults.
+    contact : transformer, default=None
+        Optional third feature transformer, for example
+        :class:`ContactFeatures` for contact candidates (with a reslicer);
+        ``None`` leaves it out.
+    scaler : transformer, default=None
+        The standardisation step; ``None`` uses ``StandardScaler()``.
+        :class:`ClippedStandardScaler` also bounds the standardised values.
     random_state : int or None, default=0
         Seed of the default ``MergeNet``.
 
@@ -46,8 +55,9 @@ def make_pair_pipeline(
     -------
     Pipeline
         Steps ``[("reslice"),] "features", "scale", "clf"``; the feature
-        union's parts are ``"geo"`` and ``"topology"``, so parameters read
-        ``features__geo__n_projections`` or ``clf__module__hidden``.
+        union's parts are ``"geo"``, ``"topology"`` (and ``"contact"``), so
+        parameters read ``features__geo__n_projections`` or
+        ``clf__module__hidden``.
 
     Examples
     --------
@@ -64,8 +74,10 @@ def make_pair_pipeline(
             ("geo", geo if geo is not None else GeoWassersteinFeatures()),
             ("topology", topology if topology is not None else TopologyFeatures()),
         ]
+        + ([("contact", contact)] if contact is not None else [])
     )
-    steps = [("features", features), ("scale", StandardScaler()), ("clf", classifier)]
+    scaler = scaler if scaler is not None else StandardScaler()
+    steps = [("features", features), ("scale", scaler), ("clf", classifier)]
     if reslicer is not None:
         steps.insert(0, ("reslice", reslicer))
     return Pipeline(steps)

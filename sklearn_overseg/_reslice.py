@@ -386,6 +386,8 @@ def reslice_pair(
         n_contact_faces=int(n_faces),
         source_voxel_size=tuple(float(v) for v in voxel_size),
         rescued_fragments=tuple(rescued),
+        # The input crop itself when it holds only codes 0-2 (no copy).
+        contact_crop=crop if np.array_equal(crop, codes) else codes,
     )
     gap = int(g - first[0])
     return replace(
@@ -436,8 +438,10 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
     plane, physical (z, y, x) coordinates in the volume), ``spacing``,
     ``frame`` (rows ``n, u, v``), ``grid_origin`` (physical position of
     ``crop[0, 0, 0]``), ``plane_fit`` (``"pca"``, ``"line"``, ``"centroids"``
-    or ``"z"``, see :func:`fit_contact_plane`), ``n_contact_faces`` and
-    ``source_voxel_size``; the input candidate's own ``meta`` is kept.
+    or ``"z"``, see :func:`fit_contact_plane`), ``n_contact_faces``,
+    ``source_voxel_size`` and ``contact_crop`` (the input crop reduced to
+    codes 0, 1 and 2, for :class:`ContactFeatures`); the input candidate's
+    own ``meta`` is kept.
 
     Candidates that already have a gap (axis or tilted) pass through
     unchanged, so the output of ``CandidateScreener(mode="both")`` can feed

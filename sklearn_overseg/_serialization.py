@@ -29,12 +29,15 @@ def _registry() -> dict[str, type]:
     from sklearn.preprocessing import StandardScaler
 
     from . import _classifier, _corrector, _geo_features, _screening, _topology
+    from ._contact_features import ContactFeatures
+    from ._scaling import ClippedStandardScaler
 
     classes = [
         Pipeline, FeatureUnion, StandardScaler, LogisticRegression,
         _classifier.MergeNet, _classifier.MergeMLP,
         _corrector.MergeCorrector, _screening.CandidateScreener,
         _geo_features.GeoWassersteinFeatures, _topology.TopologyFeatures,
+        ContactFeatures, ClippedStandardScaler,
     ]
     try:
         from ._reslice import TiltedReslicer
