@@ -83,7 +83,7 @@ class MergeAllCandidates(_RuleCorrector):
 
     def correct(self, volume) -> np.ndarray:
         """Merge all candidate pairs of one volume; returns a copy."""
-        from sklearn_overseg._corrector import apply_merges, decide_merges
+        from sklearn_overseg._correction import apply_merges, decide_merges
         from sklearn_overseg._screening import CandidateScreener
 
         (volume,) = check_volumes(volume)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._corrector import apply_merges, label_z_extents
+from ._correction import apply_merges, label_z_extents
 from ._merging import resolve_merges
 from ._validation import check_label_volume
 

@@ -30,7 +30,7 @@ from sklearn_overseg import (
     interpolate_masks,
     load_pretrained,
 )
-from sklearn_overseg._corrector import apply_merges
+from sklearn_overseg._correction import apply_merges
 from sklearn_overseg._wasserstein import layer_distances
 
 METHODS = ("auto", "exact", "sliced", "multiscale")

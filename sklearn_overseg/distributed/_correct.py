@@ -27,7 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._axis_screening import axis_candidate
 from .._candidates import GAP_NOISE, CandidateSet
 from .._contact import pair_box
-from .._corrector import _gap_fill
+from .._correction import _gap_fill
 from .._merging import resolve_merges
 from .._screening import CandidateScreener
 from ._geometry import blockwise_geometry
