@@ -11,11 +11,16 @@ The method, one module per step:
    pipeline of :func:`make_pair_pipeline`.
 5. :class:`MergeCorrector` merges accepted pairs and rebuilds missing layers
    (:func:`interpolate_masks`).
+
+:class:`MergeNet` and :class:`MergeMLP` need torch and skorch, which take
+seconds to import; they are imported on first use of either name (PEP 562),
+so that importing the package, or running ``overseg --help``, stays quick.
 """
+
+from typing import TYPE_CHECKING
 
 from . import datasets, io, metrics, utils
 from ._candidates import Candidate, CandidateSet
-from ._classifier import MergeMLP, MergeNet
 from ._contact import contact_pairs
 from ._corrector import MergeCorrector
 from ._decisions import apply_decisions, read_decisions
@@ -30,6 +35,9 @@ from ._serialization import load_model, save_model
 from ._topology import TopologyFeatures
 from ._training import label_candidates, make_training_candidates
 from ._wasserstein import geo_wasserstein
+
+if TYPE_CHECKING:
+    from ._classifier import MergeMLP, MergeNet
 
 __version__ = "0.1.0"
 
@@ -63,3 +71,22 @@ __all__ = [
     "utils",
     "write_review_report",
 ]
+
+#: names imported from a private module on first access: name -> module
+_LAZY_NAMES = {"MergeMLP": "_classifier", "MergeNet": "_classifier"}
+
+
+def __getattr__(name: str):
+    """Import the torch-based names on first access (PEP 562)."""
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))

@@ -24,7 +24,6 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-import ot
 from scipy import ndimage as ndi
 from skimage.draw import polygon2mask
 from skimage.measure import find_contours
@@ -102,6 +101,8 @@ def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
     weights = [
         np.concatenate([_arc_weights(p, pixel_size) for p in o]) for o in outlines
     ]
+    import ot  # here, not at the top: POT imports torch when it is installed
+
     cost = ot.dist(points[0] * pixel_size, points[1] * pixel_size)
     plan = ot.emd(
         weights[0] / weights[0].sum(),

@@ -12,7 +12,6 @@ from __future__ import annotations
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._classifier import MergeNet
 from ._geo_features import GeoWassersteinFeatures
 from ._topology import TopologyFeatures
 
@@ -68,6 +67,9 @@ def make_pair_pipeline(
     ['features', 'scale', 'clf']
     """
     if classifier is None:
+        # imported here: torch and skorch load only when the MLP is needed
+        from ._classifier import MergeNet
+
         classifier = MergeNet(random_state=random_state)
     features = FeatureUnion(
         [

@@ -38,7 +38,6 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-import ot
 
 from ._projections import _angles, _Grid
 from ._validation import check_voxel_size
@@ -106,6 +105,8 @@ def _emd(sources, sinks, pixel_size) -> float:
     mass = ws.sum()
     if len(ws) == 0 or len(wt) == 0 or mass <= 1e-12:
         return 0.0
+    import ot  # here, not at the top: POT imports torch when it is installed
+
     cost = ot.dist(src * pixel_size, snk * pixel_size, metric="euclidean")
     n_iter = max(100_000, 50 * cost.size)
     return float(mass * ot.emd2(ws / mass, wt / wt.sum(), cost, numItermax=n_iter))
@@ -322,3 +323,12 @@ def layer_distances(
         random_state,
     )
     return out
+
+
+def __getattr__(name: str):
+    """``_wasserstein.ot`` is POT, imported on first use (it imports torch)."""
+    if name == "ot":
+        import ot
+
+        return ot
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -225,6 +225,11 @@ def main(argv: list[str] | None = None) -> int:
     >>> main(["evaluate", "missing.tif", "truth.tif"])
     1
     """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a bad option
+        return exc.code if isinstance(exc.code, int) else 0
+    # imported after parsing, so that --help stays quick
     from . import _cli_commands as commands
 
     run = {
@@ -232,10 +237,6 @@ def main(argv: list[str] | None = None) -> int:
         "evaluate": commands.run_evaluate, "demo": commands.run_demo,
         "apply-decisions": commands.run_apply_decisions,
     }
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:  # --help, --version or a bad option
-        return exc.code if isinstance(exc.code, int) else 0
     # tifffile logs its complaints about damaged files; the error says it all
     tiff_log = logging.getLogger("tifffile")
     tiff_level = tiff_log.level

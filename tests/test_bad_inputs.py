@@ -539,11 +539,18 @@ def cli_files(tmp_path_factory):
 
 CLI_TRAIN_MESSAGES = {"uint64_beyond_int64": "64-bit"}
 CLI_MESSAGES = {  # what the one-line error says about each bad file
-    "2d": "3D", "4d_channel": "3D", "bool": "bool", "float_fraction": "float64",
-    "nan": "float64", "inf": "float64", "negative": "negative", "no_layers": "empty",
-    "object": "object", "complex": "complex", "float_beyond_int64": "float64",
-    "background_only": "only background", "uint64_beyond_int64": "2**63",
+    "2d": "3D", "4d_channel": "3D", "bool": "bool",
+    "float_fraction": "non-integer values (first at z=0, y=0, x=0: 0.5)",
+    "nan": "NaN values (first at z=0, y=0, x=0: nan)",
+    "inf": "infinite values (first at z=0, y=0, x=0: inf)",
+    "negative": "negative", "no_layers": "empty", "object": "object",
+    "complex": "complex", "background_only": "only background",
+    # whole-number floats are read as the smallest unsigned dtype holding
+    # them: 2**63 needs uint64, so the file is the uint64 one below
+    "float_beyond_int64": "2**63", "uint64_beyond_int64": "2**63",
 }
+#: bad files that a command reading 64-bit unsigned labels takes
+CLI_UINT64 = ("background_only", "uint64_beyond_int64", "float_beyond_int64")
 
 
 @pytest.mark.parametrize("command", ["correct", "evaluate", "apply-decisions",
@@ -560,8 +567,7 @@ def test_cli_refuses_bad_files_in_one_line(command, cli_files, fast_models, caps
             "train": ["train", str(path), "-o", str(folder / "m.json"), "-q",
                       "--classifier", "logistic", "--rounds", "1"],
         }[command]
-        accepted = case in ("background_only", "uint64_beyond_int64")
-        if command == "evaluate" and accepted:
+        if command == "evaluate" and case in CLI_UINT64:
             assert main(argv) == 0
             capsys.readouterr()
             continue
@@ -586,7 +592,9 @@ def test_cli_refuses_damaged_files_in_one_line(damaged, cli_files, fast_models,
 @pytest.mark.parametrize(("template", "transform"),
                          [("two_fragments", t) for t in ("uint8", "uint32", "int64",
                                                          "huge_int64",
-                                                         "non_consecutive")]
+                                                         "non_consecutive",
+                                                         "float32_whole",
+                                                         "float64_whole")]
                          + [("single_layer", "uint16"), ("touching_border",
                                                          "uint16")])
 def test_cli_corrects_unusual_files_like_the_api(template, transform, pretrained,

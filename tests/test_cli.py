@@ -198,7 +198,7 @@ def _bad_inputs(folder: Path) -> list[tuple[list[str], str]]:
         (["correct", str(folder / "absent.tif"), "-o", out], "absent.tif"),
         (["correct", str(folder / "cells.h5") + ":nope", "-o", out], "nope"),
         (["correct", str(folder / "cells.zarr") + ":nope", "-o", out], "nope"),
-        (["correct", str(folder / "float.npy"), "-o", out], "integer"),
+        (["correct", str(folder / "float.npy"), "-o", out], "non-integer values"),
         (["correct", str(folder / "flat.npy"), "-o", out], "3D"),
         (["correct", str(folder / "damaged.tif"), "-o", out], "damaged.tif"),
         (["correct", flawed, "-o", str(folder / "no" / "dir.tif")], "does not exist"),
@@ -228,6 +228,41 @@ def test_user_errors_give_one_line(data, fast_models, capsys):
         assert code in (1, 2), argv
         assert expected in line, (argv, line)
     assert not (data["folder"] / "never.tif").exists()
+
+
+def _float_tiff(path: Path, values: np.ndarray) -> None:
+    """A float32 ImageJ stack with the voxel size, as Fiji saves 32-bit labels."""
+    import tifffile
+
+    tifffile.imwrite(path, values.astype(np.float32), imagej=True,
+                     resolution=(1 / VOXEL[2], 1 / VOXEL[1]),
+                     metadata={"axes": "ZYX", "spacing": VOXEL[0]})
+
+
+def test_correct_whole_number_float_tiff(data, pretrained, fast_models, capsys):
+    folder = data["folder"]
+    _float_tiff(folder / "float_labels.tif", data["flawed"])
+    out = folder / "from_float.tif"
+    assert main(["correct", str(folder / "float_labels.tif"), "-o", str(out),
+                 "-q"]) == 0
+    assert capsys.readouterr().err == ""
+    fixed, voxel = read_labels(out, return_voxel_size=True)
+    assert fixed.dtype == np.min_scalar_type(int(data["flawed"].max()))
+    assert voxel == pytest.approx(VOXEL)
+    np.testing.assert_array_equal(fixed, pretrained.correct(data["flawed"]))
+
+
+def test_correct_float_tiff_with_nan_fails_in_one_line(data, fast_models, capsys):
+    folder = data["folder"]
+    values = data["flawed"].astype(np.float32)
+    values[3, 10, 2] = np.nan
+    _float_tiff(folder / "nan_labels.tif", values)
+    out = folder / "from_nan.tif"
+    code = main(["correct", str(folder / "nan_labels.tif"), "-o", str(out)])
+    line = _one_error_line(capsys.readouterr().err)
+    assert code == 1 and not out.exists()
+    assert "nan_labels.tif" in line
+    assert "holds NaN values (first at z=3, y=10, x=2: nan)" in line
 
 
 # ----------------------------------------------------------- subprocess runs

@@ -213,7 +213,9 @@ def test_correct_zarr_rejects_bad_input(corrector, loose, tmp_path):
     with pytest.raises(ValueError, match="only background"):
         correct_zarr(np.zeros((4, 8, 8), np.uint8), tmp_path / "c.zarr", corrector)
     with pytest.raises(TypeError, match="integer"):
-        correct_zarr(np.ones((4, 8, 8)), tmp_path / "d.zarr", corrector)
+        correct_zarr(np.ones((4, 8, 8), complex), tmp_path / "d.zarr", corrector)
+    with pytest.raises(ValueError, match="non-integer"):  # whole numbers are fine
+        correct_zarr(np.full((4, 8, 8), 1.5), tmp_path / "d.zarr", corrector)
     with pytest.raises(ValueError, match="shape"):
         wrong = zarr.open_array(
             store=str(tmp_path / "e.zarr"), mode="w", shape=(2, 2, 2), dtype="u4"

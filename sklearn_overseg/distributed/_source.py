@@ -34,7 +34,8 @@ class VolumeReader:
         :func:`sklearn_overseg.io.read_labels` (``"cells.zarr:key"`` and
         ``"cells.h5:key"`` name an array inside a container). A NumPy array is
         kept as it is (it is pickled whole when sent to worker processes, so
-        use it for small volumes or threads only).
+        use it for small volumes or threads only). Float data must hold
+        whole numbers ``>= 0``; it is read as unsigned integers.
 
     Examples
     --------
@@ -51,6 +52,12 @@ class VolumeReader:
             from ..io import read_labels
 
             source = read_labels(source, lazy=True)
+        elif getattr(getattr(source, "dtype", None), "kind", None) == "f":
+            from ..io._float_labels import WholeNumberLabels
+
+            # whole numbers >= 0 are labels, read as unsigned integers, as
+            # read_labels does (every value is checked once, block by block)
+            source = WholeNumberLabels(source, "source")
         if type(source).__module__.startswith("h5py"):
             # h5py objects do not pickle: remember where to reopen them
             self._h5 = (str(Path(source.file.filename)), source.name)

@@ -3,7 +3,9 @@
 The file suffix picks the format (see :data:`FORMATS` in ``_common``); the
 format modules open files as :class:`~._common.ArraySource` objects, and this
 module applies the same checks to every format: the stored array must be a 3D
-integer array, checked from the header before any voxel is read.
+integer or float array, checked from the header before any voxel is read. A
+float array must hold whole numbers ``>= 0`` (``_float_labels``) and is read
+as unsigned integers.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 
 from .._validation import check_label_volume, check_voxel_size
 from ._common import ArraySource, parse_path_key, require_existing, resolve_format
+from ._float_labels import WholeNumberLabels, whole_number_labels
 from ._hdf5 import open_hdf5, write_hdf5
 from ._numpy_files import open_npy, open_npz, write_npy, write_npz
 from ._tiff import open_tiff, write_tiff
@@ -60,10 +63,10 @@ def _open(path, key: str | None) -> ArraySource:
 
 
 def _check_header(source: ArraySource) -> None:
-    if source.dtype.kind not in "iu":
+    if source.dtype.kind not in "iuf":
         raise TypeError(
             f"{source.name} holds {source.dtype} data, not integer labels; "
-            "label volumes must have an integer dtype."
+            "label volumes must have an integer (or whole-number float) dtype."
         )
     if len(source.shape) != 3:
         raise ValueError(
@@ -102,12 +105,19 @@ def read_labels(
         ndarray: a ``numpy.memmap`` for ``.npy`` and uncompressed TIFF, an
         ``h5py.Dataset`` for HDF5 (its file stays open until
         ``dataset.file.close()``), a ``zarr.Array`` for zarr. Only the shape
-        and dtype are checked, not the values. Not available for ``.npz``.
+        and dtype of integer data are checked, not the values. Float data is
+        checked once, block by block (memory for one block only), and comes
+        back as an array-like that converts every block it reads to unsigned
+        integers. Not available for ``.npz``.
 
     Returns
     -------
     labels : ndarray of shape (z, y, x) or array-like
-        Integer labels with the stored dtype, ``0`` is background.
+        Integer labels, ``0`` is background. Integer data keeps the stored
+        dtype. Float data holding only finite whole numbers ``>= 0`` (as
+        saved by tools that write labels as floats) is returned in the
+        smallest unsigned integer dtype that holds its largest label:
+        ``uint8``, ``uint16``, ``uint32`` or ``uint64``.
     voxel_size : tuple of 3 float or None
         Only when ``return_voxel_size``.
 
@@ -116,12 +126,16 @@ def read_labels(
     FileNotFoundError
         If the file does not exist.
     ValueError
-        For an unknown suffix, an ambiguous missing key, a non-3D array or
-        invalid labels (e.g. negative).
+        For an unknown suffix, an ambiguous missing key, a non-3D array,
+        invalid labels (e.g. negative), float data holding NaN, infinite,
+        negative or non-integer values (the message names the first such
+        voxel) or labels beyond ``2**64 - 1``, or ``mmap=True`` on float
+        data.
     KeyError
         If the key is not in the file; the message lists the available keys.
     TypeError
-        If the stored array does not have an integer dtype.
+        If the stored array is neither integer nor float (boolean, complex,
+        objects, ...).
     ImportError
         If h5py or zarr is needed but missing (``pip install
         'sklearn_overseg[formats]'``).
@@ -138,6 +152,13 @@ def read_labels(
     >>> volume, voxel_size = read_labels(path, return_voxel_size=True)
     >>> volume.dtype, voxel_size
     (dtype('uint16'), (2.0, 0.5, 0.5))
+
+    A float file of whole numbers comes back as unsigned integers:
+
+    >>> float_path = os.path.join(tempfile.mkdtemp(), "floats.npy")
+    >>> np.save(float_path, labels.astype(np.float32))
+    >>> read_labels(float_path).dtype
+    dtype('uint8')
     """
     path, key, file_format = _resolve(path, key)
     if mmap and file_format != "npy":
@@ -149,13 +170,10 @@ def read_labels(
     source = _OPENERS[file_format](path, key)
     try:
         _check_header(source)
-        if mmap or lazy:
-            if source.lazy is None:
-                raise ValueError(
-                    f"{source.name} cannot be read lazily; lazy=True works for "
-                    ".npy, .tif, .h5 and .zarr files."
-                )
-            labels = source.lazy()
+        if source.dtype.kind == "f":
+            labels = _read_float(source, mmap=mmap, lazy=lazy)
+        elif mmap or lazy:
+            labels = _open_lazily(source)
         else:
             labels = check_label_volume(
                 source.load(), name=source.name, allow_background_only=True
@@ -164,6 +182,32 @@ def read_labels(
     finally:
         source.close()
     return (labels, voxel_size) if return_voxel_size else labels
+
+
+def _open_lazily(source: ArraySource):
+    if source.lazy is None:
+        raise ValueError(
+            f"{source.name} cannot be read lazily; lazy=True works for "
+            ".npy, .tif, .h5 and .zarr files."
+        )
+    return source.lazy()
+
+
+def _read_float(source: ArraySource, *, mmap: bool, lazy: bool):
+    """Float data checked to hold whole numbers and read as unsigned integers."""
+    if mmap:
+        raise ValueError(
+            f"{source.name} holds {source.dtype} labels, which cannot be "
+            "memory-mapped as integers; read it without mmap=True (it is "
+            "converted to unsigned integers) or with lazy=True."
+        )
+    if not lazy:
+        labels = whole_number_labels(source.load(), source.name)
+        return check_label_volume(labels, name=source.name, allow_background_only=True)
+    array = _open_lazily(source)
+    if type(array) is np.ndarray:  # already in memory (compressed TIFF)
+        return whole_number_labels(array, source.name)
+    return WholeNumberLabels(array, source.name)
 
 
 def read_voxel_size(
