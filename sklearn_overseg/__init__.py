@@ -11,6 +11,9 @@ The method, one module per step:
    pipeline of :func:`make_pair_pipeline`.
 5. :class:`MergeCorrector` merges accepted pairs and rebuilds missing layers
    (:func:`interpolate_masks`).
+6. Tilted cuts: :class:`TiltedReslicer` reslices touching pairs along their
+   contact plane and :class:`ContactFeatures` asks whether the contact looks
+   like a cut through one cell (``load_pretrained("tilted")``).
 
 :class:`MergeNet` and :class:`MergeMLP` need torch and skorch, which take
 seconds to import; they are imported on first use of either name (PEP 562),
@@ -22,6 +25,7 @@ from typing import TYPE_CHECKING
 from . import datasets, io, metrics, utils
 from ._candidates import Candidate, CandidateSet
 from ._contact import contact_pairs
+from ._contact_features import ContactFeatures
 from ._corrector import MergeCorrector
 from ._decisions import apply_decisions, read_decisions
 from ._geo_features import GeoWassersteinFeatures
@@ -30,6 +34,7 @@ from ._pair_pipeline import make_pair_pipeline
 from ._pretrained import available_pretrained, load_pretrained
 from ._report import write_review_report
 from ._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
+from ._scaling import ClippedStandardScaler
 from ._screening import CandidateScreener
 from ._serialization import load_model, save_model
 from ._topology import TopologyFeatures
@@ -45,6 +50,8 @@ __all__ = [
     "Candidate",
     "CandidateScreener",
     "CandidateSet",
+    "ClippedStandardScaler",
+    "ContactFeatures",
     "GeoWassersteinFeatures",
     "MergeCorrector",
     "MergeMLP",

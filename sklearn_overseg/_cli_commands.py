@@ -20,7 +20,8 @@ import numpy as np
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._corrector import MergeCorrector, apply_merges, decide_merges, merge_records
+from ._correction import apply_merges, decide_merges, merge_records
+from ._corrector import MergeCorrector
 from ._decisions import _is_borderline, apply_decisions, read_decisions
 from ._pretrained import available_pretrained, load_pretrained
 from ._progress import progress, stage

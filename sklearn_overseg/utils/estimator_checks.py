@@ -471,6 +471,11 @@ def check_transformer_accepts_candidate_set(name: str, transformer) -> None:
     candidates. Crops are never modified, and a plain array is refused with
     a ``TypeError`` or ``ValueError``.
 
+    A transformer that takes only some kinds of candidates says so in a
+    class attribute ``_candidate_kinds`` (for example ``("contact",
+    "tilted")``); it is checked on those and must refuse the others with a
+    ``ValueError``.
+
     Parameters
     ----------
     name : str
@@ -479,26 +484,31 @@ def check_transformer_accepts_candidate_set(name: str, transformer) -> None:
         A transformer of candidate sets.
     """
     axis, contact = _candidate_sets()
-    crops = [c.crop.copy() for c in axis]
-    est = clone(transformer).fit(axis)
-    out = est.transform(axis)
+    kinds = getattr(transformer, "_candidate_kinds", ("axis", "contact", "tilted"))
+    if "axis" not in kinds:
+        _raises(name, "axis candidates", ValueError,
+                partial(clone(transformer).fit_transform, axis))
+    cands = axis if "axis" in kinds else contact
+    crops = [c.crop.copy() for c in cands]
+    est = clone(transformer).fit(cands)
+    out = est.transform(cands)
     if isinstance(out, CandidateSet):
-        assert len(out) == len(axis), f"{name} changed the number of candidates"
+        assert len(out) == len(cands), f"{name} changed the number of candidates"
         resliced = est.transform(contact)
         assert len(resliced) == len(contact)
         assert all(c.gap is not None for c in resliced), (
             f"{name} left contact candidates without a gap"
         )
-        assert len(est.transform(axis[:0])) == 0
+        assert len(est.transform(cands[:0])) == 0
     else:
         out = np.asarray(out)
-        assert out.ndim == 2 and out.shape[0] == len(axis), (
+        assert out.ndim == 2 and out.shape[0] == len(cands), (
             f"{name} must return one row per candidate, got shape {out.shape}"
         )
         assert np.all(np.isfinite(out)), f"{name} returned NaN or infinite features"
-        rows = np.arange(0, len(axis), 3)
+        rows = np.arange(0, len(cands), 3)
         np.testing.assert_allclose(
-            est.transform(axis[rows]),
+            est.transform(cands[rows]),
             out[rows],
             rtol=1e-5,
             atol=1e-6,
@@ -506,8 +516,8 @@ def check_transformer_accepts_candidate_set(name: str, transformer) -> None:
         )
         if hasattr(est, "get_feature_names_out"):
             assert len(est.get_feature_names_out()) == out.shape[1]
-        assert np.asarray(est.transform(axis[:0])).shape == (0, out.shape[1])
-    for cand, crop in zip(axis, crops):
+        assert np.asarray(est.transform(cands[:0])).shape == (0, out.shape[1])
+    for cand, crop in zip(cands, crops):
         assert np.array_equal(cand.crop, crop), f"{name} modified a candidate crop"
     _raises(
         name,
