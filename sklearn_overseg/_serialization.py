@@ -24,6 +24,7 @@ FORMAT_VERSION = 1
 
 
 def _registry() -> dict[str, type]:
+    from sklearn.ensemble import BaggingClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion, Pipeline
     from sklearn.preprocessing import StandardScaler
@@ -34,6 +35,7 @@ def _registry() -> dict[str, type]:
 
     classes = [
         Pipeline, FeatureUnion, StandardScaler, LogisticRegression,
+        BaggingClassifier,
         _classifier.MergeNet, _classifier.MergeMLP,
         _corrector.MergeCorrector, _screening.CandidateScreener,
         _geo_features.GeoWassersteinFeatures, _topology.TopologyFeatures,
@@ -193,7 +195,8 @@ def save_model(estimator, path) -> Path:
     ----------
     estimator : MergeCorrector or estimator
         Built from the package's estimators, scikit-learn pipelines,
-        ``StandardScaler`` and ``LogisticRegression``.
+        ``StandardScaler``, ``LogisticRegression`` and ``BaggingClassifier``
+        (for example a seed ensemble of ``MergeNet``).
     path : str or Path
         ``model.json`` (the weights go to ``model.npz`` beside it).
 

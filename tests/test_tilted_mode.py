@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from sklearn.ensemble import BaggingClassifier
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_overseg import (
     CandidateScreener,
+    MergeNet,
     TiltedReslicer,
     available_pretrained,
     label_candidates,
@@ -92,6 +94,28 @@ def test_pipeline_with_contact_features_round_trips(tmp_path):
     assert np.abs(pipe[:-1].transform(cands)).max() <= 4.0
     loaded = load_model(save_model(pipe, tmp_path / "pipe.json"))
     assert np.allclose(loaded.predict_proba(cands), pipe.predict_proba(cands))
+
+
+def test_seed_ensemble_of_merge_nets_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 6))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    ensemble = BaggingClassifier(
+        MergeNet(max_epochs=3, class_weight=2.0),
+        n_estimators=3,
+        bootstrap=False,
+        max_samples=1.0,
+        random_state=0,
+    ).fit(X, y)
+    seeds = [net.random_state for net in ensemble.estimators_]
+    assert len(set(seeds)) == 3
+    members = np.stack([net.predict_proba(X)[:, 1] for net in ensemble.estimators_])
+    assert np.allclose(ensemble.predict_proba(X)[:, 1], members.mean(axis=0))
+    loaded = load_model(save_model(ensemble, tmp_path / "ensemble.json"))
+    assert isinstance(loaded, BaggingClassifier)
+    assert [net.random_state for net in loaded.estimators_] == seeds
+    assert np.allclose(loaded.predict_proba(X), ensemble.predict_proba(X), atol=1e-6)
+    assert np.array_equal(loaded.predict(X), ensemble.predict(X))
 
 
 def test_without_contact_the_pipeline_is_unchanged():
