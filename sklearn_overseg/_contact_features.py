@@ -140,6 +140,9 @@ class ContactFeatures(TransformerMixin, BaseEstimator):
     ((1, 16), True)
     """
 
+    #: Kinds of candidates it takes (axis candidates have no contact plane).
+    _candidate_kinds = ("contact", "tilted")
+
     _parameter_constraints: dict = {
         "clip": [numbers.Real],
         "n_jobs": [numbers.Integral, None],

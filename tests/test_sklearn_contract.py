@@ -17,6 +17,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_overseg import (
     CandidateScreener,
+    ClippedStandardScaler,
+    ContactFeatures,
     GeoWassersteinFeatures,
     MergeCorrector,
     MergeNet,
@@ -56,6 +58,8 @@ PUBLIC_ESTIMATORS = [
     MergeNet(module__hidden=(8,), class_weight="balanced", max_epochs=3),
     MergeCorrector(),
     MergeCorrector(CandidateScreener(max_gap=2), _logistic_pipeline(), threshold=0.3),
+    ContactFeatures(),
+    ClippedStandardScaler(clip=3.0),
 ] + ([TiltedReslicer(), TiltedReslicer(spacing=0.5)] if TiltedReslicer else [])
 
 DATA_FREE_CHECKS = [
@@ -143,6 +147,11 @@ def test_mergenet_passes_sklearn_check_estimator(estimator, check):
     check(estimator)
 
 
+@parametrize_with_checks([ClippedStandardScaler(), ClippedStandardScaler(clip=0.5)])
+def test_clipped_scaler_passes_sklearn_check_estimator(estimator, check):
+    check(estimator)
+
+
 # --------------------------------------------------- domain volume checks
 VOLUME_ESTIMATORS = [
     CandidateScreener(),
@@ -152,6 +161,7 @@ VOLUME_ESTIMATORS = [
     GeoWassersteinFeatures(),
     TopologyFeatures(),
     MergeCorrector(classifier=_logistic_pipeline(), n_rounds=2),
+    ContactFeatures(),
 ] + ([TiltedReslicer()] if TiltedReslicer else [])
 
 
