@@ -2,10 +2,17 @@
 
 3D segmenters cut a cell by a tilted, rugged surface rather than along z. The
 contact surface of the two touching fragments is fitted with a plane (PCA of
-the shared voxel faces, in physical units), the pair is resampled on an
-isotropic grid whose layers are parallel to that plane, and the layer on the
-plane is blanked. The result looks like an axis candidate whose stacking axis
-is the plane normal, so the gap features of steps 2 and 3 apply unchanged.
+the shared voxel faces, in physical units; :mod:`._contact_plane`), the pair
+is resampled on an isotropic grid whose layers are parallel to that plane, and
+the layer on the plane is blanked. The result looks like an axis candidate
+whose stacking axis is the plane normal, so the gap features of steps 2 and 3
+apply unchanged.
+
+The nearest-neighbour sampling gives exactly what
+``scipy.ndimage.affine_transform(order=0, mode="grid-constant")`` gives on the
+whole grid (same floating-point operations, in the same order), but only
+computes the blocks of the grid near the pair: a tilted pair fills about a
+fifth of its bounding box in the plane's frame.
 """
 
 from __future__ import annotations
@@ -20,6 +27,15 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from ._candidates import LOWER, UPPER, Candidate, CandidateSet
+from ._contact_plane import (
+    _bounding_box,
+    _check_crop,
+    _check_int,
+    _frame,
+    _pair_codes,
+    _plane,
+    fit_contact_plane,
+)
 from ._topology import check_candidate_set
 
 __all__ = ["TiltedReslicer", "fit_contact_plane", "reslice_pair"]
@@ -28,36 +44,14 @@ __all__ = ["TiltedReslicer", "fit_contact_plane", "reslice_pair"]
 # so that grids aligned with voxel faces (an axis-aligned cut) round
 # consistently instead of by floating-point noise.
 _TIE_BREAK = 1e-3
-# Contacts whose second principal spread is below this fraction of the
-# smallest voxel size are treated as lines.
-_LINE_SPREAD = 0.5
-# Robust refits of the contact plane (faces far off the plane are dropped).
-_REFITS = 3
 # In-layer 4-connectivity, no connection across layers (2D hole filling).
 _IN_LAYER = np.zeros((3, 3, 3), dtype=bool)
 _IN_LAYER[1] = ndi.generate_binary_structure(2, 1)
-
-
-def _contact_faces(crop: np.ndarray, voxel_size: np.ndarray):
-    """Physical centres and areas of the faces shared by codes 1 and 2."""
-    centres, areas = [], []
-    for axis in range(3):
-        n = crop.shape[axis]
-        before = np.take(crop, np.arange(n - 1), axis=axis)
-        after = np.take(crop, np.arange(1, n), axis=axis)
-        shared = (before.astype(np.int16) * after) == UPPER * LOWER
-        index = np.argwhere(shared).astype(float)
-        index[:, axis] += 0.5
-        centres.append(index * voxel_size)
-        face = np.prod(np.delete(voxel_size, axis))
-        areas.append(np.full(len(index), face))
-    return np.concatenate(centres), np.concatenate(areas)
-
-
-def _centroid(mask: np.ndarray) -> np.ndarray:
-    """Mean voxel index of a non-empty mask, from its three axis profiles."""
-    profiles = (mask.sum(axis=(1, 2)), mask.sum(axis=(0, 2)), mask.sum(axis=(0, 1)))
-    return np.array([np.arange(len(p)) @ p for p in profiles]) / profiles[0].sum()
+# Side, in voxels, of the crop blocks whose occupancy selects grid blocks; side,
+# in grid points, of the grid blocks sampled; grid blocks sampled at once.
+_CROP_BLOCK = 4
+_GRID_BLOCK = 8
+_CHUNK = 64
 
 
 def _column_ends(mask: np.ndarray) -> np.ndarray:
@@ -65,176 +59,102 @@ def _column_ends(mask: np.ndarray) -> np.ndarray:
 
     A linear function of the voxel positions takes its extremes over the mask
     at these voxels, so they bound the mask's extent along any direction.
+    Rows: the first voxels, then the last ones, columns in C order.
     """
-    filled = mask.any(axis=0)
-    first = np.argmax(mask, axis=0)
-    last = mask.shape[0] - 1 - np.argmax(mask[::-1], axis=0)
-    y, x = np.nonzero(filled)
-    z = np.concatenate([first[y, x], last[y, x]])
+    n = mask.shape[0]
+    if n >= np.iinfo(np.uint16).max:
+        first = np.argmax(mask, axis=0)
+        last = n - np.argmax(mask[::-1], axis=0)
+    else:  # max-reductions along z are elementwise over layers: fast
+        depth = np.arange(1, n + 1, dtype=np.uint16)[:, None, None]
+        last = np.max(mask * depth, axis=0)  # one past the last voxel, 0 if none
+        first = n - np.max(mask * depth[::-1], axis=0)
+    y, x = np.nonzero(mask.any(axis=0))
+    z = np.concatenate([first[y, x], last[y, x] - 1]).astype(np.intp)
     return np.stack([z, np.tile(y, 2), np.tile(x, 2)], axis=1)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray | None:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 1e-12 else None
+def _any_pool(mask: np.ndarray, size: int) -> np.ndarray:
+    """Occupancy of the ``size``-sided blocks of a mask (edge blocks partial)."""
+    for axis in range(3):
+        widths = [(0, 0)] * 3
+        widths[axis] = (0, -mask.shape[axis] % size)
+        padded = np.moveaxis(np.pad(mask, widths), axis, 0)
+        pooled = padded[::size].copy()
+        for offset in range(1, size):
+            pooled |= padded[offset::size]
+        mask = np.moveaxis(pooled, 0, axis)
+    return mask
 
 
-def _weighted_pca(points: np.ndarray, weights: np.ndarray):
-    """Weighted centroid, principal spreads (descending) and axes (rows)."""
-    centroid = np.average(points, axis=0, weights=weights)
-    scaled = (points - centroid) * np.sqrt(weights / weights.sum())[:, None]
-    _, spread, axes = np.linalg.svd(scaled, full_matrices=False)
-    return centroid, spread, axes
+def _grid_blocks_near(mask, voxel_size, centroid, frame, step, lo, n_blocks):
+    """Origins of the grid blocks that may sample a voxel of ``mask``.
 
-
-def _plane(crop, voxel_size, min_points):
-    """``(centroid, normal, method, n_faces, centroid_a, centroid_b)``."""
-    voxel_size = np.asarray(voxel_size, dtype=float)
-    cen_a = _centroid(crop == UPPER) * voxel_size
-    cen_b = _centroid(crop == LOWER) * voxel_size
-    points, weights = _contact_faces(crop, voxel_size)
-    towards_b = cen_b - cen_a
-    centroid = (cen_a + cen_b) / 2
-    if len(points):
-        centroid = np.average(points, axis=0, weights=weights)
-    normal, method = None, "centroids"
-    if len(points) >= min_points:
-        centroid, spread, axes = _weighted_pca(points, weights)
-        if spread[1] >= _LINE_SPREAD * voxel_size.min():
-            # Refits without the faces far off the plane (islands of a rugged
-            # cut); staircase noise (under a voxel) is always kept.
-            near = np.ones(len(points), dtype=bool)
-            for _ in range(_REFITS):
-                distance = np.abs((points - centroid) @ axes[2])
-                limit = max(4.5 * np.median(distance[near]), voxel_size.max())
-                if np.array_equal(distance <= limit, near):
-                    break
-                near = distance <= limit
-                if near.sum() < min_points:
-                    break
-                centroid, spread, axes = _weighted_pca(points[near], weights[near])
-            normal, method = axes[2], "pca"
-        else:  # a line of faces: the plane through it facing B
-            line = axes[0]
-            normal = _unit(towards_b - (towards_b @ line) * line)
-            method = "line"
-    if normal is None:
-        normal = _unit(towards_b)
-        method = "centroids"
-    if normal is None:  # coincident centroids: nothing better than z
-        normal, method = np.array([1.0, 0.0, 0.0]), "z"
-    if normal @ towards_b < 0:
-        normal = -normal
-    # Each fragment's centroid must lie on its own side of the plane.
-    if (cen_a - centroid) @ normal >= 0 or (cen_b - centroid) @ normal <= 0:
-        centroid = (cen_a + cen_b) / 2
-    return centroid, normal, method, len(points), cen_a, cen_b
-
-
-def fit_contact_plane(
-    crop, voxel_size=(1.0, 1.0, 1.0), *, min_contact_points: int = 10
-) -> tuple[np.ndarray, np.ndarray]:
-    """Plane of the contact surface between the two fragments of a crop.
-
-    The contact surface is the set of voxel faces shared by a voxel of code
-    ``1`` (fragment A) and one of code ``2`` (fragment B). The plane passes
-    through the area-weighted centroid of the face centres; its normal is the
-    direction of least variance of those centres (weighted PCA), oriented
-    from A towards B (positive dot product with ``centroid(B) - centroid(A)``).
-    Up to three refits drop the faces farther from the plane than 4.5 times
-    the median distance (about 3 standard deviations) and at least one voxel,
-    so that islands of a rugged cut do not tilt the plane.
-
-    Fallbacks, in order: fewer than ``min_contact_points`` faces, or no
-    contact at all - the normal is the direction from A's centroid to B's and
-    the plane passes through the faces' centroid (or the midpoint of the
-    fragments' centroids); faces along a line (second principal spread under
-    half the smallest voxel size) - the normal is that direction made
-    perpendicular to the line; coincident centroids - the z axis. If a
-    fragment's centroid does not lie strictly on its own side of the plane,
-    the plane is moved to the midpoint of the two centroids.
-
-    Parameters
-    ----------
-    crop : array-like of shape (z, y, x)
-        Integer codes: ``1`` for A, ``2`` for B, anything else ignored. Both
-        codes must be present.
-    voxel_size : sequence of 3 floats, default=(1, 1, 1)
-        Physical size (z, y, x) of a crop voxel.
-    min_contact_points : int, default=10
-        Fewest shared faces for a PCA plane (at least 3).
-
-    Returns
-    -------
-    centroid : ndarray of shape (3,)
-        A point of the plane, physical (z, y, x) coordinates in the crop.
-    normal : ndarray of shape (3,)
-        Unit normal (z, y, x), pointing from A to B.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_overseg._reslice import fit_contact_plane
-    >>> crop = np.ones((6, 8, 8), dtype=np.uint8)
-    >>> crop[:, :, 4:] = 2      # A at small x, B at large x
-    >>> centroid, normal = fit_contact_plane(crop)
-    >>> centroid.round(2).tolist(), normal.round(2).tolist()
-    ([2.5, 3.5, 3.5], [0.0, 0.0, 1.0])
+    Every grid point whose nearest voxel lies in an occupied crop block is
+    within ``reach`` (the half-extent of the block along the frame axes, in
+    grid steps) of the block centre's grid position; the grid blocks that
+    meet that box are kept. Grid points elsewhere sample a zero.
     """
-    crop = np.asarray(crop)
-    voxel_size = _check_crop(crop, voxel_size)
-    _check_int(min_contact_points, "min_contact_points", 3)
-    centroid, normal = _plane(crop, voxel_size, min_contact_points)[:2]
-    return centroid, normal
+    occupied = np.argwhere(_any_pool(mask, _CROP_BLOCK))
+    centre = (occupied * _CROP_BLOCK + (_CROP_BLOCK - 1) / 2) * voxel_size
+    position = (centre - centroid) @ frame.T / step - lo - _TIE_BREAK
+    reach = 0.5 * _CROP_BLOCK * (np.abs(frame) @ voxel_size) / step + 1e-6
+    size = np.asarray(n_blocks) * _GRID_BLOCK
+    inside = np.all((position + reach >= 0) & (position - reach < size), axis=1)
+    top = np.asarray(n_blocks) - 1
+    first = np.clip((position[inside] - reach) // _GRID_BLOCK, 0, top).astype(int)
+    last = np.clip((position[inside] + reach) // _GRID_BLOCK, 0, top).astype(int)
+    marked = np.zeros(n_blocks, dtype=bool)
+    span = int((last - first).max(initial=0)) + 1
+    # Every block from first to last along each axis (repeats are harmless).
+    for i in range(span):
+        a = np.minimum(first[:, 0] + i, last[:, 0])
+        for j in range(span):
+            b = np.minimum(first[:, 1] + j, last[:, 1])
+            for k in range(span):
+                marked[a, b, np.minimum(first[:, 2] + k, last[:, 2])] = True
+    return np.argwhere(marked) * _GRID_BLOCK
 
 
-def _check_int(value, name: str, low: int) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}.")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}.")
+def _nearest_codes(codes, matrix, offset, origins, n_blocks) -> np.ndarray:
+    """Nearest-neighbour samples at the grid blocks starting at ``origins``.
 
-
-def _check_crop(crop: np.ndarray, voxel_size) -> np.ndarray:
-    if crop.dtype.kind not in "iu":
-        raise TypeError(f"crop must hold integer codes, got dtype {crop.dtype}.")
-    if crop.ndim != 3:
-        raise ValueError(f"crop must be 3D (z, y, x), got shape {crop.shape}.")
-    try:
-        voxel_size = np.asarray(voxel_size, dtype=float).reshape(-1)
-    except (TypeError, ValueError):
-        raise TypeError(
-            f"voxel_size must be 3 positive numbers, got {voxel_size!r}."
-        ) from None
-    if voxel_size.shape != (3,) or not np.all(
-        np.isfinite(voxel_size) & (voxel_size > 0)
-    ):
-        raise ValueError(f"voxel_size must be 3 positive numbers, got {voxel_size}.")
-    for code in (UPPER, LOWER):
-        if not np.any(crop == code):
-            raise ValueError(f"crop has no voxel of code {code}; both are needed.")
-    return voxel_size
-
-
-def _frame(normal: np.ndarray) -> np.ndarray:
-    """Rows (n, u, v): the normal and two in-plane axes (u ~ y, v ~ x for z)."""
-    seed = np.eye(3)[1] if abs(normal[1]) < 0.9 else np.eye(3)[2]
-    u = _unit(seed - (seed @ normal) * normal)
-    return np.stack([normal, u, np.cross(normal, u)])
-
-
-def _fill_layer_holes(codes: np.ndarray, code: int) -> None:
-    """Fill, in place, the 2D holes of fragment ``code`` that hold code 0.
-
-    A hole is a 4-connected region of a layer, outside the fragment, that
-    does not reach the layer's edge; pixels of the other fragment in it stay.
+    Crop coordinates of grid point ``o`` are ``((o0 m0 + o1 m1) + o2 m2) +
+    offset`` per axis, rounded half up; outside the crop the sample is 0.
+    Returns the whole grid (``n_blocks`` blocks), zero where not sampled.
     """
-    regions, n_regions = ndi.label(codes != code, structure=_IN_LAYER)
-    open_region = np.zeros(n_regions + 1, dtype=bool)
-    open_region[0] = True  # the fragment itself
-    for edge in (regions[:, 0], regions[:, -1], regions[:, :, 0], regions[:, :, -1]):
-        open_region[edge] = True
-    codes[~open_region[regions] & (codes == 0)] = code
+    padded = np.pad(codes, 1)  # a zero border for the samples outside
+    flat = padded.ravel()
+    strides = (padded.shape[1] * padded.shape[2], padded.shape[2], 1)
+    side = _GRID_BLOCK
+    tables = [
+        [np.arange(n * side) * matrix[h, axis] for axis, n in enumerate(n_blocks)]
+        for h in range(3)
+    ]
+    grid = np.zeros(tuple(n * side for n in n_blocks), dtype=np.uint8)
+    blocks = grid.reshape(
+        n_blocks[0], side, n_blocks[1], side, n_blocks[2], side
+    ).transpose(0, 2, 4, 1, 3, 5)
+    within = np.arange(side)
+    for start in range(0, len(origins), _CHUNK):
+        chunk = origins[start : start + _CHUNK]
+        points = [o[:, None] + within for o in chunk.T]
+        index = None
+        for h in range(3):
+            rows = tables[h][0][points[0]][:, :, None]
+            rows = rows + tables[h][1][points[1]][:, None, :]
+            at = rows[..., None] + tables[h][2][points[2]][:, None, None, :]
+            at += offset[h]
+            at += 0.5
+            np.clip(at, -1, codes.shape[h], out=at)
+            np.floor(at, out=at)
+            if strides[h] != 1:
+                at *= strides[h]
+            index = at if index is None else np.add(index, at, out=index)
+        index += strides[0] + strides[1] + 1  # the zero border
+        block = tuple(chunk.T // side)
+        blocks[block] = flat[index.astype(np.intp)]
+    return grid
 
 
 def _sample_in_frame(codes, voxel_size, centroid, frame, step, max_layers):
@@ -244,28 +164,45 @@ def _sample_in_frame(codes, voxel_size, centroid, frame, step, max_layers):
     from ``centroid`` (layer 0 lies on the plane) and cover every voxel of the
     pair. Returns the samples and the grid's lowest (n, u, v) indices.
     """
-    projected = (_column_ends(codes > 0) * voxel_size - centroid) @ frame.T
+    mask = codes > 0
+    projected = (_column_ends(mask) * voxel_size - centroid) @ frame.T
+    projected = np.ascontiguousarray(projected.T)  # fast row reductions
     half = 0.5 * np.abs(frame) @ voxel_size  # half a voxel along each axis
-    lo = np.floor((projected.min(axis=0) - half) / step).astype(int)
-    hi = np.ceil((projected.max(axis=0) + half) / step).astype(int)
+    lo = np.floor((projected.min(axis=1) - half) / step).astype(int)
+    hi = np.ceil((projected.max(axis=1) + half) / step).astype(int)
     lo[0], hi[0] = min(lo[0], -1), max(hi[0], 1)
     if max_layers is not None:
         lo[0], hi[0] = max(lo[0], -max_layers), min(hi[0], max_layers)
-    # Grid index -> crop index is affine: the equivalent of map_coordinates
-    # without materialising the coordinate arrays.
+    # Grid index -> crop index is affine (the matrix and offset that
+    # scipy.ndimage.affine_transform would take).
     matrix = frame.T * step / voxel_size[:, None]
     offset = (centroid + frame.T @ ((lo + _TIE_BREAK) * step)) / voxel_size
-    sampled = ndi.affine_transform(
-        codes,
-        matrix,
-        offset,
-        output_shape=tuple(int(v) for v in hi - lo + 1),
-        order=0,
-        mode="grid-constant",
-        cval=0,
-        prefilter=False,
-    )
-    return sampled, lo
+    shape = tuple(int(v) for v in hi - lo + 1)
+    n_blocks = tuple(-(-n // _GRID_BLOCK) for n in shape)
+    origins = _grid_blocks_near(mask, voxel_size, centroid, frame, step, lo, n_blocks)
+    grid = _nearest_codes(codes, matrix, offset, origins, n_blocks)
+    return np.ascontiguousarray(grid[: shape[0], : shape[1], : shape[2]]), lo
+
+
+def _fill_layer_holes(codes: np.ndarray, code: int) -> None:
+    """Fill, in place, the 2D holes of fragment ``code`` that hold code 0.
+
+    A hole is a 4-connected region of a layer, outside the fragment, that
+    does not reach the layer's edge; pixels of the other fragment in it stay.
+    Holes lie inside the fragment's bounding box, and a region of the box
+    reaches the box's edge exactly when it reaches the layer's, so only the
+    box is labelled.
+    """
+    box = _bounding_box(codes == code)
+    if box is None:
+        return
+    codes = codes[box]
+    regions, n_regions = ndi.label(codes != code, structure=_IN_LAYER)
+    open_region = np.zeros(n_regions + 1, dtype=bool)
+    open_region[0] = True  # the fragment itself
+    for edge in (regions[:, 0], regions[:, -1], regions[:, :, 0], regions[:, :, -1]):
+        open_region[edge] = True
+    codes[~open_region[regions] & (codes == 0)] = code
 
 
 def _split_at_gap(sampled: np.ndarray, g: int, pixels) -> list[int]:
@@ -278,15 +215,15 @@ def _split_at_gap(sampled: np.ndarray, g: int, pixels) -> list[int]:
     """
     reference = sampled[g].copy()
     before, after = sampled[:g], sampled[g + 1 :]
-    before[before == LOWER] = 0
-    after[after == UPPER] = 0
+    np.bitwise_and(before, UPPER, out=before)  # codes 0-2: drops code 2
+    np.bitwise_and(after, LOWER, out=after)  # drops code 1
     sampled[g] = 0
     rescued = []
     for code, side, layer, pixel in (
         (UPPER, before, g - 1, pixels[0]),
         (LOWER, after, g + 1, pixels[1]),
     ):
-        if np.any(side == code):
+        if side.max(initial=0) == code:
             continue
         rescued.append(code)
         if np.any(reference == code):
@@ -356,7 +293,7 @@ def reslice_pair(
     _check_int(min_contact_points, "min_contact_points", 3)
     if max_layers is not None:
         _check_int(max_layers, "max_layers", 1)
-    codes = np.where((crop == UPPER) | (crop == LOWER), crop, 0).astype(np.uint8)
+    codes = _pair_codes(crop)  # the crop itself when it holds only 0-2
     centroid, normal, method, n_faces, cen_a, cen_b = _plane(
         codes, voxel_size, min_contact_points
     )
@@ -370,9 +307,8 @@ def reslice_pair(
     pixels = [frame[1:] @ (c - centroid) / step - lo[1:] for c in (cen_a, cen_b)]
     rescued = _split_at_gap(sampled, g, pixels)
 
-    keep = [np.flatnonzero(sampled.any(axis=axes)) for axes in ((1, 2), (0, 2), (0, 1))]
-    first = np.array([k[0] for k in keep])
-    box = tuple(slice(k[0], k[-1] + 1) for k in keep)
+    box = _bounding_box(sampled)
+    first = np.array([k.start for k in box])
     out = np.ascontiguousarray(sampled[box])
     origin = np.asarray(candidate.origin, dtype=float) * voxel_size
     meta = dict(candidate.meta)
@@ -387,7 +323,7 @@ def reslice_pair(
         source_voxel_size=tuple(float(v) for v in voxel_size),
         rescued_fragments=tuple(rescued),
         # The input crop itself when it holds only codes 0-2 (no copy).
-        contact_crop=crop if np.array_equal(crop, codes) else codes,
+        contact_crop=crop if codes is crop or np.array_equal(crop, codes) else codes,
     )
     gap = int(g - first[0])
     return replace(
@@ -461,7 +397,9 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
         Keep at most this many layers on each side of the gap (bounds the
         cost of large cells); ``None`` keeps them all.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of candidates.
+        Parallel jobs (joblib) over chunks of candidates; threads unless a
+        ``joblib.parallel_config`` backend says otherwise (the work is in
+        numpy and scipy, and the crops are not copied to other processes).
 
     Examples
     --------
@@ -542,7 +480,7 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
         if n_jobs == 1 or todo < 2:
             return CandidateSet(_reslice_chunk(X, params))
         bounds = np.linspace(0, len(X), min(len(X), 4 * n_jobs) + 1).astype(int)
-        parts = Parallel(n_jobs=self.n_jobs)(
+        parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
             delayed(_reslice_chunk)(X[a:b], params)
             for a, b in zip(bounds[:-1], bounds[1:])
         )

@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from joblib import parallel_config
+from scipy import ndimage as ndi
 from sklearn.base import clone
 
+from sklearn_overseg import _contact_geometry, _contact_plane, _reslice
 from sklearn_overseg._candidates import LOWER, UPPER, Candidate, CandidateSet
 from sklearn_overseg._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
 from sklearn_overseg._screening import CandidateScreener
@@ -292,3 +294,141 @@ def test_real_cells_cut_by_planes_have_small_gap_emd():
     geo = geo_features.GeoWassersteinFeatures().fit(out)
     gap = geo.transform(out)[:, list(geo.get_feature_names_out()).index("gap_emd")]
     assert np.median(gap[is_cut]) < 0.5 * np.median(gap[~is_cut])
+
+
+# ------------------------------------ fast paths against plain references
+# The sampler, hole filling and geometry helpers avoid whole-crop passes; these
+# tests check them against the straightforward implementations they replace.
+def random_pair(rng, voxel_size, clip_edges=False):
+    """A rugged, tilted cut of a noisy ellipsoid (optionally cut by the crop)."""
+    normal = random_normal(rng)
+    radii = rng.uniform(5, 9, 3)
+
+    def bumps(points):
+        return 1.2 * np.sin(points @ rng.normal(size=3))
+
+    crop, _ = cut_ellipsoid(voxel_size, radii, normal, rng.uniform(-2, 2), bumps)
+    noise = rng.random(crop.shape) < 0.04
+    crop[noise & (crop > 0)] = 0  # pinholes
+    if clip_edges:  # the pair reaches the crop's faces
+        crop = np.ascontiguousarray(crop[3:-2, 1:, :-3])
+    return crop
+
+
+def reference_samples(codes, voxel_size, centroid, frame, step, lo, shape):
+    matrix = frame.T * step / voxel_size[:, None]
+    offset = (centroid + frame.T @ ((lo + _reslice._TIE_BREAK) * step)) / voxel_size
+    return ndi.affine_transform(
+        codes, matrix, offset, output_shape=shape, order=0,
+        mode="grid-constant", cval=0, prefilter=False,
+    )
+
+
+@pytest.mark.parametrize("voxel_size", [(1.0, 1.0, 1.0), ANISOTROPIC, (0.4, 1.0, 0.7)])
+def test_block_sampler_equals_affine_transform(voxel_size):
+    rng = np.random.default_rng(11)
+    voxel_size = np.asarray(voxel_size)
+    for trial in range(6):
+        codes = random_pair(rng, voxel_size, clip_edges=trial % 2 == 1)
+        if not (np.any(codes == UPPER) and np.any(codes == LOWER)):
+            continue
+        centroid, normal = fit_contact_plane(codes, voxel_size)
+        frame = _contact_plane._frame(normal)
+        step = voxel_size.min() * rng.choice([1.0, 0.7, 1.6])
+        max_layers = [None, 3][trial % 3 == 2]
+        sampled, lo = _reslice._sample_in_frame(
+            codes, voxel_size, centroid, frame, step, max_layers
+        )
+        expected = reference_samples(
+            codes, voxel_size, centroid, frame, step, lo, sampled.shape
+        )
+        np.testing.assert_array_equal(sampled, expected)
+        assert sampled.flags.c_contiguous and sampled.any()
+
+
+def reference_fill(codes, code):
+    regions, n = ndi.label(codes != code, structure=_reslice._IN_LAYER)
+    open_region = np.zeros(n + 1, dtype=bool)
+    open_region[0] = True
+    for edge in (regions[:, 0], regions[:, -1], regions[:, :, 0], regions[:, :, -1]):
+        open_region[edge] = True
+    codes[~open_region[regions] & (codes == 0)] = code
+
+
+def test_hole_filling_in_the_fragment_box_equals_whole_layers():
+    rng = np.random.default_rng(12)
+    for _ in range(20):
+        shape = rng.integers(3, 14, 3)
+        codes = rng.choice(3, size=shape, p=[0.3, 0.5, 0.2]).astype(np.uint8)
+        codes[:, :2] = 0  # room around the fragment in some layers
+        expected = codes.copy()
+        reference_fill(expected, UPPER)
+        _reslice._fill_layer_holes(codes, UPPER)
+        np.testing.assert_array_equal(codes, expected)
+    empty = np.zeros((3, 4, 4), dtype=np.uint8)
+    _reslice._fill_layer_holes(empty, LOWER)
+    assert not empty.any()
+
+
+def test_fast_geometry_helpers_equal_plain_references():
+    rng = np.random.default_rng(13)
+    voxel_size = np.asarray(ANISOTROPIC)
+    for trial in range(4):
+        codes = random_pair(rng, voxel_size, clip_edges=trial % 2 == 1)
+        mask = codes > 0
+        # Column ends: argmax from both ends of every non-empty z column.
+        y, x = np.nonzero(mask.any(axis=0))
+        first = np.argmax(mask, axis=0)[y, x]
+        last = (len(mask) - 1 - np.argmax(mask[::-1], axis=0))[y, x]
+        expected = np.stack(
+            [np.concatenate([first, last]), np.tile(y, 2), np.tile(x, 2)], axis=1
+        )
+        np.testing.assert_array_equal(_reslice._column_ends(mask), expected)
+        # Centroid and contact faces.
+        upper = codes == UPPER
+        np.testing.assert_array_equal(
+            _contact_plane._centroid(upper), np.argwhere(upper).sum(0) / upper.sum()
+        )
+        centres, areas = _contact_plane._contact_faces(codes, voxel_size)
+        expected = []
+        for axis in range(3):
+            n = codes.shape[axis]
+            before = np.take(codes, np.arange(n - 1), axis=axis).astype(np.int16)
+            index = np.argwhere(before * np.take(codes, np.arange(1, n), axis) == 2)
+            index = index.astype(float)
+            index[:, axis] += 0.5
+            expected.append(index * voxel_size)
+        np.testing.assert_array_equal(centres, np.concatenate(expected))
+        assert len(areas) == len(centres)
+        # Line ends within the bounding box, and the slab distances in a box.
+        for mask in (upper, np.zeros_like(upper)):
+            keep = mask.copy()
+            for axis in range(3):
+                inner = np.zeros_like(mask)
+                index = [slice(None)] * 3
+                index[axis] = slice(1, -1)
+                lo_, hi_ = [slice(None)] * 3, [slice(None)] * 3
+                lo_[axis], hi_[axis] = slice(None, -2), slice(2, None)
+                inner[tuple(index)] = mask[tuple(lo_)] & mask[tuple(hi_)]
+                keep &= ~inner
+            np.testing.assert_array_equal(
+                _contact_geometry._line_ends(mask), np.argwhere(keep)
+            )
+        box = (slice(2, 7), slice(1, None), slice(0, 4))
+        distance = _contact_geometry._signed_distance
+        args = (codes.shape, voxel_size, np.array([3.0, 2.0, 1.0]), random_normal(rng))
+        np.testing.assert_array_equal(distance(*args, box), distance(*args)[box])
+
+
+def test_contact_crop_is_the_input_when_it_holds_only_pair_codes():
+    crop, _ = cut_ellipsoid((1.0, 1.0, 1.0), (6, 6, 6), np.array([0.0, 0.6, 0.8]))
+    out = reslice_pair(contact(crop))
+    assert out.meta["contact_crop"] is crop
+    wide = crop.astype(np.uint16)
+    assert reslice_pair(contact(wide)).meta["contact_crop"] is wide
+    noisy = crop.copy()
+    noisy[0, 0, 0] = 3  # a noisy partial mask: reduced to codes 0-2
+    contact_crop = reslice_pair(contact(noisy)).meta["contact_crop"]
+    assert contact_crop.dtype == np.uint8 and contact_crop.max() == LOWER
+    np.testing.assert_array_equal(contact_crop, crop)
+    np.testing.assert_array_equal(reslice_pair(contact(noisy)).crop, out.crop)

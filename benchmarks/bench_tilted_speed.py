@@ -1,0 +1,250 @@
+"""Speed of the tilted (contact) pair pipeline on every touching pair.
+
+Issue 5's target: all touching pairs of a 100 x 400 x 400 volume with about
+100 cells (cut by 10 tilted planes, ``oversegment(mode="tilted")``) through
+``load_pretrained("tilted").predict_merges`` in under 30 s on 2 cores.
+
+Each configuration runs in a fresh subprocess: first one end-to-end
+``predict_merges`` (wall time, and the peak resident memory ``VmHWM`` of the
+process, which holds the volume, the model and every candidate's crops), then
+``--repeats`` staged runs that time each step: screening, reslicing,
+Geo-Wasserstein, topology and contact features, scaling and classifier, merge
+decisions. Times are medians over the repeats. ``n_jobs=2`` runs everything
+under ``joblib.parallel_config(backend=..., n_jobs=2)``, which the ``n_jobs=None``
+of every step follows; the default backend is ``threading`` (numpy and scipy
+release the GIL; worker processes would receive copies of megabytes of crops
+per pair).
+
+``--baseline DIR`` also measures the ``sklearn_overseg`` package found in
+``DIR`` (an export of an older commit, e.g. ``git archive <commit>
+sklearn_overseg | tar -x -C DIR``) in the same run, so that its ratios to the
+current code are measured under the same machine load.
+
+Usage::
+
+    python benchmarks/bench_tilted_speed.py [--sizes 100x400x400 50x200x200]
+        [--jobs 1 2] [--repeats 3] [--backend threading] [--baseline DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from bench_common import markdown_table, print_environment, quiet
+from tqdm import tqdm
+
+#: name -> (shape, cells); the small volume keeps the cell size of the large.
+SIZES = {
+    "100x400x400": ((100, 400, 400), 100),
+    "50x200x200": ((50, 200, 200), 12),
+}
+STAGES = (
+    "screening",
+    "reslice",
+    "geo features",
+    "topology features",
+    "contact features",
+    "scale + classifier",
+    "merge decisions",
+)
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB (``VmHWM``).
+
+    Falls back to ``resource.getrusage``'s ``ru_maxrss``, which ``exec`` does
+    not reset on every system.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ----------------------------------------------------------------- child
+def staged_run(corrector, volume, decide) -> dict:
+    """One pass over the tilted pipeline, step by step; seconds per step."""
+    times = {}
+    start = time.perf_counter()
+    candidates = corrector.screener_.transform([volume])
+    times["screening"] = time.perf_counter() - start
+    pipe = corrector.classifier_
+    start = time.perf_counter()
+    resliced = pipe["reslice"].transform(candidates)
+    times["reslice"] = time.perf_counter() - start
+    blocks = []
+    for name, transformer in pipe["features"].transformer_list:
+        start = time.perf_counter()
+        blocks.append(np.asarray(transformer.transform(resliced)))
+        times[f"{name} features"] = time.perf_counter() - start
+    start = time.perf_counter()
+    scaled = pipe["scale"].transform(np.hstack(blocks))
+    proba = np.asarray(pipe["clf"].predict_proba(scaled))[:, 1]
+    times["scale + classifier"] = time.perf_counter() - start
+    if decide is not None:
+        start = time.perf_counter()
+        decide(volume, candidates, proba, corrector.threshold)
+        times["merge decisions"] = time.perf_counter() - start
+    times["pairs"] = len(candidates)
+    return times
+
+
+def child(path: str, n_jobs: int, backend: str, repeats: int) -> None:
+    """Subprocess: one end-to-end run, then staged runs; JSON on stdout."""
+    from joblib import parallel_config
+
+    import sklearn_overseg
+    from sklearn_overseg import load_pretrained
+
+    try:  # private helper; it moved between modules over time
+        from sklearn_overseg._correction import decide_merges
+    except ImportError:
+        try:
+            from sklearn_overseg._corrector import decide_merges
+        except ImportError:
+            decide_merges = None
+    volume = np.load(path)
+    corrector = load_pretrained("tilted")
+    rss_loaded = peak_rss_mb()
+    config = {} if n_jobs == 1 else {"backend": backend, "n_jobs": n_jobs}
+    with parallel_config(**config), quiet():
+        start = time.perf_counter()
+        records = corrector.predict_merges(volume)
+        end_to_end = time.perf_counter() - start
+        peak = peak_rss_mb()
+        runs = [staged_run(corrector, volume, decide_merges) for _ in range(repeats)]
+    print(json.dumps({
+        "package": str(Path(sklearn_overseg.__file__).parent),
+        "end_to_end_s": end_to_end,
+        "pairs": len(records),
+        "merged": int(sum(r["merged"] for r in records)),
+        "rss_loaded_mb": rss_loaded,
+        "peak_rss_mb": peak,
+        "stages": {k: [r[k] for r in runs if k in r] for k in STAGES},
+    }))
+
+
+# ---------------------------------------------------------------- parent
+def build_volume(name: str, path: Path) -> dict:
+    """The flawed volume of ``name`` saved to ``path``; its description."""
+    from sklearn_overseg.datasets import make_tissue, oversegment
+
+    shape, cells = SIZES[name]
+    truth = make_tissue(shape, cells, random_state=0)
+    with quiet():
+        flawed, pairs = oversegment(truth, 10, mode="tilted", random_state=0)
+    np.save(path, flawed)
+    return {"labels": len(np.unique(flawed)) - 1, "splits": len(pairs),
+            "dtype": str(flawed.dtype)}
+
+
+def run_child(path: Path, n_jobs: int, args, baseline: str | None) -> dict:
+    env = dict(os.environ)
+    if baseline:
+        env["PYTHONPATH"] = os.pathsep.join(
+            [baseline] + [p for p in [env.get("PYTHONPATH")] if p]
+        )
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(path), "--n-jobs", str(n_jobs),
+         "--backend", args.backend, "--repeats", str(args.repeats)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def size_table(results: dict) -> str:
+    """Stages (rows) by configuration (columns), with baseline ratios."""
+    configs = list(results)
+    header = ["step"] + [f"{v}, n_jobs={j} (s)" for v, j in configs]
+    pairs_of_ratios = [
+        (("baseline", j), ("current", j)) for v, j in configs
+        if v == "current" and ("baseline", j) in results
+    ]
+    header += [f"baseline / current, n_jobs={c[1]}" for _, c in pairs_of_ratios]
+
+    def median(res, stage):
+        values = res["stages"].get(stage, [])
+        return float(np.median(values)) if values else float("nan")
+
+    rows = []
+    for stage in STAGES:
+        row = [stage] + [median(results[c], stage) for c in configs]
+        row += [median(results[b], stage) / median(results[c], stage)
+                for b, c in pairs_of_ratios]
+        rows.append(row)
+    totals = {c: sum(median(results[c], s) for s in STAGES
+                     if results[c]["stages"].get(s)) for c in configs}
+    rows.append(["**total (staged, median)**"] + [totals[c] for c in configs]
+                + [totals[b] / totals[c] for b, c in pairs_of_ratios])
+    rows.append(["predict_merges, first run"]
+                + [results[c]["end_to_end_s"] for c in configs]
+                + [results[b]["end_to_end_s"] / results[c]["end_to_end_s"]
+                   for b, c in pairs_of_ratios])
+    rows.append(["peak RSS (MiB)"] + [results[c]["peak_rss_mb"] for c in configs]
+                + [results[b]["peak_rss_mb"] / results[c]["peak_rss_mb"]
+                   for b, c in pairs_of_ratios])
+    rows.append(["RSS after loading (MiB)"]
+                + [results[c]["rss_loaded_mb"] for c in configs]
+                + ["" for _ in pairs_of_ratios])
+    for key, label in (("pairs", "touching pairs"), ("merged", "pairs merged")):
+        rows.append([label] + [results[c][key] for c in configs]
+                    + ["" for _ in pairs_of_ratios])
+    rows = [[f"{v:.2f}" if isinstance(v, float) else v for v in row]
+            for row in rows]
+    return markdown_table(header, rows)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=["100x400x400"],
+                        choices=list(SIZES))
+    parser.add_argument("--jobs", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--backend", default="threading",
+                        choices=["threading", "loky"])
+    parser.add_argument("--baseline", help="folder holding an older sklearn_overseg")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--n-jobs", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child, args.n_jobs, args.backend, args.repeats)
+        return
+    if args.baseline and not (Path(args.baseline) / "sklearn_overseg").is_dir():
+        parser.error(f"no sklearn_overseg package in {args.baseline}")
+    print_environment("python benchmarks/bench_tilted_speed.py " + " ".join(
+        sys.argv[1:] if argv is None else argv))
+    versions = [("current", None)] + (
+        [("baseline", args.baseline)] if args.baseline else []
+    )
+    with tempfile.TemporaryDirectory(prefix="bench_tilted_") as tmp:
+        for name in args.sizes:
+            path = Path(tmp) / f"{name}.npy"
+            info = build_volume(name, path)
+            results = {}
+            todo = [(v, d, j) for v, d in versions for j in args.jobs]
+            for version, folder, n_jobs in tqdm(todo, desc=name, file=sys.stderr):
+                results[(version, n_jobs)] = run_child(path, n_jobs, args, folder)
+            print(f"### {name}: {info['labels']} labels ({info['dtype']}), "
+                  f"{info['splits']} tilted cuts\n")
+            print(f"n_jobs=2: joblib backend `{args.backend}`; median of "
+                  f"{args.repeats} staged runs"
+                  + (f"; baseline package: `{args.baseline}` (with its own "
+                     "shipped `tilted` model)" if args.baseline else "") + "\n")
+            print(size_table(results) + "\n")
+
+
+if __name__ == "__main__":
+    main()
