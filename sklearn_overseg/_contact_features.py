@@ -119,7 +119,7 @@ class ContactFeatures(TransformerMixin, BaseEstimator):
         Bound of the absolute feature values (tiny fragments give extreme
         ratios).
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of candidates.
+        Parallel jobs (joblib, threads by default) over chunks of candidates.
 
     Attributes
     ----------
@@ -194,7 +194,7 @@ class ContactFeatures(TransformerMixin, BaseEstimator):
             out = _chunk_features(X)
         else:
             bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
-            parts = Parallel(n_jobs=self.n_jobs)(
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
                 delayed(_chunk_features)(X[a:b])
                 for a, b in zip(bounds[:-1], bounds[1:])
             )

@@ -11,8 +11,10 @@ into background voxels or the noisy partial masks of the gap.
 from __future__ import annotations
 
 import numbers
+from contextlib import nullcontext
 
 import numpy as np
+from joblib import parallel_config
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -84,7 +86,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         Damage rounds per volume when training from ground truth
         (``fit(volumes)``), see :func:`make_training_candidates`.
     n_jobs : int or None, default=None
-        Parallel jobs for gap interpolation.
+        Parallel jobs for the pair pipeline's steps whose own ``n_jobs`` is
+        ``None`` (reslicing, features) and for gap interpolation.
     random_state : int or None, default=0
         Seed for training-data generation.
     verbose : int, default=0
@@ -220,7 +223,13 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
 
     def _decide(self, volume: np.ndarray, vol_index: int = 0):
         cands = self.screener_.transform([volume])
-        proba = self.predict_proba(cands)
+        # steps left at n_jobs=None take the corrector's n_jobs (or, when it
+        # is None too, that of an enclosing joblib.parallel_config)
+        jobs = nullcontext() if self.n_jobs is None else parallel_config(
+            n_jobs=self.n_jobs
+        )
+        with jobs:
+            proba = self.predict_proba(cands)
         mapping, merged = decide_merges(volume, cands, proba, self.threshold)
         return cands, proba, mapping, merged
 

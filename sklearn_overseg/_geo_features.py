@@ -194,7 +194,7 @@ default="quantiles"
         key, so a pair's features do not depend on the other pairs or on
         ``n_jobs``.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of candidates.
+        Parallel jobs (joblib, threads by default) over chunks of candidates.
 
     Attributes
     ----------
@@ -303,7 +303,7 @@ default="quantiles"
             out = _chunk_features(X, params, seeds)
         else:
             bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
-            parts = Parallel(n_jobs=self.n_jobs)(
+            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
                 delayed(_chunk_features)(X[a:b], params, seeds[a:b])
                 for a, b in zip(bounds[:-1], bounds[1:])
             )

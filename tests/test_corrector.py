@@ -280,3 +280,24 @@ def test_training_without_negatives_is_refused():
         MergeCorrector(
             classifier=make_pair_pipeline(LogisticRegression())
         ).fit([flawed], [column])
+
+
+def test_n_jobs_reaches_the_pair_pipeline(monkeypatch):
+    """Steps left at n_jobs=None run with the corrector's n_jobs."""
+    import joblib
+
+    from sklearn_overseg import _corrector
+
+    seen = []
+
+    class Spy(_corrector.MergeCorrector):
+        def predict_proba(self, candidates):
+            seen.append(joblib.effective_n_jobs(None))
+            return super().predict_proba(candidates)
+
+    truth = make_tissue((16, 48, 48), 8, random_state=0)
+    corrector = Spy(classifier=make_pair_pipeline(LogisticRegression()), n_rounds=1)
+    corrector.fit([truth])
+    corrector.set_params(n_jobs=2).predict_merges(truth)
+    corrector.set_params(n_jobs=None).predict_merges(truth)
+    assert seen == [2, 1]
