@@ -11,9 +11,11 @@ oversegmentation simulator; nothing is downloaded. The run is deterministic.
 
 The tilted model is trained at the realistic class ratio: every touching pair
 of the damaged tissues (a few true splits among many distinct neighbours),
-with small-celled tissues and tissues bent by a smooth random warp, so that
+with small-celled tissues, tissues bent by a smooth random warp, so that
 walls and cells are curved as in real tissue rather than planar and convex,
-and its classifier is a seed ensemble of networks (probabilities averaged).
+and random sub-boxes of the tissues, so that most cells are truncated by the
+image border as in a small crop of big cells; its classifier is a seed
+ensemble of networks (probabilities averaged).
 """
 
 from __future__ import annotations
@@ -66,6 +68,13 @@ BEND_AMPLITUDES = (3.0, 9.0)
 BEND_WAVELENGTH = 60.0
 #: Fraction of the cells cut per round (tilted model).
 TILTED_SPLIT_FRACTION = 0.25
+#: Random sub-boxes cut from every tissue (tilted model), one damage round
+#: each; the first is cut from the tissue as it is, the second from a bent
+#: version (amplitude ``BEND_AMPLITUDES[1]``).
+CROPS_PER_TISSUE = 2
+#: Range of each side of a sub-box, as a share of the tissue's side: cells
+#: keep their size, so most of them are truncated by the crop's border.
+CROP_FRACTION = (0.5, 0.75)
 #: Networks of the tilted model's seed ensemble (their probabilities are
 #: averaged): one network's seed alone moved held-out F1 by a few points.
 TILTED_ENSEMBLE_SIZE = 5
@@ -105,6 +114,26 @@ def bend_tissue(
     return relabel_consecutive(bent)
 
 
+def crop_tissue(labels: np.ndarray, rng) -> np.ndarray:
+    """A random sub-box of a label volume, as a small crop of big cells.
+
+    Each side is a random share (``CROP_FRACTION``) of the volume's side, at
+    least 8 voxels; half of the time the sub-box is square in xy. Each label
+    keeps its largest piece inside the box (in dense tissue the other pieces
+    join a neighbour) and the labels are made consecutive.
+    """
+    shape = np.array(labels.shape)
+    size = np.maximum(8, np.round(shape * rng.uniform(*CROP_FRACTION, size=3)))
+    size = size.astype(int)
+    if rng.rand() < 0.5:
+        size[2] = size[1]
+    start = [rng.randint(0, n - s + 1) for n, s in zip(shape, size)]
+    box = tuple(slice(a, a + s) for a, s in zip(start, size))
+    sub = labels[box].copy()
+    keep_largest_pieces(sub, reassign=bool((sub > 0).all()))
+    return relabel_consecutive(sub)
+
+
 def tilted_training_volumes(seed: int = 0) -> tuple[list, list]:
     """Flawed volumes (tilted cuts) and their ground truth, for the tilted model.
 
@@ -115,7 +144,8 @@ def tilted_training_volumes(seed: int = 0) -> tuple[list, list]:
     """
     specs = [(*t, None) for t in TRAINING_TISSUES] + SMALL_CELL_TISSUES
     rng = np.random.RandomState(seed)
-    flawed, truth = [], []
+    crop_rng = np.random.RandomState(seed + 7)
+    flawed, truth, crops = [], [], []
     for i, (shape, n, mode, aniso, elongation) in enumerate(specs):
         straight = i >= len(TRAINING_TISSUES)
         tissue = make_tissue(
@@ -128,15 +158,28 @@ def tilted_training_volumes(seed: int = 0) -> tuple[list, list]:
             for amplitude in BEND_AMPLITUDES
         ]
         for volume, rounds in versions:
-            n_cells = len(np.unique(volume)) - int((volume == 0).any())
-            n_splits = max(1, round(TILTED_SPLIT_FRACTION * n_cells))
             for _ in range(rounds):
-                damaged, _ = oversegment(
-                    volume, n_splits, mode="tilted", random_state=rng.randint(2**31)
-                )
-                flawed.append(damaged)
+                flawed.append(_tilted_damage(volume, rng))
                 truth.append(volume)
+        for k in range(CROPS_PER_TISSUE):
+            base = tissue
+            if k % 2 == 1:
+                base = bend_tissue(tissue, aniso, BEND_AMPLITUDES[1], crop_rng)
+            crop = crop_tissue(base, crop_rng)
+            crops.append((_tilted_damage(crop, crop_rng), crop))
+    flawed += [damaged for damaged, _ in crops]
+    truth += [crop for _, crop in crops]
     return flawed, truth
+
+
+def _tilted_damage(volume: np.ndarray, rng) -> np.ndarray:
+    """``volume`` with ``TILTED_SPLIT_FRACTION`` of its cells cut by planes."""
+    n_cells = len(np.unique(volume)) - int((volume == 0).any())
+    n_splits = max(1, round(TILTED_SPLIT_FRACTION * n_cells))
+    damaged, _ = oversegment(
+        volume, n_splits, mode="tilted", random_state=rng.randint(2**31)
+    )
+    return damaged
 
 
 def build_corrector(model: str) -> MergeCorrector:
