@@ -90,6 +90,25 @@ def print_environment(command: str) -> None:
     )
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB.
+
+    ``VmHWM`` of ``/proc/self/status``: unlike ``ru_maxrss``, it is reset by
+    ``exec``, so a subprocess does not inherit its parent's peak. Falls back
+    to ``resource.getrusage`` where ``/proc`` is missing.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def markdown_table(columns, rows) -> str:
     """A markdown table; floats get three decimals.
 

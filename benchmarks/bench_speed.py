@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -38,7 +37,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import markdown_table, print_environment, quiet
+from bench_common import markdown_table, peak_rss_mb, print_environment, quiet
 from scipy import ndimage as ndi
 from tqdm import tqdm
 
@@ -198,22 +197,6 @@ def build_stack(name: str, path: Path) -> dict:
     np.save(path, flawed)
     return {"shape": shape, "cells": n_cells, "splits": len(pairs),
             "dtype": str(flawed.dtype), "build_s": time.perf_counter() - start}
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB.
-
-    ``VmHWM`` of ``/proc/self/status``: unlike ``ru_maxrss``, it is reset by
-    ``exec``, so a subprocess does not inherit the parent's peak at fork time.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def child(path: str) -> None:

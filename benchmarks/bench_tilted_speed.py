@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import markdown_table, print_environment, quiet
+from bench_common import markdown_table, peak_rss_mb, print_environment, quiet
 from tqdm import tqdm
 
 #: name -> (shape, cells); the small volume keeps the cell size of the large.
@@ -56,22 +55,6 @@ STAGES = (
     "scale + classifier",
     "merge decisions",
 )
-
-
-def peak_rss_mb() -> float:
-    """Peak resident memory of this process so far, in MiB (``VmHWM``).
-
-    Falls back to ``resource.getrusage``'s ``ru_maxrss``, which ``exec`` does
-    not reset on every system.
-    """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ----------------------------------------------------------------- child

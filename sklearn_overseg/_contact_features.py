@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._candidates import Candidate, CandidateSet
 from ._contact_geometry import contact_shape, section_profile
+from ._pair_features import PairFeaturesMixin
 from ._reslice import reslice_pair
 from ._topology import check_candidate_set
 
@@ -79,7 +80,7 @@ def _check_contact_candidates(X: CandidateSet) -> None:
             )
 
 
-class ContactFeatures(TransformerMixin, BaseEstimator):
+class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     """Shape features of the contact between two touching fragments.
 
     For tilted candidates (the output of :class:`TiltedReslicer`, which keeps
@@ -202,23 +203,10 @@ class ContactFeatures(TransformerMixin, BaseEstimator):
         out = np.nan_to_num(out, nan=0.0, posinf=self.clip, neginf=-self.clip)
         return np.clip(out, -self.clip, self.clip).astype(np.float32)
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
-        """Names of the output features.
-
-        Parameters
-        ----------
-        input_features : ignored
-            Pairs have no input features; accepted for scikit-learn's API.
-
-        Returns
-        -------
-        ndarray of str
-        """
-        check_is_fitted(self)
-        return np.asarray(FEATURES, dtype=object)
+    def _names(self) -> tuple[str, ...]:
+        return FEATURES
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False
         tags.requires_fit = False
         return tags

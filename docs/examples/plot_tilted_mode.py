@@ -101,8 +101,10 @@ plt.show()
 # %%
 # A corrector for tilted cuts
 # ---------------------------
-# ``load_pretrained("tilted")`` is trained on synthetic tissues (straight and
-# bent by a smooth warp) cut by random planes, on every touching pair: about
+# ``load_pretrained("tilted")`` is trained on synthetic tissues (straight,
+# bent by a smooth warp, and cropped so that many cells are truncated by the
+# volume's border, as in real crops) cut by random planes, on every touching
+# pair: about
 # one split cell for twenty pairs of distinct neighbours, as in real dense
 # tissue. Its threshold was chosen by cross-validation grouped by volume so
 # that few distinct pairs are merged.
