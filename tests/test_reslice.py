@@ -9,7 +9,12 @@ from joblib import parallel_config
 from scipy import ndimage as ndi
 from sklearn.base import clone
 
-from sklearn_overseg import _contact_geometry, _contact_plane, _reslice
+from sklearn_overseg import (
+    _contact_geometry,
+    _contact_plane,
+    _reslice,
+    _reslice_sampling,
+)
 from sklearn_overseg._candidates import LOWER, UPPER, Candidate, CandidateSet
 from sklearn_overseg._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
 from sklearn_overseg._screening import CandidateScreener
@@ -317,7 +322,8 @@ def random_pair(rng, voxel_size, clip_edges=False):
 
 def reference_samples(codes, voxel_size, centroid, frame, step, lo, shape):
     matrix = frame.T * step / voxel_size[:, None]
-    offset = (centroid + frame.T @ ((lo + _reslice._TIE_BREAK) * step)) / voxel_size
+    shift = (lo + _reslice_sampling._TIE_BREAK) * step
+    offset = (centroid + frame.T @ shift) / voxel_size
     return ndi.affine_transform(
         codes, matrix, offset, output_shape=shape, order=0,
         mode="grid-constant", cval=0, prefilter=False,
@@ -336,7 +342,7 @@ def test_block_sampler_equals_affine_transform(voxel_size):
         frame = _contact_plane._frame(normal)
         step = voxel_size.min() * rng.choice([1.0, 0.7, 1.6])
         max_layers = [None, 3][trial % 3 == 2]
-        sampled, lo = _reslice._sample_in_frame(
+        sampled, lo = _reslice_sampling._sample_in_frame(
             codes, voxel_size, centroid, frame, step, max_layers
         )
         expected = reference_samples(
@@ -383,7 +389,7 @@ def test_fast_geometry_helpers_equal_plain_references():
         expected = np.stack(
             [np.concatenate([first, last]), np.tile(y, 2), np.tile(x, 2)], axis=1
         )
-        np.testing.assert_array_equal(_reslice._column_ends(mask), expected)
+        np.testing.assert_array_equal(_reslice_sampling._column_ends(mask), expected)
         # Centroid and contact faces.
         upper = codes == UPPER
         np.testing.assert_array_equal(
