@@ -142,10 +142,12 @@ def crop_tissue(labels: np.ndarray, rng) -> np.ndarray:
 def tilted_training_volumes(seed: int = 0) -> tuple[list, list]:
     """Flawed volumes (tilted cuts) and their ground truth, for the tilted model.
 
-    The small-celled tissues as they are (``TILTED_ROUNDS`` damage rounds)
-    and every tissue (the axis model's and the small-celled ones) bent by
+    The small-celled tissues as they are (``TILTED_ROUNDS`` damage rounds),
+    every tissue (the axis model's and the small-celled ones) bent by
     :func:`bend_tissue` with each of ``BEND_AMPLITUDES`` (one round each),
-    damaged by ``oversegment(mode="tilted")``.
+    and ``CROPS_PER_TISSUE`` sub-boxes of each tissue (:func:`crop_tissue`,
+    every other one bent first; one round each), all damaged by
+    ``oversegment(mode="tilted")``.
     """
     specs = [(*t, None) for t in TRAINING_TISSUES] + SMALL_CELL_TISSUES
     rng = np.random.RandomState(seed)
