@@ -81,10 +81,13 @@ def read_input(path: str, voxel_size, *, quiet: bool):
 def configure(corrector: MergeCorrector, voxel_size, *, threshold=None, jobs=None):
     """Apply the command-line settings to a fitted corrector, in place.
 
-    The models measure distances in x pixels, so the screener gets the voxel
-    size relative to the x pixel: only the anisotropy matters.
+    A model works in the units it was trained in. One trained without a voxel
+    size (the pretrained models, ``overseg train``) measures in voxels and
+    keeps doing so: giving it the file's voxel size would show it shapes
+    unlike those it learned from. One trained with a voxel size measures in
+    x pixels, so its screener gets the voxel size relative to the x pixel.
     """
-    if voxel_size is not None:
+    if voxel_size is not None and corrector.screener_.voxel_size is not None:
         relative = np.asarray(voxel_size, dtype=float) / float(voxel_size[2])
         corrector.screener_.set_params(voxel_size=tuple(relative.tolist()))
     if threshold is not None:

@@ -65,8 +65,8 @@ def _model_option(parser, what: str) -> None:
     parser.add_argument(
         "--model", default="default", metavar="MODEL",
         help=f"{what}: 'default' or 'axis' (pretrained: cells split along z, "
-        "a mask missing in some layers), 'tilted' (pretrained, if installed: "
-        "cuts by tilted surfaces, as 3D segmenters make), or a .json file "
+        "a mask missing in some layers), 'tilted' (pretrained: cells cut by "
+        "tilted surfaces, as 3D segmenters make), or a .json file "
         "made by 'overseg train' (default: the pretrained axis model)",
     )
 
@@ -75,8 +75,11 @@ def _common_options(parser, *, jobs: bool = True) -> None:
     parser.add_argument(
         "--voxel-size", nargs=3, type=_positive(float), metavar=("Z", "Y", "X"),
         help="voxel size along z, y, x (e.g. 2 0.5 0.5 micron); overrides the "
-        "size stored in the input file. Only the ratios matter for the "
-        "correction; it is also written to the output",
+        "size stored in the input file and is written to the output. The "
+        "pretrained models and those of 'overseg train' measure in voxels "
+        "(they were trained so), so it does not change their decisions; a "
+        "model trained in the Python API with a screener voxel size gets the "
+        "ratios of this one",
     )
     if jobs:
         parser.add_argument(
@@ -114,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold", type=_probability, metavar="T",
         help="merge pairs whose merge probability is at least T, between 0 and "
-        "1 (default: the model's, 0.5); lower merges more, higher fewer",
+        "1 (default: the model's; 0.5 for 'axis', 0.7 for 'tilted'); lower "
+        "merges more, higher fewer",
     )
     p.add_argument(
         "--report", metavar="DIR",
