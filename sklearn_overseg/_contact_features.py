@@ -131,7 +131,7 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from sklearn_overseg import Candidate, CandidateSet
-    >>> from sklearn_overseg._contact_features import ContactFeatures
+    >>> from sklearn_overseg import ContactFeatures
     >>> zz, yy, xx = np.mgrid[:16, :16, :16]
     >>> ball = (zz - 7.5) ** 2 + (yy - 7.5) ** 2 + (xx - 7.5) ** 2 < 49
     >>> cut = np.where(ball, np.where(zz + xx < 15, 1, 2), 0).astype(np.uint8)

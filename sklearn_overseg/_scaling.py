@@ -37,7 +37,7 @@ class ClippedStandardScaler(StandardScaler):
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._scaling import ClippedStandardScaler
+    >>> from sklearn_overseg import ClippedStandardScaler
     >>> X = np.r_[np.zeros(99), 1.0][:, None]      # a rare binary feature
     >>> ClippedStandardScaler(clip=5).fit(X).transform([[1.0]]).tolist()
     [[5.0]]
