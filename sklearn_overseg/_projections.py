@@ -16,6 +16,9 @@ import math
 import numpy as np
 from sklearn.utils import check_random_state
 
+_BLOCK_VALUES = 4096  # (run, direction) values projected at once
+_PAIR_VALUES = 16384  # CDF values per side compared at once
+
 
 def _angles(n_projections: int, random_state) -> np.ndarray:
     """Evenly spaced directions on [0, pi) with a random common offset."""
@@ -24,12 +27,20 @@ def _angles(n_projections: int, random_state) -> np.ndarray:
 
 
 def _row_runs(stack):
-    """Horizontal runs ``(layer, row, first_col, stop_col)`` of a mask stack."""
-    padded = np.pad(stack.astype(np.int8), ((0, 0), (0, 0), (1, 1)))
-    step = np.diff(padded, axis=2)
-    layer, row, first = np.nonzero(step == 1)
-    stop = np.nonzero(step == -1)[2]
-    return layer, row, first, stop
+    """Horizontal runs ``(layer, row, first_col, stop_col)`` of a mask stack.
+
+    The rows are laid end to end in one flat array, each after a background
+    pixel, so a run starts and stops at consecutive changes of that array.
+    """
+    n_layers, n_rows, n_cols = stack.shape
+    width = n_cols + 1
+    flat = np.zeros(n_layers * n_rows * width + 1, dtype=bool)
+    flat[:-1].reshape(n_layers * n_rows, width)[:, 1:] = stack.reshape(-1, n_cols)
+    change = np.flatnonzero(flat[1:] != flat[:-1])
+    start, end = change[0::2], change[1::2]
+    line = start // width
+    layer, row = np.divmod(line, n_rows)
+    return layer, row, start - line * width, end - line * width
 
 
 class _Grid:
@@ -54,30 +65,51 @@ class _Grid:
         slope = weight[:, None] / (u_high - u_low)
         n_dirs = self.direction.shape[1]
         base = (group[:, None] * n_dirs + np.arange(n_dirs)) * self.n_bins
-        index, value = [], []
-        for u, sign in ((u_low, 1.0), (u_high, -1.0)):
+        # Each end spreads its slope change over two bins; the bins of the
+        # four parts are filled in order (low+1, low+2, high+1, high+2).
+        index = np.empty((4, *u_low.shape), dtype=np.int64)
+        value = np.empty((4, *u_low.shape))
+        for part, (u, sign) in enumerate(((u_low, 1.0), (u_high, -1.0))):
             whole = np.floor(u)
             frac = u - whole
             cell = base + whole.astype(np.int64)
-            index += [cell + 1, cell + 2]
-            value += [sign * slope * (1 - frac), sign * slope * frac]
+            np.add(cell, 1, out=index[2 * part])
+            np.add(cell, 2, out=index[2 * part + 1])
+            signed = sign * slope
+            np.multiply(signed, 1 - frac, out=value[2 * part])
+            np.multiply(signed, frac, out=value[2 * part + 1])
         size = n_groups * n_dirs * self.n_bins
-        curve = np.bincount(
-            np.concatenate(index).ravel(), np.concatenate(value).ravel(), size
-        ).reshape(n_groups, n_dirs, self.n_bins)
+        curve = np.bincount(index.ravel(), value.ravel(), size)
+        curve = curve.reshape(n_groups, n_dirs, self.n_bins)
         return np.cumsum(np.cumsum(curve, axis=2), axis=2)
 
     def project_runs(self, stack, spacing):
+        """CDFs (n_layers, K, n_bins) of the row runs of each stack layer.
+
+        Layers are projected in blocks of about ``_BLOCK_VALUES`` values so
+        the temporaries stay small (fresh large arrays cost more than the
+        arithmetic); each CDF depends on its own layer only.
+        """
         layer, row, first, stop = _row_runs(stack)
         count = stack.reshape(len(stack), -1).sum(axis=1)
-        y = np.outer(row * spacing[0], self.direction[0])
-        ends = [
-            y + np.outer((col - 0.5) * spacing[1], self.direction[1])
-            for col in (first, stop)
-        ]
         weight = (stop - first) / np.maximum(count[layer], 1)
-        low, high = np.minimum(*ends), np.maximum(*ends)
-        return self.cdfs(layer, low, high, weight, len(stack))
+        n_layers, n_dirs = len(stack), self.direction.shape[1]
+        layer_start = np.searchsorted(layer, np.arange(n_layers + 1))
+        block = layer_start[:-1] // max(1, _BLOCK_VALUES // n_dirs)
+        edges = np.concatenate([[0], np.flatnonzero(np.diff(block)) + 1, [n_layers]])
+        out = np.empty((n_layers, n_dirs, self.n_bins))
+        for top, bottom in zip(edges[:-1], edges[1:]):
+            runs = slice(layer_start[top], layer_start[bottom])
+            y = np.outer(row[runs] * spacing[0], self.direction[0])
+            ends = [
+                y + np.outer((col[runs] - 0.5) * spacing[1], self.direction[1])
+                for col in (first, stop)
+            ]
+            low, high = np.minimum(*ends), np.maximum(*ends)
+            out[top:bottom] = self.cdfs(
+                layer[runs] - top, low, high, weight[runs], bottom - top
+            )
+        return out
 
     def project_points(self, group, points, weight, n_groups):
         t = points @ self.direction  # points in physical units
@@ -90,7 +122,7 @@ class _Grid:
 
     def pair_distances(self, cdf, pairs):
         """:meth:`distance` between ``cdf[i]`` and ``cdf[j]`` for rows (i, j)."""
-        chunk = max(1, 4_000_000 // cdf[0].size)
+        chunk = max(1, _PAIR_VALUES // cdf[0].size)
         return np.concatenate(
             [np.empty(0)]
             + [

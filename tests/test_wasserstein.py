@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 
-from sklearn_overseg import _wasserstein
+from sklearn_overseg import _projections, _wasserstein
 from sklearn_overseg._wasserstein import geo_wasserstein, layer_distances
 
 METHODS = ["exact", "sliced", "multiscale", "auto"]
@@ -259,3 +259,56 @@ def test_layer_distances_bad_arguments(kwargs, match):
 def test_layer_distances_rejects_ragged_masks():
     with pytest.raises(ValueError, match="one shape"):
         layer_distances([np.ones((4, 4), bool), np.ones((4, 5), bool)])
+
+
+def reference_row_runs(stack):
+    """Row runs found row by row, the straightforward way."""
+    runs = []
+    for layer, row in np.ndindex(stack.shape[:2]):
+        step = np.diff(np.concatenate([[0], stack[layer, row].astype(int), [0]]))
+        for first, stop in zip(np.flatnonzero(step == 1), np.flatnonzero(step == -1)):
+            runs.append((layer, row, first, stop))
+    return np.array(runs, dtype=np.int64).reshape(-1, 4).T
+
+
+def drifting_stack(seed, n_layers=9, shape=(57, 61)):
+    rng = np.random.default_rng(seed)
+    stack = np.stack([random_mask(rng, shape, (30, 300)) for _ in range(n_layers)])
+    stack[1] = False  # an empty layer
+    stack[2, 5] = True  # a full row, touching both borders
+    stack[3, :, 0] = stack[3, :, -1] = True  # one-pixel runs at the borders
+    return stack
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_row_runs_match_a_row_by_row_reference(seed):
+    stack = drifting_stack(seed)
+    runs = _projections._row_runs(stack)
+    for got, expected in zip(runs, reference_row_runs(stack)):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("block_values", [1, 64, 10**9])
+def test_blocked_projection_is_bit_identical_to_one_pass(monkeypatch, block_values):
+    """Projecting layers in blocks and comparing pairs in chunks changes no bit."""
+    stack = drifting_stack(2)
+    spacing = np.array([1.0, 0.7])
+    angles = _projections._angles(16, 3)
+    grid = _projections._Grid(stack.shape[1:], spacing, angles, 0.35)
+    layer, row, first, stop = reference_row_runs(stack)
+    y = np.outer(row * spacing[0], grid.direction[0])
+    ends = [
+        y + np.outer((col - 0.5) * spacing[1], grid.direction[1])
+        for col in (first, stop)
+    ]
+    count = stack.reshape(len(stack), -1).sum(axis=1)
+    weight = (stop - first) / np.maximum(count[layer], 1)
+    low, high = np.minimum(*ends), np.maximum(*ends)
+    one_pass = grid.cdfs(layer, low, high, weight, len(stack))
+    pairs = np.array([[i, j] for i in range(len(stack)) for j in range(len(stack))])
+    expected = grid.distance(one_pass[pairs[:, 0]], one_pass[pairs[:, 1]])
+    monkeypatch.setattr(_projections, "_BLOCK_VALUES", block_values)
+    monkeypatch.setattr(_projections, "_PAIR_VALUES", block_values)
+    cdf = grid.project_runs(stack, spacing)
+    assert np.array_equal(cdf, one_pass)
+    assert np.array_equal(grid.pair_distances(cdf, pairs), expected)
