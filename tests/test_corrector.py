@@ -13,7 +13,7 @@ from sklearn_overseg import (
     MergeNet,
     make_pair_pipeline,
 )
-from sklearn_overseg._training import _damage
+from sklearn_overseg.correction._training import _damage
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.metrics import mean_average_precision, merge_scores
 from sklearn_overseg.utils import estimator_checks as checks
@@ -286,7 +286,7 @@ def test_n_jobs_reaches_the_pair_pipeline(monkeypatch):
     """Steps left at n_jobs=None run with the corrector's n_jobs."""
     import joblib
 
-    from sklearn_overseg import _corrector
+    from sklearn_overseg.correction import _corrector
 
     seen = []
 

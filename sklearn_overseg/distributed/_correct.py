@@ -24,12 +24,12 @@ import dask
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._axis_screening import axis_candidate
 from .._candidates import GAP_NOISE, CandidateSet
-from .._contact import pair_box
-from .._correction import _gap_fill
-from .._merging import resolve_merges
-from .._screening import CandidateScreener
+from ..correction._merging import resolve_merges
+from ..correction._steps import _gap_fill
+from ..screening._axis import axis_candidate
+from ..screening._contact import pair_box
+from ..screening._screener import CandidateScreener
 from ._geometry import blockwise_geometry
 from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute

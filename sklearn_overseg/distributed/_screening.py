@@ -5,7 +5,7 @@ cut so that no task needs the whole volume:
 
 1. facing overlaps: each block (z slab x (y, x) window) is read with a halo of
    ``max_gap + 1`` layers below it, and counts the overlaps of the upper
-   faces in its own layers (:func:`~sklearn_overseg._facing_overlaps.facing_counts`);
+   faces in its own layers (``facing_counts`` of ``screening``);
    the sparse counts of all blocks add up, in a tree, to those of the volume;
 2. gap verdicts: pairs that overlap enough are judged in batches, each pair
    reading only its footprint over its gap layers;
@@ -20,15 +20,15 @@ from __future__ import annotations
 import dask
 import numpy as np
 
-from .._axis_screening import AxisPair, gap_verdict, select_axis_pairs
-from .._contact import pair_box
-from .._facing_overlaps import (
+from .._geometry import LabelGeometry
+from ..screening._axis import AxisPair, gap_verdict, select_axis_pairs
+from ..screening._contact import pair_box
+from ..screening._facing_overlaps import (
     _RowLookup,
     _sparse_count,
     dense_overlaps,
     facing_counts,
 )
-from .._geometry import LabelGeometry
 from ._scheduler import batches, compute
 from ._source import VolumeReader, Window, block_grid
 

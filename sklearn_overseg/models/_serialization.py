@@ -23,31 +23,48 @@ __all__ = ["save_model", "load_model", "FORMAT_VERSION"]
 FORMAT_VERSION = 1
 
 
-def _registry() -> dict[str, type]:
-    from sklearn.ensemble import BaggingClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import FeatureUnion, Pipeline
-    from sklearn.preprocessing import StandardScaler
+#: Estimator classes a model file may name: class name -> "module:attribute".
+#: Resolved on first use, so that this module imports none of them (nor torch).
+_ALLOWED = {
+    "Pipeline": "sklearn.pipeline:Pipeline",
+    "FeatureUnion": "sklearn.pipeline:FeatureUnion",
+    "StandardScaler": "sklearn.preprocessing:StandardScaler",
+    "LogisticRegression": "sklearn.linear_model:LogisticRegression",
+    "BaggingClassifier": "sklearn.ensemble:BaggingClassifier",
+    "MergeNet": "sklearn_overseg.models._classifier:MergeNet",
+    "MergeMLP": "sklearn_overseg.models._classifier:MergeMLP",
+    "MergeCorrector": "sklearn_overseg.correction:MergeCorrector",
+    "CandidateScreener": "sklearn_overseg.screening:CandidateScreener",
+    "GeoWassersteinFeatures": "sklearn_overseg.features:GeoWassersteinFeatures",
+    "TopologyFeatures": "sklearn_overseg.features:TopologyFeatures",
+    "ClippedStandardScaler": "sklearn_overseg.features:ClippedStandardScaler",
+    "ContactFeatures": "sklearn_overseg.tilted:ContactFeatures",
+    "TiltedReslicer": "sklearn_overseg.tilted:TiltedReslicer",
+}
 
-    from . import _classifier, _corrector, _geo_features, _screening, _topology
-    from ._contact_features import ContactFeatures
-    from ._scaling import ClippedStandardScaler
 
-    classes = [
-        Pipeline, FeatureUnion, StandardScaler, LogisticRegression,
-        BaggingClassifier,
-        _classifier.MergeNet, _classifier.MergeMLP,
-        _corrector.MergeCorrector, _screening.CandidateScreener,
-        _geo_features.GeoWassersteinFeatures, _topology.TopologyFeatures,
-        ContactFeatures, ClippedStandardScaler,
-    ]
-    try:
-        from ._reslice import TiltedReslicer
+def _resolve(name: str) -> type:
+    """The allowed class called ``name`` (imported on first use)."""
+    import importlib
 
-        classes.append(TiltedReslicer)
-    except ImportError:  # pragma: no cover - optional step
-        pass
-    return {c.__name__: c for c in classes}
+    module, attribute = _ALLOWED[name].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _is_allowed(cls: type) -> bool:
+    """Whether ``cls`` is the allowed class of its name (no import of others)."""
+    name = cls.__name__
+    if name not in _ALLOWED:
+        return False
+    module = _ALLOWED[name].split(":")[0]
+    # cheap test first: a class lives in its allowed module's top package
+    same_package = cls.__module__.split(".")[0] == module.split(".")[0]
+    return same_package and _resolve(name) is cls
+
+
+def _is_merge_net(value) -> bool:
+    """Whether ``value`` is a MergeNet, without importing torch to find out."""
+    return type(value).__name__ == "MergeNet" and _is_allowed(type(value))
 
 
 class _Writer:
@@ -60,8 +77,6 @@ class _Writer:
         return {"__array__": key}
 
     def value(self, v):
-        from ._classifier import MergeNet
-
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
         if isinstance(v, np.generic):
@@ -71,11 +86,11 @@ class _Writer:
         if isinstance(v, (list, tuple)):
             items = [self.value(x) for x in v]
             return {"__tuple__": items} if isinstance(v, tuple) else items
-        if isinstance(v, MergeNet):
+        if _is_merge_net(v):
             return self.net(v)
         if isinstance(v, BaseEstimator):
             return self.estimator(v)
-        if isinstance(v, type) and v.__name__ in _registry():
+        if isinstance(v, type) and _is_allowed(v):
             return {"__class__": v.__name__}
         raise TypeError(
             f"cannot save a {type(v).__name__} in the safe model format; "
@@ -84,7 +99,7 @@ class _Writer:
 
     def estimator(self, est: BaseEstimator) -> dict:
         name = type(est).__name__
-        if _registry().get(name) is not type(est):
+        if not _is_allowed(type(est)):
             raise TypeError(
                 f"{name} is not supported by the safe model format; "
                 "use joblib.dump instead"
@@ -109,7 +124,7 @@ class _Writer:
                 params[k] = self.value(v)
             elif k in defaults and v is defaults[k]:
                 continue
-            elif isinstance(v, type) and v.__name__ in _registry():
+            elif isinstance(v, type) and _is_allowed(v):
                 params[k] = {"__class__": v.__name__}
             else:
                 raise TypeError(
@@ -133,7 +148,6 @@ class _Writer:
 class _Reader:
     def __init__(self, arrays) -> None:
         self.arrays = arrays
-        self.classes = _registry()
 
     def value(self, v):
         if isinstance(v, list):
@@ -151,18 +165,18 @@ class _Reader:
         raise ValueError(f"unrecognised entry in model file: {sorted(v)}")
 
     def _cls(self, name: str) -> type:
-        if name not in self.classes:
+        if name not in _ALLOWED:
             raise ValueError(f"model file names an unknown class {name!r}")
-        return self.classes[name]
+        return _resolve(name)
 
     def estimator(self, node: dict):
-        import torch
-
         cls = self._cls(node["class"])
         est = cls(**{k: self.value(v) for k, v in node["params"].items()})
         fitted = node.get("fitted", {})
         if node["class"] == "MergeNet":
             if fitted:
+                import torch
+
                 est.n_features_in_ = int(fitted["n_features_in_"])
                 est.pos_weight_ = fitted["pos_weight_"]
                 est.classes_ = self.value(fitted.get("classes_", [0, 1]))
@@ -214,7 +228,7 @@ def save_model(estimator, path) -> Path:
     >>> load_model(path).max_gap
     2
     """
-    from . import __version__
+    from .. import __version__
 
     json_path, npz_path = _paths(path)
     writer = _Writer()

@@ -13,11 +13,11 @@ from __future__ import annotations
 import numpy as np
 from joblib import Parallel, delayed
 
-from ._candidates import GAP_NOISE, LOWER, UPPER, Candidate
-from ._geometry import LabelGeometry
+from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
+from .._geometry import LabelGeometry
+from .._progress import progress
 from ._interpolation import interpolate_masks
 from ._merging import relabel_volume, resolve_merges
-from ._progress import progress
 
 __all__ = ["apply_merges", "decide_merges", "label_z_extents", "merge_records"]
 

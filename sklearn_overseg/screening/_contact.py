@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._candidates import LOWER, UPPER, Candidate
-from ._geometry import LabelGeometry, require_int64_labels
-from ._validation import check_label_volume
+from .._candidates import LOWER, UPPER, Candidate
+from .._geometry import LabelGeometry, require_int64_labels
+from .._validation import check_label_volume
 
 __all__ = ["contact_pairs"]
 

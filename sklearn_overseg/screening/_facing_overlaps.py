@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._geometry import LabelGeometry
+from .._geometry import LabelGeometry
 
 __all__ = ["dense_overlaps", "facing_counts", "facing_overlaps"]
 

@@ -28,7 +28,7 @@ from scipy import ndimage as ndi
 from skimage.draw import polygon2mask
 from skimage.measure import find_contours
 
-from ._validation import check_voxel_size
+from .._validation import check_voxel_size
 
 __all__ = ["interpolate_masks"]
 

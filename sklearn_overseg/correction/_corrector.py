@@ -19,13 +19,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._candidates import CandidateSet
-from ._correction import apply_merges, decide_merges, merge_records
-from ._pair_pipeline import make_pair_pipeline
-from ._progress import progress
-from ._screening import CandidateScreener
+from .._candidates import CandidateSet
+from .._progress import progress
+from .._validation import check_volumes
+from ..models._pair_pipeline import make_pair_pipeline
+from ..screening._screener import CandidateScreener
+from ._steps import apply_merges, decide_merges, merge_records
 from ._training import label_candidates, make_training_candidates
-from ._validation import check_volumes
 
 __all__ = ["MergeCorrector"]
 
@@ -298,7 +298,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
 
     def score(self, X, y) -> float:
         """Mean average precision (IoU 0.5, 0.75) of corrected ``X`` against ``y``."""
-        from .metrics import mean_average_precision
+        from ..metrics import mean_average_precision
 
         truth = check_volumes(y, name="ground truth", allow_background_only=True)
         corrected = self.transform(X)

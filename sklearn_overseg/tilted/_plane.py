@@ -3,7 +3,7 @@
 The contact surface is the set of voxel faces shared by fragment A (code 1)
 and fragment B (code 2). It is fitted with a plane by weighted PCA of the face
 centres, in physical units, with robust refits and fallbacks for small or
-line-like contacts. Helper of :mod:`sklearn_overseg._reslice`, which samples
+line-like contacts. Helper of :mod:`sklearn_overseg.tilted._reslice`, which samples
 the pair on a grid whose layers are parallel to that plane.
 
 Every full pass over a crop here is an elementwise or contiguous operation on
@@ -18,7 +18,7 @@ from numbers import Integral
 
 import numpy as np
 
-from ._candidates import LOWER, UPPER
+from .._candidates import LOWER, UPPER
 
 # Contacts whose second principal spread is below this fraction of the
 # smallest voxel size are treated as lines.
@@ -202,7 +202,7 @@ def fit_contact_plane(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._reslice import fit_contact_plane
+    >>> from sklearn_overseg.tilted._reslice import fit_contact_plane
     >>> crop = np.ones((6, 8, 8), dtype=np.uint8)
     >>> crop[:, :, 4:] = 2      # A at small x, B at large x
     >>> centroid, normal = fit_contact_plane(crop)

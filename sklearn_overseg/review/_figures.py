@@ -14,7 +14,7 @@ from matplotlib.colors import hsv_to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._geometry import LabelGeometry
+from .._geometry import LabelGeometry
 
 __all__ = ["draw_histogram", "draw_pair"]
 

@@ -20,15 +20,15 @@ import numpy as np
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._correction import apply_merges, decide_merges, merge_records
-from ._corrector import MergeCorrector
-from ._decisions import _is_borderline, apply_decisions, read_decisions
-from ._pretrained import available_pretrained, load_pretrained
-from ._progress import progress, stage
-from ._serialization import load_model, save_model
-from ._validation import check_voxel_size
-from .io import read_labels, write_labels
-from .io._labels import check_destination
+from .._progress import progress, stage
+from .._validation import check_voxel_size
+from ..correction._corrector import MergeCorrector
+from ..correction._steps import apply_merges, decide_merges, merge_records
+from ..io import read_labels, write_labels
+from ..io._labels import check_destination
+from ..models._pretrained import available_pretrained, load_pretrained
+from ..models._serialization import load_model, save_model
+from ..review._decisions import _is_borderline, apply_decisions, read_decisions
 
 __all__ = [
     "run_apply_decisions", "run_correct", "run_demo", "run_evaluate", "run_train",
@@ -177,7 +177,7 @@ def run_correct(args) -> int:
     print(f"{len(candidates)} candidate pairs, {int(merged.sum())} merged, "
           f"{n_unsure} unsure; wrote {args.output}")
     if args.report:
-        from ._report import write_review_report
+        from ..review._report import write_review_report
 
         page = write_review_report(
             volume, corrected, merge_records(candidates, proba, merged),
@@ -194,8 +194,8 @@ def run_train(args) -> int:
     """``overseg train``."""
     from sklearn.linear_model import LogisticRegression
 
-    from ._pair_pipeline import make_pair_pipeline
-    from ._screening import CandidateScreener
+    from ..models._pair_pipeline import make_pair_pipeline
+    from ..screening._screener import CandidateScreener
 
     if Path(args.output).suffix.lower() != ".json":
         raise ValueError(f"the model name must end in .json, got '{args.output}'")
@@ -232,7 +232,7 @@ def run_train(args) -> int:
 
 def run_evaluate(args) -> int:
     """``overseg evaluate``."""
-    from .metrics import average_precision, jaccard_index, variation_of_information
+    from ..metrics import average_precision, jaccard_index, variation_of_information
 
     pred, truth = read_file(args.prediction), read_file(args.ground_truth)
     if pred.shape != truth.shape:
@@ -257,7 +257,7 @@ def run_evaluate(args) -> int:
 
 def run_demo(args) -> int:
     """``overseg demo``."""
-    from .demo import run_demo as demo
+    from ._demo import run_demo as demo
 
     with warnings.catch_warnings():
         # the simulator's notes on what it could not make are not for users

@@ -23,8 +23,8 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
 
-from ._candidates import CandidateSet
-from ._validation import check_volumes
+from .._candidates import CandidateSet
+from .._validation import check_volumes
 
 __all__ = ["label_candidates", "make_training_candidates"]
 
@@ -100,7 +100,7 @@ def _damage(truth, mode, n_splits, gap_layers, shrink, n_confounders, n_noise, s
     Axis mode adds ``n_confounders`` trimmed stacked confounders (as many as
     the volume allows) and ``n_noise`` noisy partial masks.
     """
-    from .datasets import oversegment
+    from ..datasets import oversegment
 
     if mode == "tilted":
         return oversegment(
@@ -192,7 +192,7 @@ def make_training_candidates(
     """
     from dataclasses import replace
 
-    from ._screening import CandidateScreener
+    from ..screening._screener import CandidateScreener
 
     if mode not in ("axis", "tilted"):
         raise ValueError(f"mode must be 'axis' or 'tilted', got {mode!r}")

@@ -26,7 +26,7 @@ class UnionFind:
 
     Examples
     --------
-    >>> from sklearn_overseg._merging import UnionFind
+    >>> from sklearn_overseg.correction._merging import UnionFind
     >>> uf = UnionFind()
     >>> _ = uf.union(3, 5); _ = uf.union(5, 9)
     >>> uf.find(9) == uf.find(3)
@@ -99,7 +99,7 @@ def resolve_merges(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._merging import resolve_merges
+    >>> from sklearn_overseg.correction._merging import resolve_merges
     >>> pairs = np.array([[1, 2], [2, 3], [4, 5]])
     >>> mapping, merged = resolve_merges(pairs, np.array([.9, .8, .1]), 0.5)
     >>> mapping, merged.tolist()
@@ -188,7 +188,7 @@ def relabel_volume(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._merging import relabel_volume
+    >>> from sklearn_overseg.correction._merging import relabel_volume
     >>> relabel_volume(np.array([[[0, 2, 3]]]), {3: 2}).tolist()
     [[[0, 2, 2]]]
     """

@@ -22,8 +22,9 @@ from scipy import ndimage as ndi
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
-from ._candidates import LOWER, UPPER, Candidate, CandidateSet
-from ._contact_plane import (
+from .._candidates import LOWER, UPPER, Candidate, CandidateSet
+from ..features._topology import check_candidate_set
+from ._plane import (
     _bounding_box,
     _check_crop,
     _check_int,
@@ -32,8 +33,7 @@ from ._contact_plane import (
     _plane,
     fit_contact_plane,
 )
-from ._reslice_sampling import _TIE_BREAK, _sample_in_frame
-from ._topology import check_candidate_set
+from ._sampling import _TIE_BREAK, _sample_in_frame
 
 __all__ = ["TiltedReslicer", "fit_contact_plane", "reslice_pair"]
 
@@ -127,7 +127,7 @@ def reslice_pair(
     --------
     >>> import numpy as np
     >>> from sklearn_overseg._candidates import Candidate
-    >>> from sklearn_overseg._reslice import reslice_pair
+    >>> from sklearn_overseg.tilted._reslice import reslice_pair
     >>> crop = np.zeros((8, 10, 10), dtype=np.uint8)
     >>> crop[1:7, 1:9, 1:5] = 1
     >>> crop[1:7, 1:9, 5:9] = 2     # cut along x, not z
@@ -262,7 +262,7 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
     --------
     >>> import numpy as np
     >>> from sklearn_overseg._candidates import Candidate, CandidateSet
-    >>> from sklearn_overseg._reslice import TiltedReslicer
+    >>> from sklearn_overseg.tilted._reslice import TiltedReslicer
     >>> zz, yy, xx = np.mgrid[:20, :20, :20]
     >>> ball = (zz - 9.5) ** 2 + (yy - 9.5) ** 2 + (xx - 9.5) ** 2 < 81
     >>> crop = np.where(ball, np.where(zz + xx < 19, 1, 2), 0).astype(np.uint8)

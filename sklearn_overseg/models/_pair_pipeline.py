@@ -12,8 +12,8 @@ from __future__ import annotations
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ._geo_features import GeoWassersteinFeatures
-from ._topology import TopologyFeatures
+from ..features._geo_features import GeoWassersteinFeatures
+from ..features._topology import TopologyFeatures
 
 __all__ = ["make_pair_pipeline"]
 

@@ -39,8 +39,8 @@ from numbers import Integral, Real
 
 import numpy as np
 
+from .._validation import check_voxel_size
 from ._projections import _angles, _Grid
-from ._validation import check_voxel_size
 
 __all__ = ["geo_wasserstein", "layer_distances"]
 
@@ -292,7 +292,7 @@ def layer_distances(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg._wasserstein import layer_distances
+    >>> from sklearn_overseg.features._wasserstein import layer_distances
     >>> stack = np.zeros((3, 20, 20), bool)
     >>> for z in range(3):
     ...     stack[z, 5:10, 5 + 2 * z:10 + 2 * z] = True

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._candidates import GAP_NOISE, LOWER, UPPER, Candidate
+from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
+from .._geometry import LabelGeometry
 from ._contact import pair_box, pair_crop
 from ._facing_overlaps import _RowLookup, facing_overlaps
-from ._geometry import LabelGeometry
 
 __all__ = [
     "AxisPair",

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .._geometry import LabelGeometry
+from .._progress import progress
+from .._validation import check_label_volume, check_voxel_size
 from ._decisions import _is_borderline, write_decisions
-from ._geometry import LabelGeometry
-from ._progress import progress
-from ._report_figures import draw_histogram, draw_pair
-from ._validation import check_label_volume, check_voxel_size
+from ._figures import draw_histogram, draw_pair
 
 __all__ = ["write_review_report"]
 

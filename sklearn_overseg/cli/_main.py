@@ -14,7 +14,7 @@ import logging
 import sys
 import warnings
 
-from . import __version__
+from .. import __version__
 
 __all__ = ["main", "build_parser"]
 
@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version or a bad option
         return exc.code if isinstance(exc.code, int) else 0
     # imported after parsing, so that --help stays quick
-    from . import _cli_commands as commands
+    from . import _commands as commands
 
     run = {
         "correct": commands.run_correct, "train": commands.run_train,
@@ -257,7 +257,3 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             tiff_log.setLevel(tiff_level)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,11 +14,11 @@ from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._axis_screening import axis_candidates
-from ._candidates import Candidate, CandidateSet
+from .._candidates import Candidate, CandidateSet
+from .._geometry import LabelGeometry
+from .._validation import check_volumes, check_voxel_size
+from ._axis import axis_candidates
 from ._contact import contact_candidates
-from ._geometry import LabelGeometry
-from ._validation import check_volumes, check_voxel_size
 
 __all__ = ["CandidateScreener"]
 

@@ -19,7 +19,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._candidates import (
+from .._candidates import (
     Candidate,
     CandidateSet,
     check_candidate_set,
@@ -132,7 +132,7 @@ class GeoWassersteinFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator)
 
     A 2D mask is read as the uniform distribution over its pixels; two masks
     differ by their earth mover's distance (EMD, see
-    :func:`~sklearn_overseg._wasserstein.geo_wasserstein`). For each fragment
+    :func:`~sklearn_overseg.features._wasserstein.geo_wasserstein`). For each fragment
     the EMDs between its masks ``spacing`` layers apart are summarised by
     quantiles, and the gap EMD is the EMD between the upper fragment's last
     mask and the lower fragment's first mask. Empty layers are ignored.
@@ -176,7 +176,7 @@ default="quantiles"
         pair's number of gap layers plus one, the spacing across the gap.
     method : {"sliced", "auto", "exact", "multiscale"}, default="sliced"
         EMD computation (see
-        :func:`~sklearn_overseg._wasserstein.geo_wasserstein`). ``"sliced"``
+        :func:`~sklearn_overseg.features._wasserstein.geo_wasserstein`). ``"sliced"``
         projects each pair's stack once and is by far the fastest; the others
         solve transport problems pair by pair.
     n_projections : int, default=16

@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from ._correction import apply_merges, label_z_extents
-from ._merging import resolve_merges
-from ._validation import check_label_volume
+from .._validation import check_label_volume
+from ..correction._merging import resolve_merges
+from ..correction._steps import apply_merges, label_z_extents
 
 __all__ = ["apply_decisions", "read_decisions", "write_decisions"]
 
@@ -67,7 +67,7 @@ def write_decisions(
     Examples
     --------
     >>> import tempfile, pathlib
-    >>> from sklearn_overseg._decisions import read_decisions, write_decisions
+    >>> from sklearn_overseg.review._decisions import read_decisions, write_decisions
     >>> records = [dict(upper=1, lower=2, probability=0.9, merged=True,
     ...                 gap_start=3, gap_stop=4, kind="axis")]
     >>> path = write_decisions(records, pathlib.Path(tempfile.mkdtemp()) / "d.csv")
@@ -244,7 +244,7 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
         decisions = read_decisions(decisions)
     decisions = _check_rows(decisions)
     if corrector is None:
-        from ._pretrained import load_pretrained
+        from ..models._pretrained import load_pretrained
 
         corrector = load_pretrained("axis")
     check_is_fitted(corrector)
