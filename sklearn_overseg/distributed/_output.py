@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..correction._merging import relabel_volume
+from ..correction import relabel_volume
 from ._source import VolumeReader, default_block_shape
 
 __all__ = ["check_blocks", "open_target", "paint_writes", "route_writes", "write_block"]
