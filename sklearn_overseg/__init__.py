@@ -33,6 +33,7 @@ from .correction import (
 from .features import (
     ClippedStandardScaler,
     GeoWassersteinFeatures,
+    ImageFeatures,
     TopologyFeatures,
     geo_wasserstein,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "ClippedStandardScaler",
     "ContactFeatures",
     "GeoWassersteinFeatures",
+    "ImageFeatures",
     "MergeCorrector",
     "MergeMLP",
     "MergeNet",

@@ -11,6 +11,7 @@ into background voxels or the noisy partial masks of the gap.
 from __future__ import annotations
 
 import numbers
+import warnings
 from contextlib import nullcontext
 
 import numpy as np
@@ -20,13 +21,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
+from .._image import attach_image, check_image
 from .._progress import progress
 from .._validation import check_out_array, check_single_volume, check_volumes
+from ..features import uses_image
 from ..models import make_pair_pipeline
 from ..screening import CandidateScreener
 from ._scoring import score_pairs
 from ._steps import MergeDecisions, apply_merges, decide_merges
-from ._training import label_candidates, make_training_candidates
+from ._training import attach_images, label_candidates, make_training_candidates
 
 __all__ = ["MergeCorrector"]
 
@@ -127,7 +130,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, *, images=None):
         """Train the pair classifier.
 
         Parameters
@@ -139,6 +142,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             ``y``.
         y : list of ndarray, default=None
             Ground truth for flawed ``X``.
+        images : list of ndarray, default=None
+            The raw image of each volume of ``X`` (same shapes), for a
+            classifier with image features (``make_pair_pipeline(image=True)``).
 
         Returns
         -------
@@ -163,10 +169,13 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
                 mode=mode,
                 n_rounds=self.n_rounds,
                 random_state=self.random_state,
+                images=images,
             )
         else:
             truth = check_volumes(y, name="ground truth", allow_background_only=True)
             cands = self.screener_.fit_transform(volumes)
+            if images is not None:
+                cands = attach_images(cands, volumes, images)
             labels = label_candidates(cands, volumes, truth)
         if len(np.unique(labels)) < 2:
             raise ValueError(
@@ -182,20 +191,44 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
     # screen -> score_pairs -> decide -> apply: the one correction flow that
     # correct, predict_merges, the command line and report, the block-wise
     # path, napari and reviewed decisions all go through.
-    def screen(self, volume) -> CandidateSet:
+    def screen(self, volume, *, image=None) -> CandidateSet:
         """Step 1: the candidate pairs of one label volume.
 
         Parameters
         ----------
         volume : ndarray of shape (z, y, x)
             A label volume.
+        image : ndarray of shape (z, y, x), optional
+            The raw image the labels were drawn on. A classifier with image
+            features (:class:`ImageFeatures`) needs it; one without ignores
+            it, with a warning.
 
         Returns
         -------
         CandidateSet
+            Each pair carries the crop of the normalised image
+            (``Candidate.image``) when the classifier uses it.
         """
         check_is_fitted(self)
-        return self.screener_.transform([check_single_volume(volume)])
+        return self._screen(check_single_volume(volume), image)
+
+    def _screen(self, volume: np.ndarray, image) -> CandidateSet:
+        needs_image = uses_image(self.classifier_)
+        if image is None and needs_image:
+            raise ValueError(
+                "this corrector's model uses the raw image (ImageFeatures): "
+                "pass image= (overseg correct --image RAW)"
+            )
+        if image is not None:
+            normalised = check_image(image, volume)
+            if not needs_image:
+                warnings.warn(
+                    "this corrector's model uses labels only; image= is ignored",
+                    UserWarning,
+                    stacklevel=3,
+                )
+        candidates = self.screener_.transform([volume])
+        return attach_image(candidates, normalised) if needs_image else candidates
 
     def _jobs(self):
         # steps left at n_jobs=None take the corrector's n_jobs (or, when it
@@ -282,17 +315,19 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs, verbose=self.verbose, out=out,
         )
 
-    def _decisions(self, volume: np.ndarray) -> MergeDecisions:
-        candidates = self.screener_.transform([volume])
+    def _decisions(self, volume: np.ndarray, image=None) -> MergeDecisions:
+        candidates = self._screen(volume, image)
         return self.decide(volume, candidates, self.score_pairs(candidates))
 
-    def predict_merges(self, volume) -> list[dict]:
+    def predict_merges(self, volume, *, image=None) -> list[dict]:
         """The review list: every candidate pair with its decision.
 
         Parameters
         ----------
         volume : ndarray of shape (z, y, x)
             A label volume.
+        image : ndarray of shape (z, y, x), optional
+            The raw image, see :meth:`screen`.
 
         Returns
         -------
@@ -302,9 +337,11 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             ``gap_stop`` (absolute layers, ``None`` without a gap).
         """
         check_is_fitted(self)
-        return self._decisions(check_single_volume(volume)).records()
+        return self._decisions(check_single_volume(volume), image).records()
 
-    def correct(self, volume, *, out: np.ndarray | None = None) -> np.ndarray:
+    def correct(
+        self, volume, *, image=None, out: np.ndarray | None = None
+    ) -> np.ndarray:
         """Return a corrected copy of one label volume (same dtype).
 
         The four steps in a row: :meth:`screen`, :meth:`score_pairs`,
@@ -314,6 +351,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         ----------
         volume : ndarray of shape (z, y, x)
             A label volume; it is not modified (unless it is ``out``).
+        image : ndarray of shape (z, y, x), optional
+            The raw image the labels were drawn on, for a model with image
+            features (see :meth:`screen`); a label-only model ignores it.
         out : ndarray, optional
             Array to write the result into, with the shape and dtype of the
             validated ``volume`` (for example a ``numpy.memmap`` on disk).
@@ -328,7 +368,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         volume = check_single_volume(volume)
         out = check_out_array(out, volume)
-        return self._apply(volume, self._decisions(volume), out)
+        return self._apply(volume, self._decisions(volume, image), out)
 
     def transform(self, X) -> list[np.ndarray]:
         """Correct every volume; returns a list of corrected copies."""

@@ -5,9 +5,12 @@
 * :func:`oversegment` damages a correct label volume the way segmentation
   pipelines do (cells split by a missing layer or by a tilted boundary) and
   returns the pairs that truly belong together, plus hard negatives.
+* :func:`make_tissue_image` draws a membrane or nuclear-stain image for a
+  label volume, so synthetic training can use image evidence too.
 """
 
+from ._images import make_tissue_image
 from ._oversegment import oversegment
 from ._tissue import make_tissue
 
-__all__ = ["make_tissue", "oversegment"]
+__all__ = ["make_tissue", "make_tissue_image", "oversegment"]

@@ -1,6 +1,7 @@
-"""Steps 2-3: pair features (Geo-Wasserstein, topology) and their scaling."""
+"""Steps 2-3: pair features (Geo-Wasserstein, topology, image) and their scaling."""
 
 from ._geo_features import GeoWassersteinFeatures
+from ._image_features import ImageFeatures, uses_image
 from ._pair_features import PairFeaturesMixin
 from ._scaling import ClippedStandardScaler
 from ._topology import TopologyFeatures
@@ -9,8 +10,10 @@ from ._wasserstein import geo_wasserstein, layer_distances
 __all__ = [
     "ClippedStandardScaler",
     "GeoWassersteinFeatures",
+    "ImageFeatures",
     "PairFeaturesMixin",
     "TopologyFeatures",
     "geo_wasserstein",
     "layer_distances",
+    "uses_image",
 ]

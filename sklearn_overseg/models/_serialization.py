@@ -37,6 +37,7 @@ _ALLOWED = {
     "CandidateScreener": "sklearn_overseg.screening:CandidateScreener",
     "GeoWassersteinFeatures": "sklearn_overseg.features:GeoWassersteinFeatures",
     "TopologyFeatures": "sklearn_overseg.features:TopologyFeatures",
+    "ImageFeatures": "sklearn_overseg.features:ImageFeatures",
     "ClippedStandardScaler": "sklearn_overseg.features:ClippedStandardScaler",
     "ContactFeatures": "sklearn_overseg.tilted:ContactFeatures",
     "TiltedReslicer": "sklearn_overseg.tilted:TiltedReslicer",
