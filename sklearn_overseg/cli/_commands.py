@@ -20,7 +20,7 @@ import numpy as np
 from .._progress import stage
 from .._validation import check_voxel_size
 from ..correction import MergeCorrector
-from ..io import read_labels, write_labels
+from ..io import read_image, read_labels, write_labels
 from ..io._labels import check_destination
 from ..models import available_pretrained, load_model, load_pretrained, save_model
 from ..review import apply_decisions, is_borderline, read_decisions
@@ -118,8 +118,12 @@ def run_correct(args) -> int:
     corrector = load_corrector(args.model)
     configure(corrector, voxel_size, threshold=args.threshold, jobs=args.jobs,
               verbose=0 if quiet else 1)
+    image = None
+    if args.image:
+        with stage(f"reading {args.image}", enabled=not quiet):
+            image = read_image(args.image)
     with stage("screening", enabled=not quiet):
-        candidates = corrector.screen(volume)
+        candidates = corrector.screen(volume, image=image)
     scores = corrector.score_pairs(candidates, return_features=True)
     decisions = corrector.decide(volume, candidates, scores.probabilities)
     corrected = corrector.apply(volume, decisions)

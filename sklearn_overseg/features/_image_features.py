@@ -156,6 +156,7 @@ class ImageFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     [0.0, 1.67, 5.0]
     """
 
+    _requires_image = True  # for the package's estimator checks
     _parameter_constraints: dict = {
         "depth": [Interval(numbers.Integral, 1, None, closed="left")],
         "clip": [Interval(numbers.Real, 0, None, closed="neither")],
