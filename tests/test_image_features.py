@@ -53,7 +53,8 @@ def _by_pair(cands, features):
 
 
 def test_membrane_between_two_cells_scores_above_a_split_cell():
-    image = make_tissue_image(_stacks(), "membrane", noise=0.0, random_state=0)
+    image = make_tissue_image(_stacks(), "membrane", blur=(0.5, 1, 1), noise=0.0,
+                              random_state=0)
     cands, est = _axis_pairs(image)
     f = _by_pair(cands, est.transform(cands))
     split, distinct = f[(1, 4)], f[(2, 3)]
@@ -80,7 +81,8 @@ def test_nuclear_signal_continues_across_a_cut_but_not_between_nuclei():
 
 def test_contact_pairs_see_the_membrane_at_their_contact():
     truth = _stacks()
-    image = make_tissue_image(truth, "membrane", noise=0.0, random_state=1)
+    image = make_tissue_image(truth, "membrane", blur=(0.5, 1, 1), noise=0.0,
+                              random_state=1)
     cut = truth.copy()
     cut[5:][cut[5:] == 1] = 4  # a cut through cell 1, no missing layer
     cands = CandidateScreener(mode="contact").transform(cut)

@@ -6,7 +6,10 @@ learn from pairs that carry one. :func:`make_tissue_image` draws one from the
 or the background, a nuclear stain fills each object with its own brightness
 and texture. The optics are a Gaussian blur (less in z, where voxels are
 longer), the camera adds noise, and gain and offset are random, so that
-training sees the variety the per-volume normalisation must absorb.
+training sees the variety the per-volume normalisation must absorb. Unless
+given, the blur, the noise and the membrane's contrast over the cytoplasm are
+drawn at random too (domain randomisation): real stains range from crisp to
+faint and blurred, and a model trained on one look only learns that look.
 """
 
 from __future__ import annotations
@@ -39,8 +42,8 @@ def make_tissue_image(
     labels,
     kind: str = "membrane",
     *,
-    blur=(0.5, 1.0, 1.0),
-    noise: float = 0.1,
+    blur=None,
+    noise: float | None = None,
     random_state=None,
 ) -> np.ndarray:
     """Draw a synthetic raw image for a label volume.
@@ -54,11 +57,13 @@ def make_tissue_image(
         ``"membrane"``: bright cell outlines (each cell's membrane with its own
         brightness) over dim cytoplasm. ``"nuclei"``: each object filled with
         its own brightness and a smooth texture, over a dark background.
-    blur : float or sequence of 3 floats, default=(0.5, 1.0, 1.0)
-        Standard deviation of the Gaussian blur along (z, y, x), in voxels.
-    noise : float, default=0.1
+    blur : float, sequence of 3 floats or None, default=None
+        Standard deviation of the Gaussian blur along (z, y, x), in voxels;
+        ``None`` draws ``s`` in [0.5, 2] for y and x and ``s`` times [0.3, 1]
+        for z.
+    noise : float or None, default=None
         Standard deviation of the additive Gaussian noise, relative to the
-        brightest structure (about 1).
+        brightest structure (about 1); ``None`` draws it in [0.05, 0.4].
     random_state : int, RandomState or None, default=None
         Seed of the brightnesses, textures, noise, gain and offset.
 
@@ -78,17 +83,23 @@ def make_tissue_image(
     labels = check_label_volume(labels, allow_background_only=True)
     if kind not in ("membrane", "nuclei"):
         raise ValueError(f"kind must be 'membrane' or 'nuclei', got {kind!r}")
-    if not isinstance(noise, numbers.Real) or not noise >= 0:
+    if noise is not None and (not isinstance(noise, numbers.Real) or not noise >= 0):
         raise ValueError(f"noise must be a non-negative number, got {noise!r}")
-    sigma = np.broadcast_to(np.asarray(blur, dtype=float), (3,))
-    if not np.all(sigma >= 0):
-        raise ValueError(f"blur must be non-negative, got {blur!r}")
+    if blur is not None:
+        sigma = np.broadcast_to(np.asarray(blur, dtype=float), (3,))
+        if not np.all(sigma >= 0):
+            raise ValueError(f"blur must be non-negative, got {blur!r}")
     rng = check_random_state(random_state)
+    if blur is None:
+        lateral = rng.uniform(0.5, 2.0)
+        sigma = np.array([lateral * rng.uniform(0.3, 1.0), lateral, lateral])
+    if noise is None:
+        noise = rng.uniform(0.05, 0.4)
     values, inverse = np.unique(labels, return_inverse=True)
     inverse = inverse.reshape(labels.shape)
     per_label = rng.uniform(0.6, 1.4, size=len(values))
     if kind == "membrane":
-        inside = rng.uniform(0.05, 0.25)
+        inside = rng.uniform(0.05, 0.5)
         signal = np.where(labels > 0, inside, 0.5 * inside).astype(np.float32)
         edge = _boundaries(labels)
         signal[edge] = per_label[inverse[edge]]

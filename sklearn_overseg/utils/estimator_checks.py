@@ -465,7 +465,9 @@ def _candidate_sets(image: bool = False) -> tuple[CandidateSet, CandidateSet]:
         axis = attach_images(axis, [e.flawed for e in examples], [
             make_tissue_image(e.truth, random_state=i) for i, e in enumerate(examples)
         ])
-        contact = attach_images(contact, [tilted], [make_tissue_image(truth)])
+        contact = attach_images(
+            contact, [tilted], [make_tissue_image(truth, random_state=0)]
+        )
     return axis, contact
 
 
