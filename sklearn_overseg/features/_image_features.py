@@ -141,7 +141,6 @@ class ImageFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     Examples
     --------
     >>> import numpy as np
-    >>> from dataclasses import replace
     >>> from sklearn_overseg import Candidate, CandidateSet, ImageFeatures
     >>> crop = np.zeros((5, 6, 6), dtype=np.uint8)
     >>> crop[:2, 1:5, 1:5], crop[3:, 1:5, 1:5] = 1, 2
@@ -152,7 +151,7 @@ class ImageFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     >>> est = ImageFeatures().fit(X)
     >>> est.get_feature_names_out()[:3].tolist()
     ['inside_mean', 'interface_contrast', 'interface_peak']
-    >>> est.transform(X)[0, :3].round(2).tolist()
+    >>> est.transform(X)[0, :3].astype(float).round(2).tolist()
     [0.0, 1.67, 5.0]
     """
 
