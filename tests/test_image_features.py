@@ -246,3 +246,24 @@ def test_cli_correct_with_image(image_corrector, tissue, tmp_path):
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert wrong.returncode != 0 and "image has shape" in wrong.stderr
     assert not (tmp_path / "out2.npy").exists()
+
+
+def test_tilted_pairs_keep_their_image_through_reslicing():
+    from sklearn_overseg import ContactFeatures, TiltedReslicer
+
+    truth = make_tissue((16, 48, 48), n_cells=12, random_state=5)
+    image = make_tissue_image(truth, "membrane", random_state=5)
+    pipe = make_pair_pipeline(LogisticRegression(max_iter=2000),
+                              reslicer=TiltedReslicer(), contact=ContactFeatures(),
+                              image=True)
+    corrector = MergeCorrector(CandidateScreener(mode="contact", min_contact=10),
+                               pipe, n_rounds=1).fit([truth], images=[image])
+    flawed, _ = oversegment(truth, n_splits=3, mode="tilted", random_state=6)
+    cands = corrector.screen(flawed, image=image)
+    resliced = TiltedReslicer().fit_transform(cands)
+    for before, after in zip(cands, resliced):
+        assert after.kind == "tilted" and after.image is before.image
+        assert after.image.shape == after.meta["contact_crop"].shape
+    records = corrector.predict_merges(flawed, image=image)
+    assert len(records) == len(cands)
+    assert all(0 <= r["probability"] <= 1 for r in records)
