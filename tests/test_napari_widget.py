@@ -126,13 +126,18 @@ def test_widget_runs_queue_follows_uncertainty(make_napari_viewer, qtbot,
     highlight = viewer.layers[HIGHLIGHT_NAME]
     assert set(np.unique(highlight.data)) == {0, 1, 2}
     cand = queue.screening.candidates[row.index]
-    z = viewer.dims.point[0] / SCALE[0]
-    assert cand.origin[0] <= z <= cand.origin[0] + cand.crop.shape[0]
+    z = round(viewer.dims.point[0] / SCALE[0])
+    assert z == cand.origin[0] + cand.gap[0] - 1  # the last layer above the gap
+    assert (highlight.data[z - cand.origin[0]] == 1).any()
+    assert viewer.layers.selection.active is layer
     # selecting another row moves the z slider to that pair
     widget.table.selectRow(len(queue) - 1)
     cand = queue.screening.candidates[queue.row(len(queue) - 1).index]
-    z = viewer.dims.point[0] / SCALE[0]
-    assert cand.origin[0] <= z <= cand.origin[0] + cand.crop.shape[0]
+    z = round(viewer.dims.point[0] / SCALE[0])
+    assert z == cand.origin[0] + cand.gap[0] - 1
+    assert np.allclose(viewer.camera.center[1:], [
+        (o + (n - 1) / 2) * s for o, n, s in
+        zip(cand.origin[1:], cand.crop.shape[1:], SCALE[1:])])
     assert np.array_equal(layer.data, labels)
 
 
@@ -259,3 +264,41 @@ def test_second_run_is_refused(make_napari_viewer, qtbot, sample, fast_model):
     assert "in progress" in widget.message.text()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
     assert widget.queue is not None
+
+
+def test_screenshots(make_napari_viewer, qtbot, fast_model, tmp_path):
+    """Screenshots of the widget at work (the PNGs of ``docs/napari.md``).
+
+    Off-screen, Qt has no OpenGL, so only the dock widget is grabbed; under a
+    virtual X server (``xvfb-run``) the whole window is captured too::
+
+        OVERSEG_DOCS_SCREENSHOTS=1 QT_QPA_PLATFORM=xcb xvfb-run -a python -m pytest \\
+            tests/test_napari_widget.py -k screenshots
+    """
+    folder = tmp_path
+    if os.environ.get("OVERSEG_DOCS_SCREENSHOTS"):
+        folder = Path(__file__).resolve().parents[1] / "docs" / "images"
+        folder.mkdir(exist_ok=True)
+    viewer = make_napari_viewer()
+    for data, kwargs, kind in make_sample_data((24, 96, 96), n_cells=24, n_splits=6):
+        getattr(viewer, f"add_{kind}")(data, **kwargs)
+    widget = ReviewWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Oversegmentation review")
+    widget.labels_combo.setCurrentText("damaged segmentation")
+    widget.image_combo.setCurrentText("membranes")
+    widget.model_combo.setCurrentText("axis")
+    _run(widget, qtbot)
+    widget.table.selectRow(0)
+    widget.resize(400, 720)
+    assert widget.grab().save(str(folder / "napari_widget.png"))
+    assert (folder / "napari_widget.png").stat().st_size > 1000
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        return  # no OpenGL canvas to capture
+    viewer.window.resize(1100, 700)
+    viewer.camera.zoom = 3.0
+    qtbot.wait(200)
+    shot = viewer.screenshot(canvas_only=False, flash=False)
+    assert shot.ndim == 3 and shot.shape[2] == 4
+    from skimage.io import imsave
+
+    imsave(folder / "napari_review.png", shot, check_contrast=False)

@@ -29,9 +29,10 @@ class ReviewActions:
         self.table.setRowCount(0 if queue is None else len(queue))
         for position in range(0 if queue is None else len(queue)):
             row = queue.row(position)
-            cells = (f"{row.probability:.3f}", row.kind, str(row.upper),
-                     str(row.lower), f"{row.upper_size} / {row.lower_size}",
-                     row.status, "yes" if row.merge else "no")
+            cells = (f"{row.probability:.3f}", row.kind,
+                     f"{row.upper} – {row.lower}",
+                     f"{row.upper_size} / {row.lower_size}", row.status,
+                     "yes" if row.merge else "no")
             for column, text in enumerate(cells):
                 self.table.setItem(position, column, QTableWidgetItem(text))
         self.table.blockSignals(False)

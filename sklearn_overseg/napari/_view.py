@@ -1,7 +1,9 @@
 """Showing one candidate pair in the viewer: centre, z slider, highlight.
 
-The pair's box comes from its candidate (``origin`` and crop shape, in the
-volume's voxels); world coordinates follow the input layer's ``scale`` and
+The camera centres on the pair's box; the z slider goes to the middle of the
+box, or for a pair split along z to the last layer above its gap. The box
+comes from the candidate (``origin`` and crop shape, in the volume's
+voxels); world coordinates follow the input layer's ``scale`` and
 ``translate``. Both fragments are painted into a small highlight layer over
 that box (upper fragment magenta, lower cyan), never into the input layer.
 """
@@ -33,6 +35,7 @@ def _highlight_layer(viewer, layer):
         scale=layer.scale[-3:], blending="translucent_no_depth",
     )
     highlight.colormap = DirectLabelColormap(color_dict=_COLORS)
+    viewer.layers.selection.active = layer  # keep the user's layer selected
     return highlight
 
 
@@ -65,7 +68,11 @@ def show_pair(viewer, layer, volume: np.ndarray, candidate, image=None) -> None:
     highlight.scale = scale
     highlight.translate = translate + start * scale
     highlight.visible = True
-    centre = translate + (start + (np.array(crop.shape) - 1) / 2) * scale
+    centre = start + (np.array(crop.shape) - 1) / 2
+    if candidate.kind == "axis" and candidate.gap is not None:
+        # the last layer above the gap: both the cut and the upper fragment show
+        centre[0] = start[0] + candidate.gap[0] - 1
+    centre = translate + centre * scale
     ndim = viewer.dims.ndim
     viewer.dims.set_point(range(ndim - 3, ndim), tuple(centre.tolist()))
     viewer.camera.center = tuple(centre.tolist())

@@ -32,7 +32,7 @@ from ._worker import labels_problem, screening_job, start_worker
 __all__ = ["ReviewWidget"]
 
 MODEL_FILE = "model file…"
-COLUMNS = ("probability", "kind", "upper", "lower", "sizes", "verdict", "merge")
+COLUMNS = ("p", "kind", "pair", "voxels", "verdict", "merge")
 SHORTCUTS = {"A": "accepted", "R": "rejected", "S": "skipped"}
 
 
