@@ -256,6 +256,22 @@ def test_bad_layers_get_a_message(make_napari_viewer, qtbot, data, words):
     assert words in widget.message.text()
 
 
+def test_bad_model_and_empty_volume_get_messages(make_napari_viewer, qtbot,
+                                                 sample, tmp_path):
+    _, labels = sample
+    viewer, _, widget = _widget(make_napari_viewer, qtbot, labels,
+                                tmp_path / "no.json")
+    widget.run()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
+    assert "not found" in widget.message.text() and widget.queue is None
+    viewer.add_labels(np.zeros((6, 16, 16), np.uint16), name="empty")
+    widget.labels_combo.setCurrentText("empty")
+    widget.run()  # all background is valid input, with nothing to review
+    assert widget.worker is None and "only background" in widget.message.text()
+    widget.set_verdict("accepted")
+    assert "select a pair" in widget.message.text()
+
+
 def test_second_run_is_refused(make_napari_viewer, qtbot, sample, fast_model):
     _, labels = sample
     _, _, widget = _widget(make_napari_viewer, qtbot, labels, fast_model)
@@ -289,12 +305,13 @@ def test_screenshots(make_napari_viewer, qtbot, fast_model, tmp_path):
     widget.model_combo.setCurrentText("axis")
     _run(widget, qtbot)
     widget.table.selectRow(0)
-    widget.resize(400, 720)
+    widget.set_verdict("accepted")  # moves on to the next pair
+    viewer.window.resize(1300, 760)
+    qtbot.wait(100)
     assert widget.grab().save(str(folder / "napari_widget.png"))
     assert (folder / "napari_widget.png").stat().st_size > 1000
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         return  # no OpenGL canvas to capture
-    viewer.window.resize(1100, 700)
     viewer.camera.zoom = 3.0
     qtbot.wait(200)
     shot = viewer.screenshot(canvas_only=False, flash=False)

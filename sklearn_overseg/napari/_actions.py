@@ -17,6 +17,9 @@ from ._worker import apply_job
 
 __all__ = ["ReviewActions"]
 
+#: how the table names a candidate's kind: a gap along z, or touching labels
+KINDS = {"axis": "gap", "contact": "touching", "tilted": "touching"}
+
 
 class ReviewActions:
     """Verdicts, apply, undo and files of the review widget."""
@@ -29,7 +32,7 @@ class ReviewActions:
         self.table.setRowCount(0 if queue is None else len(queue))
         for position in range(0 if queue is None else len(queue)):
             row = queue.row(position)
-            cells = (f"{row.probability:.3f}", row.kind,
+            cells = (f"{row.probability:.3f}", KINDS.get(row.kind, row.kind),
                      f"{row.upper} – {row.lower}",
                      f"{row.upper_size} / {row.lower_size}", row.status,
                      "yes" if row.merge else "no")

@@ -90,6 +90,8 @@ class ReviewWidget(ReviewActions, QWidget):
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.setSelectionMode(QTableWidget.SingleSelection)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.setMinimumWidth(400)
         self.table.itemSelectionChanged.connect(self._show_selected)
         verdicts = QHBoxLayout()
         for key, verdict in SHORTCUTS.items():
@@ -132,8 +134,7 @@ class ReviewWidget(ReviewActions, QWidget):
                                     (self.image_combo, (Image,), ["(none)"])):
             current = combo.currentText()
             names = [ly.name for ly in self.viewer.layers
-                     if isinstance(ly, kinds) and ly.name != HIGHLIGHT_NAME
-                     and ly is not self.output]
+                     if isinstance(ly, kinds) and ly.name != HIGHLIGHT_NAME]
             if combo is self.labels_combo:  # Labels layers first
                 names.sort(key=lambda n: not isinstance(self.viewer.layers[n], Labels))
             combo.clear()
@@ -169,6 +170,10 @@ class ReviewWidget(ReviewActions, QWidget):
             self.say(problem, error=True)
             return
         volume = np.array(layer.data, copy=True)  # later edits do not matter
+        if not volume.any():
+            self.say(f"'{layer.name}' holds only background (label 0): nothing "
+                     "to correct.")
+            return
         self.say(f"Running on '{layer.name}'…")
         self._start(screening_job, self._model_choice(), volume,
                     done=lambda out: self._screened(layer, volume, *out))

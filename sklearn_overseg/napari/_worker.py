@@ -80,13 +80,15 @@ def apply_job(corrector, volume, screening, merge):
 
 
 def start_worker(job, *args, on_progress, on_done, on_error, on_finished):
-    """Run a generator job in a napari worker thread, wired to callbacks."""
+    """Run a generator job in a napari worker thread, wired to callbacks.
+
+    An error in the job goes to ``on_error`` (a message in the widget), not
+    back into the viewer's event loop as a traceback.
+    """
     from napari.qt.threading import create_worker
 
-    worker = create_worker(job, *args)
-    worker.yielded.connect(on_progress)
-    worker.returned.connect(on_done)
-    worker.errored.connect(on_error)
-    worker.finished.connect(on_finished)
-    worker.start()
-    return worker
+    return create_worker(
+        job, *args, _start_thread=True,
+        _connect={"yielded": on_progress, "returned": on_done,
+                  "errored": on_error, "finished": on_finished},
+    )
