@@ -1,7 +1,7 @@
 """Writing the corrected volume: one task per block of whole target chunks.
 
 Each task reads its source block, relabels it with the global mapping of the
-merges (:func:`~sklearn_overseg._merging.relabel_volume`), paints the rebuilt
+merges (:func:`~sklearn_overseg.correction._merging.relabel_volume`), paints the rebuilt
 gap layers that fall inside it, in the order the in-memory corrector paints
 them, and writes the block to the target zarr array. Blocks are made of whole
 target chunks (or shards), so no two tasks ever write the same chunk.
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._merging import relabel_volume
+from ..correction import relabel_volume
 from ._source import VolumeReader, default_block_shape
 
 __all__ = ["check_blocks", "open_target", "paint_writes", "route_writes", "write_block"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from qtpy.QtWidgets import QFileDialog, QTableWidgetItem
 
-from .._decisions import read_decisions
 from ..io import write_labels
+from ..review import read_decisions
 from ._view import show_pair
 from ._worker import apply_job
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._decisions import write_decisions
+from ..review import write_decisions
 from ._steps import Screening
 
 __all__ = ["ReviewQueue", "VERDICTS"]
@@ -132,18 +132,8 @@ class ReviewQueue:
     def records(self) -> list[dict]:
         """One record per pair, as :func:`write_decisions` takes them."""
         merge = self.merge_mask()
-        records = []
-        for i, cand in enumerate(self.screening.candidates):
-            gap = (None, None) if cand.gap is None or cand.kind != "axis" else (
-                cand.origin[0] + cand.gap[0], cand.origin[0] + cand.gap[1]
-            )
-            records.append(dict(
-                upper=int(cand.upper), lower=int(cand.lower),
-                probability=float(self.screening.probabilities[i]),
-                merged=bool(merge[i]), kind=cand.kind,
-                gap_start=gap[0], gap_stop=gap[1],
-            ))
-        return records
+        return [{**record, "merged": bool(m)}
+                for record, m in zip(self.screening.decisions.records(), merge)]
 
     def save(self, path: str | os.PathLike):
         """Write the decisions CSV read by ``overseg apply-decisions``.

@@ -12,75 +12,43 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._candidates import CandidateSet
+from ..correction import MergeDecisions
 
 __all__ = ["Screening", "apply_reviewed", "run_steps"]
 
 
-# --- TEMPORARY FALLBACK: remove once MergeCorrector has its public steps ------
-# (screen, score_pairs, decide, apply; issue 15). Until then the same calls go
-# to today's functions, which those steps wrap.
-def _screen(corrector, volume):
-    if hasattr(corrector, "screen"):
-        return corrector.screen(volume)
-    return corrector.screener_.transform([volume])
-
-
-def _score(corrector, candidates):
-    if hasattr(corrector, "score_pairs"):
-        return corrector.score_pairs(candidates)
-    return corrector.predict_proba(candidates)
-
-
-def _decide(corrector, volume, candidates, probabilities):
-    if hasattr(corrector, "decide"):
-        return corrector.decide(volume, candidates, probabilities)
-    from types import SimpleNamespace
-
-    from .._correction import decide_merges
-
-    mapping, merged = decide_merges(
-        volume, candidates, probabilities, corrector.threshold
-    )
-    return SimpleNamespace(candidates=candidates, probabilities=probabilities,
-                           merged=merged, mapping=mapping)
-
-
-def _apply(corrector, volume, decisions):
-    if hasattr(corrector, "apply"):
-        return corrector.apply(volume, decisions)
-    from .._correction import apply_merges
-
-    accepted = [c for c, m in zip(decisions.candidates, decisions.merged) if m]
-    return apply_merges(
-        volume, accepted, decisions.mapping, interpolate=corrector.interpolate,
-        interpolation=corrector.interpolation, n_jobs=corrector.n_jobs,
-    )
-# --- end of the temporary fallback -------------------------------------------
-
-
 @dataclass(frozen=True)
 class Screening:
-    """What the corrector found in one volume.
+    """What the corrector found in one volume, and what it would merge.
 
     Attributes
     ----------
-    candidates : CandidateSet
-        The candidate pairs, in screening order.
-    probabilities : ndarray of shape (n,)
-        The model's merge probability of each pair.
-    merged : ndarray of bool, shape (n,)
-        Whether the corrector, left alone, merges each pair.
+    decisions : MergeDecisions
+        The corrector's own decisions (``corrector.decide``).
     sizes : dict
         ``label -> number of voxels`` for the labels of the pairs.
     threshold : float
         The corrector's decision threshold.
     """
 
-    candidates: CandidateSet
-    probabilities: np.ndarray
-    merged: np.ndarray
+    decisions: MergeDecisions
     sizes: dict
     threshold: float
+
+    @property
+    def candidates(self) -> CandidateSet:
+        """The candidate pairs, in screening order."""
+        return self.decisions.candidates
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The model's merge probability of each pair."""
+        return self.decisions.probabilities
+
+    @property
+    def merged(self) -> np.ndarray:
+        """Whether the corrector, left alone, merges each pair."""
+        return np.asarray(self.decisions.merged, bool)
 
 
 def _sizes(volume: np.ndarray, candidates: CandidateSet) -> dict[int, int]:
@@ -105,16 +73,13 @@ def run_steps(corrector, volume: np.ndarray):
         The label volume (not modified).
     """
     yield 1, 4, "screening candidate pairs"
-    candidates = _screen(corrector, volume)
+    candidates = corrector.screen(volume)
     yield 2, 4, f"scoring {len(candidates)} pairs"
-    probabilities = np.asarray(_score(corrector, candidates), dtype=float)
+    probabilities = np.asarray(corrector.score_pairs(candidates), dtype=float)
     yield 3, 4, "deciding"
-    decisions = _decide(corrector, volume, candidates, probabilities)
-    sizes = _sizes(volume, candidates)
-    return Screening(
-        candidates, probabilities, np.asarray(decisions.merged, bool), sizes,
-        float(corrector.threshold),
-    )
+    decisions = corrector.decide(volume, candidates, probabilities)
+    return Screening(decisions, _sizes(volume, candidates),
+                     float(corrector.threshold))
 
 
 def apply_reviewed(
@@ -146,5 +111,5 @@ def apply_reviewed(
     threshold = float(corrector.threshold)
     rank = screening.probabilities[chosen]
     approved = threshold + (1.0 - threshold) * np.clip(rank, 0.0, 1.0)
-    decisions = _decide(corrector, volume, candidates, approved)
-    return _apply(corrector, volume, decisions)
+    decisions = corrector.decide(volume, candidates, approved)
+    return corrector.apply(volume, decisions)

@@ -23,7 +23,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from .._pretrained import available_pretrained
+from ..models import available_pretrained
 from ._actions import ReviewActions
 from ._queue import ReviewQueue
 from ._view import HIGHLIGHT_NAME

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._corrector import MergeCorrector
-from .._pretrained import available_pretrained, load_pretrained
-from .._serialization import load_model
+from ..correction import MergeCorrector
+from ..models import available_pretrained, load_model, load_pretrained
 from ._steps import apply_reviewed, run_steps
 
 __all__ = ["labels_problem", "load_corrector", "screening_job", "start_worker"]
