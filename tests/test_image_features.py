@@ -165,10 +165,14 @@ def test_image_model_round_trips_through_save_model(image_corrector, tissue, tmp
 
 def test_image_model_without_image_gives_a_clear_error(image_corrector, tissue):
     _, _, flawed = tissue
-    for call in (image_corrector.correct, image_corrector.predict_merges,
-                 image_corrector.screen):
+    for call in (image_corrector.correct, image_corrector.predict_merges):
         with pytest.raises(ValueError, match="uses the raw image.*image="):
             call(flawed)
+    # screening alone works (reviewed decisions rebuild gaps from it), scoring
+    # the label-only pairs does not
+    candidates = image_corrector.screen(flawed)
+    with pytest.raises(ValueError, match="needs the raw image.*image="):
+        image_corrector.score_pairs(candidates)
 
 
 def test_label_only_model_ignores_the_image_with_a_warning(tissue):
@@ -267,3 +271,14 @@ def test_tilted_pairs_keep_their_image_through_reslicing():
     records = corrector.predict_merges(flawed, image=image)
     assert len(records) == len(cands)
     assert all(0 <= r["probability"] <= 1 for r in records)
+
+
+def test_reviewed_decisions_of_an_image_model_need_no_image(image_corrector, tissue):
+    from sklearn_overseg import apply_decisions
+
+    _, images, flawed = tissue
+    records = image_corrector.predict_merges(flawed, image=images[0])
+    np.testing.assert_array_equal(
+        apply_decisions(flawed, records, corrector=image_corrector),
+        image_corrector.correct(flawed, image=images[0]),
+    )

@@ -20,6 +20,7 @@ import numpy as np
 from .._progress import stage
 from .._validation import check_voxel_size
 from ..correction import MergeCorrector
+from ..features import uses_image
 from ..io import read_image, read_labels, write_labels
 from ..io._labels import check_destination
 from ..models import available_pretrained, load_model, load_pretrained, save_model
@@ -122,6 +123,10 @@ def run_correct(args) -> int:
     if args.image:
         with stage(f"reading {args.image}", enabled=not quiet):
             image = read_image(args.image)
+    if image is None and uses_image(corrector.classifier_):
+        raise ValueError(
+            f"the model {args.model!r} uses the raw image; give it with --image RAW"
+        )
     with stage("screening", enabled=not quiet):
         candidates = corrector.screen(volume, image=image)
     scores = corrector.score_pairs(candidates, return_features=True)

@@ -200,8 +200,10 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             A label volume.
         image : ndarray of shape (z, y, x), optional
             The raw image the labels were drawn on. A classifier with image
-            features (:class:`ImageFeatures`) needs it; one without ignores
-            it, with a warning.
+            features (:class:`ImageFeatures`) needs it to score the pairs
+            (screening alone, for example to rebuild the gaps of reviewed
+            decisions, works without it); one without ignores it, with a
+            warning.
 
         Returns
         -------
@@ -214,21 +216,24 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
 
     def _screen(self, volume: np.ndarray, image) -> CandidateSet:
         needs_image = uses_image(self.classifier_)
-        if image is None and needs_image:
+        if image is None:
+            return self.screener_.transform([volume])
+        normalised = check_image(image, volume)
+        if not needs_image:
+            warnings.warn(
+                "this corrector's model uses labels only; image= is ignored",
+                UserWarning,
+                stacklevel=3,
+            )
+        candidates = self.screener_.transform([volume])
+        return attach_image(candidates, normalised) if needs_image else candidates
+
+    def _require_image(self, image) -> None:
+        if image is None and uses_image(self.classifier_):
             raise ValueError(
                 "this corrector's model uses the raw image (ImageFeatures): "
                 "pass image= (overseg correct --image RAW)"
             )
-        if image is not None:
-            normalised = check_image(image, volume)
-            if not needs_image:
-                warnings.warn(
-                    "this corrector's model uses labels only; image= is ignored",
-                    UserWarning,
-                    stacklevel=3,
-                )
-        candidates = self.screener_.transform([volume])
-        return attach_image(candidates, normalised) if needs_image else candidates
 
     def _jobs(self):
         # steps left at n_jobs=None take the corrector's n_jobs (or, when it
@@ -316,6 +321,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         )
 
     def _decisions(self, volume: np.ndarray, image=None) -> MergeDecisions:
+        self._require_image(image)
         candidates = self._screen(volume, image)
         return self.decide(volume, candidates, self.score_pairs(candidates))
 
