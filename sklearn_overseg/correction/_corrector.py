@@ -215,9 +215,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         return self._screen(check_single_volume(volume), image)
 
     def _screen(self, volume: np.ndarray, image) -> CandidateSet:
-        needs_image = uses_image(self.classifier_)
         if image is None:
             return self.screener_.transform([volume])
+        needs_image = uses_image(getattr(self, "classifier_", None))
         normalised = check_image(image, volume)
         if not needs_image:
             warnings.warn(
@@ -229,7 +229,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         return attach_image(candidates, normalised) if needs_image else candidates
 
     def _require_image(self, image) -> None:
-        if image is None and uses_image(self.classifier_):
+        if image is None and uses_image(getattr(self, "classifier_", None)):
             raise ValueError(
                 "this corrector's model uses the raw image (ImageFeatures): "
                 "pass image= (overseg correct --image RAW)"
