@@ -1,0 +1,364 @@
+"""Generalisation: leave one real dataset out, and held-out synthetic families.
+
+For each real ground truth in ``../shared/data`` (the electron-microscopy
+volume every 4th layer), a model is trained on synthetic data plus every
+*other* real ground truth, damaged by the package's own simulator, and tested
+on damage made from the file left out (seeds never used in training). Held-out
+synthetic families that no training sees (anisotropy 1 and 8, drift between
+layers, small and large cells, cells cut by the volume's faces; seeds from
+5000) are tested with the model trained on all six real files. Both the axis
+model (one- and two-layer gaps, stacked distinct cells as hard negatives) and
+the tilted model (random plane cuts, every touching pair) are scored.
+
+Recipes (rows):
+
+* ``shipped (zero-shot)``: the pretrained model as it is;
+* ``recipe, synthetic only``: the shipped recipe's training tissues, retrained
+  here with this run's settings (a baseline for the rows below);
+* ``+ real (absolute)``: plus the other real ground truths, the paper's
+  features in pixels;
+* ``+ real (relative)``: the same with ``units="relative"`` features;
+* ``+ real + randomised (relative)``: plus domain-randomised tissue
+  (``make_randomized_tissue``, seeds from 0).
+
+Features are computed once per pair and units; each fold refits only the
+topology normalisation, the scaler and the classifier (seed ensemble of
+``--networks`` MergeNets), with the shipped models' thresholds (axis 0.5,
+tilted 0.7) and their merge rules (``decide_merges``). Scores per left-out
+set: precision, recall, F1 of the merges (``bench_synthesized.Tally``),
+distinct cells merged (axis: the stacked distinct-cell gaps made, merged;
+tilted: distinct touching pairs merged, of all of them) and the expected
+calibration error of the probabilities over every screened pair.
+
+Usage::
+
+    python benchmarks/bench_lodo.py [--quick] [--networks 1] [--models axis tilted]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+from bench_common import markdown_table, print_environment
+from bench_synthesized import Tally
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_overseg import (
+    GeoWassersteinFeatures,
+    TopologyFeatures,
+    load_pretrained,
+    make_pair_pipeline,
+)
+from sklearn_overseg._correction import decide_merges
+from sklearn_overseg.metrics import expected_calibration_error, merge_scores
+from sklearn_overseg.pretrained.train import seed_ensemble
+
+THRESHOLD = {"axis": 0.5, "tilted": 0.7}
+RECIPES = (
+    "shipped (zero-shot)",
+    "recipe, synthetic only",
+    "+ real (absolute)",
+    "+ real (relative)",
+    "+ real + randomised (relative)",
+)
+#: Targets per model: (F1, precision or None, distinct merged %).
+TARGETS = {"axis": (0.97, 0.99, 2.0), "tilted": (0.95, None, 1.0)}
+ECE_TARGET = 0.05
+_BINARY = ("topology__quadratic_won", "topology__unimodal")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------- features
+def featurizer(model: str, units: str) -> Pipeline:
+    """The feature steps of the shipped pipeline, topology not normalised."""
+    geo = GeoWassersteinFeatures(units=units)
+    topology = TopologyFeatures(normalize=False, units=units)
+    if model == "axis":
+        pipe = make_pair_pipeline(LogisticRegression(), geo=geo, topology=topology)
+    else:
+        from sklearn_overseg import ContactFeatures, TiltedReslicer
+
+        pipe = make_pair_pipeline(
+            LogisticRegression(), reslicer=TiltedReslicer(), geo=geo,
+            topology=topology, contact=ContactFeatures(),
+        )
+    return pipe[:-2]
+
+
+class TopologyNormalizer(TransformerMixin, BaseEstimator):
+    """``TopologyFeatures(normalize=True)`` applied to cached raw columns.
+
+    Median and interquartile range (else standard deviation, else 1) learned
+    in ``fit`` on the non-binary topology columns, values clipped to
+    [-10, 10], exactly as the shipped pipelines do inside their features.
+    """
+
+    def __init__(self, columns=(), clip: float = 10.0):
+        self.columns = columns
+        self.clip = clip
+
+    def fit(self, X, y=None):
+        raw = np.asarray(X)[:, list(self.columns)]
+        q25, q50, q75 = np.percentile(raw, [25, 50, 75], axis=0)
+        spread = q75 - q25
+        std = raw.std(axis=0)
+        self.center_ = q50
+        self.scale_ = np.where(spread > 1e-9, spread, np.where(std > 1e-9, std, 1.0))
+        return self
+
+    def transform(self, X):
+        out = np.array(X, dtype=np.float32)
+        cols = list(self.columns)
+        out[:, cols] = np.clip((out[:, cols] - self.center_) / self.scale_,
+                               -self.clip, self.clip)
+        return out
+
+
+def head(model: str, columns, networks: int) -> Pipeline:
+    """Topology normalisation, scaler and classifier of the shipped recipe."""
+    from sklearn_overseg._scaling import ClippedStandardScaler
+
+    if model == "axis":
+        scale, clf = StandardScaler(), seed_ensemble(networks)
+    else:
+        scale = ClippedStandardScaler(clip=5.0)
+        clf = seed_ensemble(networks, class_weight=5.0)
+    return Pipeline([("topo", TopologyNormalizer(columns)), ("scale", scale),
+                     ("clf", clf)])
+
+
+def shipped_proba(model: str, X: np.ndarray, names) -> np.ndarray:
+    """The shipped model's probabilities from cached absolute features."""
+    shipped = load_pretrained(model).classifier_
+    topo = dict(shipped.named_steps["features"].transformer_list)["topology"]
+    cols = [i for i, n in enumerate(names) if n.startswith("topology__")]
+    X = np.array(X, dtype=np.float32)
+    X[:, cols] = np.clip((X[:, cols] - topo.center_) / topo.scale_, -10, 10)
+    return shipped[-2:].predict_proba(X)[:, 1]
+
+
+# ------------------------------------------------------------------ scoring
+def score(model: str, cases, probas) -> dict:
+    """Merge scores, distinct cells merged and ECE over one set's cases."""
+    tally, ys, ps = Tally(), [], []
+    for case, p in zip(cases, probas):
+        cands = case["cands"]
+        if len(cands):
+            merged = np.asarray(
+                decide_merges(case["flawed"], cands, p, THRESHOLD[model])[1], bool
+            )
+        else:
+            merged = np.zeros(0, bool)
+        tally.add(case["flawed"], case["truth"], case["pairs"], case["hard"], cands,
+                  merged, merged, case["n_sim"])
+        ys.append(case["y"])
+        ps.append(p)
+    s = merge_scores(np.concatenate(tally.truth), np.concatenate(tally.merged))
+    if model == "axis":
+        made, merged_n = tally.hard_made, tally.hard_merged
+    else:
+        made, merged_n = tally.negatives, tally.negatives_merged
+    y, p = np.concatenate(ys), np.concatenate(ps)
+    return {
+        "pairs": f"{len(np.concatenate(tally.truth))} / {len(y)}",
+        "precision": s["precision"], "recall": s["recall"], "f1": s["f1"],
+        "distinct": 100 * merged_n / max(made, 1),
+        "distinct_txt": f"{100 * merged_n / max(made, 1):.1f} ({merged_n}/{made})",
+        "ece": expected_calibration_error(y, p) if len(y) else float("nan"),
+    }
+
+
+def meets(model: str, r: dict) -> str:
+    f1_min, p_min, distinct_max = TARGETS[model]
+    ok = [r["f1"] >= f1_min, r["distinct"] <= distinct_max, r["ece"] <= ECE_TARGET]
+    if p_min is not None:
+        ok.insert(1, r["precision"] >= p_min)
+    return f"{sum(ok)}/{len(ok)}"
+
+
+# ----------------------------------------------------------------- protocol
+def settings(quick: bool) -> dict:
+    """Damage rounds and sizes (``--quick``: for development only)."""
+    if quick:
+        return dict(synth_rounds=1, real_rounds=2, tilted_real_rounds=1,
+                    n_random=3, random_rounds=1, test_seeds=1, tilted_specs=3)
+    return dict(synth_rounds=2, real_rounds=4, tilted_real_rounds=2,
+                n_random=6, random_rounds=2, test_seeds=2, tilted_specs=None)
+
+
+def pair_data(model: str, real: dict, cfg: dict):
+    """Training blocks ``source -> (cands, y)`` and test cases ``set -> list``."""
+    import _lodo_data as data
+
+    train, tests = {}, {}
+    seeds = [10_000 + r for r in range(cfg["test_seeds"])]
+    if model == "axis":
+        train["synthetic"] = data.axis_training(
+            data.synthetic_axis_volumes(), cfg["synth_rounds"], 0)
+        for i, (name, vol) in enumerate(real.items()):
+            train[name] = data.axis_training([vol], cfg["real_rounds"], 100 + i)
+            tests[name] = data.axis_test(vol, [s + 100 * i for s in seeds])
+        train["randomised"] = data.axis_training(
+            data.randomized_volumes(cfg["n_random"]), cfg["random_rounds"], 200)
+        make_test = data.axis_test
+    else:
+        specs = data.TILTED_SPECS[: cfg["tilted_specs"]]
+        data.TILTED_SPECS, saved = specs, data.TILTED_SPECS
+        train["synthetic"] = data.tilted_training(*data.synthetic_tilted_volumes())
+        data.TILTED_SPECS = saved
+        for i, (name, vol) in enumerate(real.items()):
+            train[name] = data.tilted_training(
+                *data.tilted_damage_rounds([vol], cfg["tilted_real_rounds"], 100 + i))
+            tests[name] = data.tilted_test(vol, [s + 100 * i for s in seeds])
+        train["randomised"] = data.tilted_training(*data.tilted_damage_rounds(
+            data.randomized_volumes(cfg["n_random"]), cfg["random_rounds"], 200))
+        make_test = data.tilted_test
+    for j, family in enumerate(data.FAMILIES):
+        tests[family] = [
+            case for k, vol in enumerate(data.family_volumes(family))
+            for case in make_test(vol, [s + 1000 * j + 10 * k for s in seeds])
+        ]
+    return train, tests
+
+
+def featurize(model: str, train: dict, tests: dict):
+    """Cached features ``[units][source]`` and ``[units][set][case]``."""
+    blocks, cases, names = {}, {}, None
+    for units in ("absolute", "relative"):
+        first = next(c for c, _ in train.values() if len(c))
+        fz = featurizer(model, units).fit(first)
+        names = list(fz.get_feature_names_out())
+
+        def features(cands, fz=fz, width=len(names)):
+            if len(cands) == 0:
+                return np.zeros((0, width), np.float32)
+            return fz.transform(cands)
+
+        blocks[units] = {s: features(c) for s, (c, _) in train.items()}
+        cases[units] = {k: [features(c["cands"]) for c in v] for k, v in tests.items()}
+        log(f"{model}: {units} features done")
+    return blocks, cases, names
+
+
+def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
+    """Rows ``(set, recipe, scores)`` of one model."""
+    start = time.perf_counter()
+    train, tests = pair_data(model, real, cfg)
+    n_pairs = {s: len(y) for s, (_, y) in train.items()}
+    log(f"{model}: pairs made in {time.perf_counter() - start:.0f} s: {n_pairs}")
+    blocks, cases, names = featurize(model, train, tests)
+    topo_cols = [i for i, n in enumerate(names)
+                 if n.startswith("topology__") and n not in _BINARY]
+    labels = {s: y for s, (_, y) in train.items()}
+
+    def fit(units, sources):
+        X = np.concatenate([blocks[units][s] for s in sources])
+        y = np.concatenate([labels[s] for s in sources])
+        return head(model, topo_cols, networks).fit(X, y)
+
+    def proba(clf, units, name):
+        return [clf.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+                for X in cases[units][name]]
+
+    rows = []
+    synthetic_only = fit("absolute", ["synthetic"])
+    folds = [*real, "all real"]
+    for fold in folds:
+        others = [r for r in real if r != fold]
+        fitted = {
+            "+ real (absolute)": (fit("absolute", ["synthetic", *others]), "absolute"),
+            "+ real (relative)": (fit("relative", ["synthetic", *others]), "relative"),
+            "+ real + randomised (relative)": (
+                fit("relative", ["synthetic", "randomised", *others]), "relative"),
+            "recipe, synthetic only": (synthetic_only, "absolute"),
+        }
+        sets = [fold] if fold in real else [s for s in tests if s not in real]
+        for name in sets:
+            rows.append((name, RECIPES[0], score(model, tests[name], [
+                shipped_proba(model, X, names) if len(X) else np.zeros(0)
+                for X in cases["absolute"][name]])))
+            for recipe in RECIPES[1:]:
+                clf, units = fitted[recipe]
+                rows.append((name, recipe, score(model, tests[name],
+                                                 proba(clf, units, name))))
+        log(f"{model}: fold {fold} done")
+    log(f"{model}: {time.perf_counter() - start:.0f} s")
+    return rows
+
+
+def detail_table(model: str, rows) -> str:
+    columns = ["left-out set", "recipe", "true pairs / screened", "precision",
+               "recall", "F1", "distinct merged % (n)", "ECE", "targets met"]
+    return markdown_table(columns, [
+        [name, recipe, r["pairs"], r["precision"], r["recall"], r["f1"],
+         r["distinct_txt"], r["ece"], meets(model, r)]
+        for name, recipe, r in rows
+    ])
+
+
+def summary_table(model: str, rows, real) -> str:
+    """Per recipe: means and worst values over the real files and families."""
+    out = []
+    for recipe in RECIPES:
+        on_real = [r for n, rc, r in rows if rc == recipe and n in real]
+        on_fam = [r for n, rc, r in rows if rc == recipe and n not in real]
+        all_met = sum(meets(model, r).split("/")[0] == meets(model, r).split("/")[1]
+                      for r in on_real)
+        out.append([
+            recipe,
+            np.mean([r["f1"] for r in on_real]), min(r["f1"] for r in on_real),
+            np.mean([r["precision"] for r in on_real]),
+            max(r["distinct"] for r in on_real),
+            np.mean([r["ece"] for r in on_real]), max(r["ece"] for r in on_real),
+            f"{all_met}/{len(on_real)}",
+            np.mean([r["f1"] for r in on_fam]), min(r["f1"] for r in on_fam),
+            max(r["distinct"] for r in on_fam),
+        ])
+    columns = ["recipe", "real: mean F1", "real: worst F1", "real: mean precision",
+               "real: worst distinct %", "real: mean ECE", "real: worst ECE",
+               "real files meeting every target", "families: mean F1",
+               "families: worst F1", "families: worst distinct %"]
+    return markdown_table(columns, out)
+
+
+def main(argv=None) -> None:
+    from _shared_data import ALL_NAMES, require_shared_data
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=("axis", "tilted"),
+                        default=["axis", "tilted"])
+    parser.add_argument("--networks", type=int, default=1,
+                        help="networks in each trained seed ensemble (shipped: 5)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer damage rounds and volumes (development)")
+    args = parser.parse_args(argv)
+    print_environment("python benchmarks/bench_lodo.py " + " ".join(
+        sys.argv[1:] if argv is None else argv))
+    require_shared_data(ALL_NAMES)
+    import _lodo_data as data
+
+    cfg = settings(args.quick)
+    real = data.real_volumes()
+    print(f"settings: {cfg}, networks per ensemble: {args.networks}\n")
+    for model in args.models:
+        rows = run_model(model, real, cfg, args.networks)
+        target = ("F1 >= 0.97, precision >= 0.99, distinct stacked cells merged "
+                  "<= 2%" if model == "axis" else
+                  "F1 >= 0.95, distinct touching pairs merged <= 1%")
+        print(f"### {model} model: summary ({target}, ECE <= 0.05)\n")
+        print(summary_table(model, rows, real))
+        print(f"\n### {model} model: per left-out set\n")
+        print(detail_table(model, rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
