@@ -38,14 +38,15 @@ EM_Z_STEP = 4
 _PLAIN = dict(mode="dense", anisotropy=3.0, cell_radius=10.0, elongation=1.5,
               warp=0.0, drift=0.0, crop=0.0)
 FAMILIES = {
-    "anisotropy 1": ((40, 96, 96), dict(_PLAIN, anisotropy=1.0), (5001,)),
-    "anisotropy 8": ((24, 128, 128), dict(_PLAIN, anisotropy=8.0, cell_radius=12.0),
+    "anisotropy 1": ((32, 64, 64), dict(_PLAIN, anisotropy=1.0, cell_radius=8.0),
+                     (5001,)),
+    "anisotropy 8": ((16, 64, 64), dict(_PLAIN, anisotropy=8.0, cell_radius=12.0),
                      (5101,)),
-    "layer drift": ((32, 96, 96), dict(_PLAIN, drift=1.5), (5201,)),
-    "small cells": ((24, 80, 80), dict(_PLAIN, mode=("dense", "nuclei"),
-                                       cell_radius=4.5), (5301, 5302)),
-    "large cells": ((40, 160, 160), dict(_PLAIN, cell_radius=24.0), (5401,)),
-    "cut by faces": ((24, 96, 96), dict(_PLAIN, crop=1.0, warp=4.0), (5501,)),
+    "layer drift": ((24, 64, 64), dict(_PLAIN, cell_radius=8.0, drift=1.5), (5201,)),
+    "small cells": ((16, 48, 48), dict(_PLAIN, cell_radius=5.0), (5301,)),
+    "large cells": ((32, 128, 128), dict(_PLAIN, cell_radius=20.0), (5401,)),
+    "cut by faces": ((24, 64, 64), dict(_PLAIN, cell_radius=8.0, crop=1.0, warp=4.0),
+                     (5501,)),
 }
 
 #: Domain-randomised training tissue: shape and settings (ranges).

@@ -32,7 +32,8 @@ calibration error of the probabilities over every screened pair.
 
 Usage::
 
-    python benchmarks/bench_lodo.py [--quick] [--networks 1] [--models axis tilted]
+    python benchmarks/bench_lodo.py [--size quick|default|large] [--networks 1]
+        [--models axis tilted]
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ import numpy as np
 from bench_common import markdown_table, print_environment
 from bench_synthesized import Tally
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -53,7 +53,6 @@ from sklearn_overseg import (
     GeoWassersteinFeatures,
     TopologyFeatures,
     load_pretrained,
-    make_pair_pipeline,
 )
 from sklearn_overseg._correction import decide_merges
 from sklearn_overseg.metrics import expected_calibration_error, merge_scores
@@ -78,20 +77,53 @@ def log(message: str) -> None:
 
 
 # ----------------------------------------------------------------- features
-def featurizer(model: str, units: str) -> Pipeline:
-    """The feature steps of the shipped pipeline, topology not normalised."""
-    geo = GeoWassersteinFeatures(units=units)
-    topology = TopologyFeatures(normalize=False, units=units)
-    if model == "axis":
-        pipe = make_pair_pipeline(LogisticRegression(), geo=geo, topology=topology)
-    else:
+UNITS = ("absolute", "relative")
+
+
+class Featurizer:
+    """The shipped pipelines' features of pairs, in both units at once.
+
+    Tilted pairs are resliced once (``TiltedReslicer``) and their
+    ``ContactFeatures`` (free of units) computed once; the Geo-Wasserstein
+    and topology features are computed per units (topology not normalised:
+    each fold learns its normalisation, :class:`TopologyNormalizer`). The
+    columns are those of ``make_pair_pipeline``'s feature union.
+    """
+
+    def __init__(self, model: str, fit_on):
         from sklearn_overseg import ContactFeatures, TiltedReslicer
 
-        pipe = make_pair_pipeline(
-            LogisticRegression(), reslicer=TiltedReslicer(), geo=geo,
-            topology=topology, contact=ContactFeatures(),
-        )
-    return pipe[:-2]
+        self.reslicer = TiltedReslicer().fit(fit_on) if model == "tilted" else None
+        sample = self._reslice(fit_on)
+        self.parts = {
+            units: [
+                ("geo", GeoWassersteinFeatures(units=units).fit(sample)),
+                ("topology", TopologyFeatures(normalize=False, units=units)
+                 .fit(sample)),
+            ]
+            for units in UNITS
+        }
+        self.contact = ContactFeatures().fit(sample) if model == "tilted" else None
+        names = [f"{n}__{f}" for n, t in self.parts["absolute"]
+                 for f in t.get_feature_names_out()]
+        if self.contact is not None:
+            names += [f"contact__{f}" for f in self.contact.get_feature_names_out()]
+        self.names = names
+
+    def _reslice(self, cands):
+        return cands if self.reslicer is None else self.reslicer.transform(cands)
+
+    def transform(self, cands) -> dict:
+        """``units -> features`` of ``cands`` (float32, one row per pair)."""
+        if len(cands) == 0:
+            return {u: np.zeros((0, len(self.names)), np.float32) for u in UNITS}
+        cands = self._reslice(cands)
+        contact = [] if self.contact is None else [self.contact.transform(cands)]
+        return {
+            units: np.hstack([t.transform(cands) for _, t in parts] + contact)
+            .astype(np.float32)
+            for units, parts in self.parts.items()
+        }
 
 
 class TopologyNormalizer(TransformerMixin, BaseEstimator):
@@ -186,13 +218,30 @@ def meets(model: str, r: dict) -> str:
 
 
 # ----------------------------------------------------------------- protocol
-def settings(quick: bool) -> dict:
-    """Damage rounds and sizes (``--quick``: for development only)."""
-    if quick:
-        return dict(synth_rounds=1, real_rounds=2, tilted_real_rounds=1,
-                    n_random=3, random_rounds=1, test_seeds=1, tilted_specs=3)
-    return dict(synth_rounds=2, real_rounds=4, tilted_real_rounds=2,
-                n_random=6, random_rounds=2, test_seeds=2, tilted_specs=None)
+#: Damage rounds and sizes per model, for ``--size quick|default|large``:
+#: training rounds of the recipe's tissues (axis), tissue specs of the tilted
+#: recipe (``_lodo_data.TILTED_SPECS[:n]``), rounds per real file, randomised
+#: volumes and their rounds, test damages per left-out volume.
+SIZES = {
+    "quick": {
+        "axis": dict(synth_rounds=1, real_rounds=2, n_random=3, random_rounds=1,
+                     test_seeds=2),
+        "tilted": dict(tilted_specs=2, real_rounds=1, n_random=1, random_rounds=1,
+                       test_seeds=1),
+    },
+    "default": {
+        "axis": dict(synth_rounds=2, real_rounds=4, n_random=6, random_rounds=2,
+                     test_seeds=6),
+        "tilted": dict(tilted_specs=3, real_rounds=1, n_random=2, random_rounds=1,
+                       test_seeds=1),
+    },
+    "large": {
+        "axis": dict(synth_rounds=4, real_rounds=6, n_random=10, random_rounds=2,
+                     test_seeds=10),
+        "tilted": dict(tilted_specs=7, real_rounds=2, n_random=4, random_rounds=1,
+                       test_seeds=2),
+    },
+}
 
 
 def pair_data(model: str, real: dict, cfg: dict):
@@ -200,6 +249,7 @@ def pair_data(model: str, real: dict, cfg: dict):
     import _lodo_data as data
 
     train, tests = {}, {}
+    cfg = cfg[model]
     seeds = [10_000 + r for r in range(cfg["test_seeds"])]
     if model == "axis":
         train["synthetic"] = data.axis_training(
@@ -217,7 +267,7 @@ def pair_data(model: str, real: dict, cfg: dict):
         data.TILTED_SPECS = saved
         for i, (name, vol) in enumerate(real.items()):
             train[name] = data.tilted_training(
-                *data.tilted_damage_rounds([vol], cfg["tilted_real_rounds"], 100 + i))
+                *data.tilted_damage_rounds([vol], cfg["real_rounds"], 100 + i))
             tests[name] = data.tilted_test(vol, [s + 100 * i for s in seeds])
         train["randomised"] = data.tilted_training(*data.tilted_damage_rounds(
             data.randomized_volumes(cfg["n_random"]), cfg["random_rounds"], 200))
@@ -232,21 +282,14 @@ def pair_data(model: str, real: dict, cfg: dict):
 
 def featurize(model: str, train: dict, tests: dict):
     """Cached features ``[units][source]`` and ``[units][set][case]``."""
-    blocks, cases, names = {}, {}, None
-    for units in ("absolute", "relative"):
-        first = next(c for c, _ in train.values() if len(c))
-        fz = featurizer(model, units).fit(first)
-        names = list(fz.get_feature_names_out())
-
-        def features(cands, fz=fz, width=len(names)):
-            if len(cands) == 0:
-                return np.zeros((0, width), np.float32)
-            return fz.transform(cands)
-
-        blocks[units] = {s: features(c) for s, (c, _) in train.items()}
-        cases[units] = {k: [features(c["cands"]) for c in v] for k, v in tests.items()}
-        log(f"{model}: {units} features done")
-    return blocks, cases, names
+    fz = Featurizer(model, next(c for c, _ in train.values() if len(c)))
+    by_source = {s: fz.transform(c) for s, (c, _) in train.items()}
+    log(f"{model}: training features done")
+    by_case = {k: [fz.transform(c["cands"]) for c in v] for k, v in tests.items()}
+    log(f"{model}: test features done")
+    blocks = {u: {s: f[u] for s, f in by_source.items()} for u in UNITS}
+    cases = {u: {k: [f[u] for f in v] for k, v in by_case.items()} for u in UNITS}
+    return blocks, cases, fz.names
 
 
 def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
@@ -338,15 +381,15 @@ def main(argv=None) -> None:
                         default=["axis", "tilted"])
     parser.add_argument("--networks", type=int, default=1,
                         help="networks in each trained seed ensemble (shipped: 5)")
-    parser.add_argument("--quick", action="store_true",
-                        help="fewer damage rounds and volumes (development)")
+    parser.add_argument("--size", choices=tuple(SIZES), default="default",
+                        help="damage rounds and volumes (quick: development)")
     args = parser.parse_args(argv)
     print_environment("python benchmarks/bench_lodo.py " + " ".join(
         sys.argv[1:] if argv is None else argv))
     require_shared_data(ALL_NAMES)
     import _lodo_data as data
 
-    cfg = settings(args.quick)
+    cfg = SIZES[args.size]
     real = data.real_volumes()
     print(f"settings: {cfg}, networks per ensemble: {args.networks}\n")
     for model in args.models:
