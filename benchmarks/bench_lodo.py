@@ -27,7 +27,7 @@ Recipes (rows):
 Features are computed once per pair and units; each fold refits only the
 topology normalisation, the scaler and the classifier (seed ensemble of
 ``--networks`` MergeNets), with the shipped models' thresholds (axis 0.5,
-tilted 0.7) and their merge rules (``decide_merges``). Scores per left-out
+tilted 0.7) and their decision step (``MergeCorrector.decide``). Scores per left-out
 set: precision, recall, F1 of the merges (``bench_synthesized.Tally``),
 distinct cells merged (axis: the stacked distinct-cell gaps made, merged;
 tilted: distinct touching pairs merged, of all of them) and the expected
@@ -53,15 +53,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_overseg import (
+    ClippedStandardScaler,
     GeoWassersteinFeatures,
     TopologyFeatures,
     load_pretrained,
 )
-from sklearn_overseg._correction import decide_merges
 from sklearn_overseg.metrics import expected_calibration_error, merge_scores
 from sklearn_overseg.pretrained.train import seed_ensemble
 
-THRESHOLD = {"axis": 0.5, "tilted": 0.7}
 RECIPES = (
     "shipped (zero-shot)",
     "recipe, synthetic only",
@@ -165,8 +164,6 @@ def head(model: str, columns, networks: int, balanced: bool = False) -> Pipeline
     ``balanced``: the axis networks weigh the classes equally
     (``class_weight="balanced"``); the tilted recipe keeps its weight 5.
     """
-    from sklearn_overseg._scaling import ClippedStandardScaler
-
     if model == "axis":
         weight = "balanced" if balanced else None
         scale, clf = StandardScaler(), seed_ensemble(networks, class_weight=weight)
@@ -177,14 +174,24 @@ def head(model: str, columns, networks: int, balanced: bool = False) -> Pipeline
                      ("clf", clf)])
 
 
+_SHIPPED: dict = {}
+
+
+def shipped(model: str):
+    """The pretrained corrector (loaded once)."""
+    if model not in _SHIPPED:
+        _SHIPPED[model] = load_pretrained(model)
+    return _SHIPPED[model]
+
+
 def shipped_proba(model: str, X: np.ndarray, names) -> np.ndarray:
     """The shipped model's probabilities from cached absolute features."""
-    shipped = load_pretrained(model).classifier_
-    topo = dict(shipped.named_steps["features"].transformer_list)["topology"]
+    shipped_clf = shipped(model).classifier_
+    topo = dict(shipped_clf.named_steps["features"].transformer_list)["topology"]
     cols = [i for i, n in enumerate(names) if n.startswith("topology__")]
     X = np.array(X, dtype=np.float32)
     X[:, cols] = np.clip((X[:, cols] - topo.center_) / topo.scale_, -10, 10)
-    return shipped[-2:].predict_proba(X)[:, 1]
+    return shipped_clf[-2:].predict_proba(X)[:, 1]
 
 
 # ------------------------------------------------------------------ scoring
@@ -194,9 +201,8 @@ def score(model: str, cases, probas) -> dict:
     for case, p in zip(cases, probas):
         cands = case["cands"]
         if len(cands):
-            merged = np.asarray(
-                decide_merges(case["flawed"], cands, p, THRESHOLD[model])[1], bool
-            )
+            # the shipped model's decision step and threshold (axis 0.5, tilted 0.7)
+            merged = shipped(model).decide(case["flawed"], cands, p).merged
         else:
             merged = np.zeros(0, bool)
         tally.add(case["flawed"], case["truth"], case["pairs"], case["hard"], cands,
