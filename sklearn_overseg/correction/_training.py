@@ -177,7 +177,7 @@ def damaged_copies(
 
 @validate_params(
     {
-        "volumes": ["array-like"],
+        "volumes": "no_validation",  # check_volumes
         "screener": [HasMethods(["transform"]), None],
         "mode": [StrOptions({"axis", "contact", "tilted"}, deprecated={"tilted"})],
         "n_rounds": [Interval(Integral, 1, None, closed="left")],
