@@ -217,7 +217,7 @@ def relabel_volume(
             f"mapping holds labels that do not fit the volume's dtype {volume.dtype}"
         ) from None
     step = _slab_step(volume.shape)
-    slabs = list(gen_batches(volume.shape[0], step))
+    slabs = list(gen_batches(volume.shape[0], step)) if volume.shape[0] else []
     top = max(int(volume.max()), int(keys[-1])) if volume.size else 0
     if top <= _MAX_TABLE_LABEL:
         table = np.arange(top + 1, dtype=volume.dtype)

@@ -29,4 +29,6 @@ def compute(tasks: Sequence, client=None) -> list:
 
 def batches(items: Sequence, size: int) -> list[Sequence]:
     """Consecutive slices of at most ``size`` items."""
+    if not len(items):
+        return []
     return [items[batch] for batch in gen_batches(len(items), size)]

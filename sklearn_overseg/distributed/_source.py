@@ -167,5 +167,5 @@ def block_grid(
     shape: tuple[int, int, int], block: tuple[int, int, int]
 ) -> list[tuple[slice, slice, slice]]:
     """The blocks covering ``shape``, as tuples of slices, in C order."""
-    ranges = [list(gen_batches(n, b)) for n, b in zip(shape, block)]
+    ranges = [list(gen_batches(n, b)) if n else [] for n, b in zip(shape, block)]
     return [tuple(s) for s in itertools.product(*ranges)]

@@ -127,6 +127,6 @@ class _Grid:
             [np.empty(0)]
             + [
                 self.distance(cdf[pairs[batch, 0]], cdf[pairs[batch, 1]])
-                for batch in gen_batches(len(pairs), chunk)
+                for batch in (gen_batches(len(pairs), chunk) if len(pairs) else ())
             ]
         )

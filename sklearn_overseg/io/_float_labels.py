@@ -88,7 +88,9 @@ def _block_shape(shape, chunks) -> tuple[int, ...]:
 def _blocks(shape, chunks):
     """Slices of the blocks covering ``shape``, in C order."""
     block = _block_shape(shape, chunks)
-    ranges = [list(gen_batches(int(n), int(b))) for n, b in zip(shape, block)]
+    ranges = [
+        list(gen_batches(int(n), int(b))) if n else [] for n, b in zip(shape, block)
+    ]
     return itertools.product(*ranges)
 
 
