@@ -161,6 +161,13 @@ class TopologyFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         Largest dip, relative to the curve's maximum, still called unimodal.
     normalize : bool, default=True
         Robustly standardise the non-binary features with learned statistics.
+        Scaling belongs to the pipeline's scaler step: new pipelines can
+        set ``normalize=False`` and use a scaler such as
+        :class:`~sklearn.preprocessing.RobustScaler` or
+        :class:`~sklearn_overseg.features.ClippedStandardScaler`. The default
+        stays ``True`` because the shipped models were fitted on normalised
+        values (the clip makes the two scalings differ, so they cannot be
+        folded into one scaler without changing their decisions).
     units : {"absolute", "relative"}, default="absolute"
         The small constant that keeps ``gap_overlap_ratio`` finite: one
         pixel (``"absolute"``, the package's original), or 1% of the curve's
