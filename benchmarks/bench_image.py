@@ -90,7 +90,8 @@ def pairs(volumes, images, mode, n_rounds, seed, negative_ratio, confounders=0.1
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return make_training_candidates(
-            volumes, images=images, screener=screener, mode=mode,
+            volumes, images=images, screener=screener,
+            mode="contact" if mode == "tilted" else mode,
             n_rounds=n_rounds, negative_ratio=negative_ratio, random_state=seed,
             confounder_fraction=confounders,
         )[:2]

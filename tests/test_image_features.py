@@ -136,7 +136,8 @@ def tissue():
 def image_corrector(tissue):
     truth, images, _ = tissue
     pipe = make_pair_pipeline(LogisticRegression(max_iter=2000), image=True)
-    return MergeCorrector(classifier=pipe, n_rounds=2).fit(truth, images=images)
+    return MergeCorrector(classifier=pipe, damage="axis", n_rounds=2).fit(
+        truth, images=images)
 
 
 def test_training_candidates_carry_image_crops(tissue):
@@ -178,7 +179,8 @@ def test_image_model_without_image_gives_a_clear_error(image_corrector, tissue):
 def test_label_only_model_ignores_the_image_with_a_warning(tissue):
     truth, images, flawed = tissue
     corrector = MergeCorrector(
-        classifier=make_pair_pipeline(LogisticRegression(max_iter=2000)), n_rounds=1
+        classifier=make_pair_pipeline(LogisticRegression(max_iter=2000)),
+        damage="axis", n_rounds=1,
     ).fit(truth)
     with pytest.warns(UserWarning, match="labels only; image= is ignored"):
         with_image = corrector.correct(flawed, image=images[0])
@@ -261,7 +263,8 @@ def test_tilted_pairs_keep_their_image_through_reslicing():
                               reslicer=TiltedReslicer(), contact=ContactFeatures(),
                               image=True)
     corrector = MergeCorrector(CandidateScreener(mode="contact", min_contact=10),
-                               pipe, n_rounds=1).fit([truth], images=[image])
+                               pipe, damage="contact", n_rounds=1).fit(
+        [truth], images=[image])
     flawed, _ = oversegment(truth, n_splits=3, mode="tilted", random_state=6)
     cands = corrector.screen(flawed, image=image)
     resliced = TiltedReslicer().fit_transform(cands)

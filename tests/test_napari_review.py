@@ -61,7 +61,7 @@ def screened():
     truth = [make_tissue((20, 64, 64), 16, mode="loose", random_state=s)
              for s in range(2)]
     corrector = MergeCorrector(
-        classifier=make_pair_pipeline(LogisticRegression())
+        classifier=make_pair_pipeline(LogisticRegression()), damage="axis"
     ).fit(truth)
     (_, _, _), (labels, _, _) = make_sample_data((20, 64, 64), n_cells=16,
                                                  n_splits=5, random_state=1)

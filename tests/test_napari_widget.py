@@ -61,7 +61,7 @@ def fast_model(tmp_path_factory) -> Path:
     truth = [make_tissue((20, 64, 64), 16, mode="loose", random_state=s)
              for s in range(2)]
     corrector = MergeCorrector(
-        classifier=make_pair_pipeline(LogisticRegression())
+        classifier=make_pair_pipeline(LogisticRegression()), damage="axis"
     ).fit(truth)
     return save_model(corrector, tmp_path_factory.mktemp("model") / "fast.json")
 
