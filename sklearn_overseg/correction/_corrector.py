@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 from contextlib import nullcontext
+from dataclasses import replace
 
 import numpy as np
 from joblib import parallel_config
@@ -22,10 +23,19 @@ from sklearn.utils.validation import check_is_fitted
 from .._candidates import CandidateSet
 from .._progress import progress
 from .._validation import check_out_array, check_single_volume, check_volumes
-from ..models import make_pair_pipeline
+from ..models import FeatureRange, fit_with_features, make_pair_pipeline
 from ..screening import CandidateScreener
 from ._scoring import score_pairs
-from ._steps import MergeDecisions, apply_merges, decide_merges
+from ._steps import (
+    KEPT_APART,
+    MERGED,
+    UNSURE,
+    MergeDecisions,
+    PairScores,
+    apply_merges,
+    decide_merges,
+    unsure_pairs,
+)
 from ._training import label_candidates, make_training_candidates
 
 __all__ = ["MergeCorrector"]
@@ -43,6 +53,21 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         ``predict_proba``. ``None`` uses :func:`make_pair_pipeline`.
     threshold : float, default=0.5
         Merge pairs whose probability is at least this.
+    abstain : float, default=0.1
+        Width of the review band around ``threshold``: pairs with
+        ``|probability - threshold| < abstain`` are *unsure*, not merged and
+        listed first for review. ``0`` merges every pair at or above the
+        threshold. The default keeps every merge at least 0.1 above the
+        threshold (on the shared real volumes with simulated splits, 1 of
+        216 pairs scored by the pretrained axis model fell in the band); with
+        calibrated probabilities (``calibration``) a pair in the band is a
+        true split with probability 0.4 to 0.6.
+    out_of_range : {"unsure", "ignore"}, default="unsure"
+        What to do with pairs whose features fall outside the box of the
+        training features (``feature_range_``): leave them to a person
+        (``"unsure"``, not merged) or decide by their probability. Models
+        without a training range (files saved before it existed) skip the
+        rule.
     interpolate : bool, default=True
         Rebuild the missing layers of merged axis splits.
     interpolation : {"boundary_ot", "distance"}, default="boundary_ot"
@@ -67,6 +92,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         Fitted clone of ``classifier``.
     n_training_pairs_ : int
         Number of labelled pairs the classifier was trained on.
+    feature_range_ : FeatureRange or None
+        The box of the training pair features (``None`` when the classifier
+        is not a features-then-model pipeline); see ``out_of_range``.
 
     Examples
     --------
@@ -87,6 +115,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         "screener": [HasMethods(["transform"]), None],
         "classifier": [HasMethods(["fit", "predict_proba"]), None],
         "threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "abstain": [Interval(numbers.Real, 0, 1, closed="both")],
+        "out_of_range": [StrOptions({"unsure", "ignore"})],
         "interpolate": ["boolean"],
         "interpolation": [StrOptions({"boundary_ot", "distance"})],
         "n_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -101,6 +131,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         classifier=None,
         *,
         threshold: float = 0.5,
+        abstain: float = 0.1,
+        out_of_range: str = "unsure",
         interpolate: bool = True,
         interpolation: str = "boundary_ot",
         n_rounds: int = 3,
@@ -111,6 +143,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         self.screener = screener
         self.classifier = classifier
         self.threshold = threshold
+        self.abstain = abstain
+        self.out_of_range = out_of_range
         self.interpolate = interpolate
         self.interpolation = interpolation
         self.n_rounds = n_rounds
@@ -174,7 +208,10 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
                 f"{int(labels.sum())} positive and {int((labels == 0).sum())} "
                 "negative candidate pairs; give more or larger volumes"
             )
-        self.classifier_.fit(cands, labels)
+        features = fit_with_features(self.classifier_, cands, labels)
+        self.feature_range_ = (
+            None if features is None else FeatureRange().fit(features)
+        )
         self.n_training_pairs_ = len(labels)
         return self
 
@@ -221,19 +258,40 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             when ``return_features`` is true.
         """
         check_is_fitted(self)
+        scores = self._scores(candidates, return_features)
+        return scores if return_features else scores.probabilities
+
+    def _range_rule(self):
+        """The fitted training range when the out-of-range rule applies."""
+        if self.out_of_range == "ignore":
+            return None
+        return getattr(self, "feature_range_", None)
+
+    def _scores(self, candidates, return_features: bool) -> PairScores:
+        box = self._range_rule()
         with self._jobs():
             scores = score_pairs(
-                self.classifier_, candidates, return_features=return_features,
+                self.classifier_, candidates,
+                return_features=return_features or box is not None,
                 verbose=self.verbose,
             )
-        return scores if return_features else scores.probabilities
+        if box is None or scores.features is None:
+            return scores
+        return replace(scores, out_of_range=box.outside(scores.features))
 
     def predict_proba(self, candidates: CandidateSet) -> np.ndarray:
         """Merge probability of each candidate pair, shape (n,)."""
         return self.score_pairs(candidates)
 
-    def decide(self, volume, candidates: CandidateSet, probabilities):
-        """Step 3: which pairs merge (threshold, chains top to bottom).
+    def decide(
+        self, volume, candidates: CandidateSet, probabilities, *, out_of_range=None
+    ) -> MergeDecisions:
+        """Step 3: which pairs merge, which stay apart, which are unsure.
+
+        A pair is *unsure* when its probability lies in the review band
+        (``|p - threshold| < abstain``) or its features fall outside the
+        training range; unsure pairs are not merged. The others merge at
+        ``p >= threshold`` (chains top to bottom).
 
         Parameters
         ----------
@@ -241,18 +299,42 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             The label volume the candidates come from (its z-extents forbid
             merging two cells that share a layer through an axis pair).
         candidates : CandidateSet
-        probabilities : array-like of shape (n_pairs,)
+        probabilities : array-like of shape (n_pairs,) or PairScores
+            From :meth:`score_pairs`; a :class:`PairScores` also brings its
+            out-of-range flags.
+        out_of_range : array-like of bool, shape (n_pairs,), optional
+            Pairs outside the training range (overrides those of a
+            ``PairScores``).
 
         Returns
         -------
         MergeDecisions
         """
         check_is_fitted(self)
+        if isinstance(probabilities, PairScores):
+            if out_of_range is None:
+                out_of_range = probabilities.out_of_range
+            probabilities = probabilities.probabilities
         probabilities = np.asarray(probabilities, dtype=float).ravel()
-        mapping, merged = decide_merges(
-            volume, candidates, probabilities, self.threshold
+        if out_of_range is not None and self.out_of_range != "ignore":
+            out_of_range = np.asarray(out_of_range, dtype=bool).ravel()
+            if out_of_range.shape != probabilities.shape:
+                raise ValueError(
+                    f"out_of_range has {out_of_range.size} entries for "
+                    f"{probabilities.size} pairs"
+                )
+        else:
+            out_of_range = None
+        unsure = unsure_pairs(
+            probabilities, self.threshold, self.abstain, out_of_range
         )
-        return MergeDecisions(candidates, probabilities, merged, mapping)
+        mapping, merged = decide_merges(
+            volume, candidates, probabilities, self.threshold, unsure=unsure
+        )
+        decision = np.where(merged, MERGED, np.where(unsure, UNSURE, KEPT_APART))
+        return MergeDecisions(
+            candidates, probabilities, merged, mapping, decision, out_of_range
+        )
 
     def apply(self, volume, decisions: MergeDecisions, *, out=None) -> np.ndarray:
         """Step 4: merge the decided pairs and rebuild their missing layers.
@@ -284,7 +366,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
 
     def _decisions(self, volume: np.ndarray) -> MergeDecisions:
         candidates = self.screener_.transform([volume])
-        return self.decide(volume, candidates, self.score_pairs(candidates))
+        check_is_fitted(self)
+        return self.decide(volume, candidates, self._scores(candidates, False))
 
     def predict_merges(self, volume) -> list[dict]:
         """The review list: every candidate pair with its decision.
@@ -298,8 +381,10 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         -------
         list of dict
             One record per candidate, with keys ``upper``, ``lower``,
-            ``probability``, ``merged``, ``kind``, ``score``, ``gap_start`` and
-            ``gap_stop`` (absolute layers, ``None`` without a gap).
+            ``probability``, ``merged``, ``decision`` (``"merged"``, ``"kept
+            apart"`` or ``"unsure"``), ``out_of_range``, ``kind``, ``score``,
+            ``gap_start`` and ``gap_stop`` (absolute layers, ``None`` without
+            a gap).
         """
         check_is_fitted(self)
         return self._decisions(check_single_volume(volume)).records()

@@ -34,6 +34,7 @@ _ALLOWED = {
     "MergeNet": "sklearn_overseg.models._classifier:MergeNet",
     "MergeMLP": "sklearn_overseg.models._classifier:MergeMLP",
     "MergeCorrector": "sklearn_overseg.correction:MergeCorrector",
+    "FeatureRange": "sklearn_overseg.models:FeatureRange",
     "CandidateScreener": "sklearn_overseg.screening:CandidateScreener",
     "GeoWassersteinFeatures": "sklearn_overseg.features:GeoWassersteinFeatures",
     "TopologyFeatures": "sklearn_overseg.features:TopologyFeatures",
