@@ -25,6 +25,8 @@ from .._progress import progress
 from .._validation import check_out_array, check_single_volume, check_volumes
 from ..models import FeatureRange, fit_with_features, make_pair_pipeline
 from ..screening import CandidateScreener
+from ._calibration import calibrate_classifier, fit_calibrated
+from ._fine_tune import fine_tune_classifier
 from ._scoring import score_pairs
 from ._steps import (
     KEPT_APART,
@@ -68,6 +70,17 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         (``"unsure"``, not merged) or decide by their probability. Models
         without a training range (files saved before it existed) skip the
         rule.
+    calibration : {"isotonic", "sigmoid"} or None, default=None
+        Calibrate the merge probabilities in :meth:`fit`: the final model is
+        wrapped in :class:`~sklearn.calibration.CalibratedClassifierCV`
+        (``ensemble=False``), whose calibrator learns from out-of-fold
+        predictions with folds grouped by volume (``GroupKFold``), so that a
+        volume's pairs are never both trained and calibrated on. ``None``
+        keeps the network's own probabilities. See also :meth:`calibrate`
+        for a fitted (or pretrained) corrector.
+    calibration_cv : int, default=3
+        Number of volume-grouped folds for ``calibration`` (at most the
+        number of training volumes).
     interpolate : bool, default=True
         Rebuild the missing layers of merged axis splits.
     interpolation : {"boundary_ot", "distance"}, default="boundary_ot"
@@ -95,6 +108,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
     feature_range_ : FeatureRange or None
         The box of the training pair features (``None`` when the classifier
         is not a features-then-model pipeline); see ``out_of_range``.
+    n_fine_tuning_pairs_ : int
+        Number of labelled pairs of the last :meth:`fine_tune` (only after
+        fine-tuning).
 
     Examples
     --------
@@ -117,6 +133,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         "threshold": [Interval(numbers.Real, 0, 1, closed="both")],
         "abstain": [Interval(numbers.Real, 0, 1, closed="both")],
         "out_of_range": [StrOptions({"unsure", "ignore"})],
+        "calibration": [StrOptions({"isotonic", "sigmoid"}), None],
+        "calibration_cv": [Interval(numbers.Integral, 2, None, closed="left")],
         "interpolate": ["boolean"],
         "interpolation": [StrOptions({"boundary_ot", "distance"})],
         "n_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -133,6 +151,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         threshold: float = 0.5,
         abstain: float = 0.1,
         out_of_range: str = "unsure",
+        calibration: str | None = None,
+        calibration_cv: int = 3,
         interpolate: bool = True,
         interpolation: str = "boundary_ot",
         n_rounds: int = 3,
@@ -145,6 +165,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         self.threshold = threshold
         self.abstain = abstain
         self.out_of_range = out_of_range
+        self.calibration = calibration
+        self.calibration_cv = calibration_cv
         self.interpolate = interpolate
         self.interpolation = interpolation
         self.n_rounds = n_rounds
@@ -188,6 +210,32 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             if self.classifier is not None
             else make_pair_pipeline(random_state=seed)
         )
+        cands, labels = self._labelled_pairs(volumes, y, fit=True)
+        if len(np.unique(labels)) < 2:
+            raise ValueError(
+                "training needs both true splits and distinct-cell pairs, got "
+                f"{int(labels.sum())} positive and {int((labels == 0).sum())} "
+                "negative candidate pairs; give more or larger volumes"
+            )
+        if self.calibration is None:
+            features = fit_with_features(self.classifier_, cands, labels)
+        else:
+            features = fit_calibrated(
+                self.classifier_, cands, labels, self.calibration,
+                self.calibration_cv,
+            )
+        self.feature_range_ = (
+            None if features is None else FeatureRange().fit(features)
+        )
+        self.n_training_pairs_ = len(labels)
+        return self
+
+    def _labelled_pairs(self, volumes, y, *, fit: bool = False):
+        """Candidate pairs of training volumes and their labels.
+
+        ``y=None``: ``volumes`` are ground truths, damaged by the simulator
+        (``n_rounds`` times each); otherwise flawed volumes labelled by ``y``.
+        """
         if y is None:
             mode = "tilted" if getattr(self.screener_, "mode", "axis") == "contact" \
                 else "axis"
@@ -198,21 +246,99 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
                 n_rounds=self.n_rounds,
                 random_state=self.random_state,
             )
-        else:
-            truth = check_volumes(y, name="ground truth", allow_background_only=True)
-            cands = self.screener_.fit_transform(volumes)
-            labels = label_candidates(cands, volumes, truth)
-        if len(np.unique(labels)) < 2:
+            return cands, labels
+        truth = check_volumes(y, name="ground truth", allow_background_only=True)
+        if len(truth) != len(volumes):
             raise ValueError(
-                "training needs both true splits and distinct-cell pairs, got "
-                f"{int(labels.sum())} positive and {int((labels == 0).sum())} "
-                "negative candidate pairs; give more or larger volumes"
+                f"got {len(volumes)} flawed volumes but {len(truth)} ground truths"
             )
-        features = fit_with_features(self.classifier_, cands, labels)
-        self.feature_range_ = (
-            None if features is None else FeatureRange().fit(features)
+        screen = self.screener_.fit_transform if fit else self.screener_.transform
+        cands = screen(volumes)
+        return cands, label_candidates(cands, volumes, truth)
+
+    def calibrate(self, X, y=None, *, method: str = "isotonic"):
+        """Recalibrate the merge probabilities on held-out labelled volumes.
+
+        The fitted pair classifier is kept as it is (frozen); a calibrator
+        (:class:`~sklearn.calibration.CalibratedClassifierCV`) learns to map
+        its probabilities to the share of true splits observed on the pairs
+        of ``X``. Use volumes the classifier was not trained on.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (z, y, x)
+            Ground truths (``y=None``, damaged by the simulator as in
+            :meth:`fit`) or flawed segmentations labelled by ``y``.
+        y : list of ndarray, default=None
+            Ground truth of flawed ``X``.
+        method : {"isotonic", "sigmoid"}, default="isotonic"
+            Isotonic regression (needs a few hundred pairs) or Platt's
+            sigmoid.
+
+        Returns
+        -------
+        self : MergeCorrector
+
+        Examples
+        --------
+        >>> from sklearn_overseg import load_pretrained
+        >>> from sklearn_overseg.datasets import make_tissue
+        >>> held_out = [make_tissue((24, 64, 64), n_cells=20, random_state=s)
+        ...             for s in (50, 51)]
+        >>> corrector = load_pretrained("axis").calibrate(held_out)
+        >>> type(corrector.classifier_[-1]).__name__
+        'CalibratedClassifierCV'
+        """
+        check_is_fitted(self)
+        cands, labels = self._labelled_pairs(check_volumes(X), y)
+        calibrate_classifier(self.classifier_, cands, labels, method)
+        return self
+
+    def fine_tune(self, X, y=None, *, epochs: int = 20, lr: float | None = None):
+        """Continue training the pair classifier on your own volumes.
+
+        A warm start: the fitted network (or each network of a seed
+        ensemble) trains ``epochs`` more epochs on the pairs of ``X``, seen
+        through the model's own features and scaling; the training range
+        grows to cover the new pairs. A calibrated classifier's calibrator is
+        dropped (its probabilities no longer apply): call :meth:`calibrate`
+        again on held-out volumes.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (z, y, x)
+            Ground truths (``y=None``: damaged by the simulator, ``n_rounds``
+            times each) or flawed segmentations labelled by ``y``.
+        y : list of ndarray, default=None
+            Ground truth of flawed ``X``.
+        epochs : int, default=20
+            Epochs of further training.
+        lr : float, default=None
+            Learning rate; ``None`` uses a tenth of the network's own.
+
+        Returns
+        -------
+        self : MergeCorrector
+
+        Examples
+        --------
+        >>> from sklearn_overseg import load_pretrained
+        >>> from sklearn_overseg.datasets import make_tissue
+        >>> mine = [make_tissue((24, 64, 64), n_cells=20, mode="nuclei",
+        ...                     random_state=60)]
+        >>> corrector = load_pretrained("axis").fine_tune(mine, epochs=2)
+        >>> corrector.n_fine_tuning_pairs_ > 0
+        True
+        """
+        check_is_fitted(self)
+        cands, labels = self._labelled_pairs(check_volumes(X), y)
+        features = fine_tune_classifier(
+            self.classifier_, cands, labels, epochs=epochs, lr=lr
         )
-        self.n_training_pairs_ = len(labels)
+        box = getattr(self, "feature_range_", None)
+        if box is not None:
+            self.feature_range_ = box.extend(features)
+        self.n_fine_tuning_pairs_ = len(labels)
         return self
 
     # ---------------------------------------------------------------- steps

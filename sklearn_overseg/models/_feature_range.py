@@ -17,7 +17,7 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -84,6 +84,29 @@ class FeatureRange(BaseEstimator):
         self.low_ = np.nan_to_num(low - self.margin * width, nan=np.inf)
         self.high_ = np.nan_to_num(high + self.margin * width, nan=-np.inf)
         return self
+
+    def extend(self, X) -> FeatureRange:
+        """A copy whose box also covers the rows of ``X`` (same settings).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            More training features (for example of fine-tuning pairs).
+
+        Returns
+        -------
+        FeatureRange
+        """
+        check_is_fitted(self)
+        grown = clone(self).fit(X)
+        if grown.n_features_in_ != self.n_features_in_:
+            raise ValueError(
+                f"X has {grown.n_features_in_} features, the range "
+                f"{self.n_features_in_}"
+            )
+        grown.low_ = np.minimum(self.low_, grown.low_)
+        grown.high_ = np.maximum(self.high_, grown.high_)
+        return grown
 
     def outside(self, X) -> np.ndarray:
         """Whether each row has a feature outside the box (or not finite).
