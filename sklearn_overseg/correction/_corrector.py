@@ -60,10 +60,11 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         ``|probability - threshold| < abstain`` are *unsure*, not merged and
         listed first for review. ``0`` merges every pair at or above the
         threshold. The default keeps every merge at least 0.1 above the
-        threshold (on the shared real volumes with simulated splits, 1 of
-        216 pairs scored by the pretrained axis model fell in the band); with
-        calibrated probabilities (``calibration``) a pair in the band is a
-        true split with probability 0.4 to 0.6.
+        threshold: on the shared real volumes with simulated splits, 1 of
+        the 649 pairs scored by the pretrained axis model fell in the band,
+        a wrong decision (``benchmarks/RESULTS.md``, section 7). With
+        calibrated probabilities (``calibration``, :meth:`calibrate`) a pair
+        in the band is a true split with probability 0.4 to 0.6.
     out_of_range : {"unsure", "ignore"}, default="unsure"
         What to do with pairs whose features fall outside the box of the
         training features (``feature_range_``): leave them to a person
