@@ -68,12 +68,16 @@ def test_calibrated_fit_round_trips_through_model_files(truth, method, tmp_path)
     assert loaded.predict_merges(held_out) == corrector.predict_merges(held_out)
 
 
-def test_calibration_needs_two_volumes(truth):
+def test_calibration_needs_two_volumes_and_a_pair_pipeline(truth):
     corrector = MergeCorrector(
         classifier=make_pair_pipeline(LogisticRegression()), calibration="sigmoid"
     )
     with pytest.raises(ValueError, match="at least two training volumes"):
         corrector.fit(truth[:1])
+    bare = make_pair_pipeline(LogisticRegression())
+    bare.steps = bare.steps[-1:]  # a classifier without feature steps
+    with pytest.raises(TypeError, match="pair pipeline"):
+        corrector.set_params(classifier=bare).fit(truth)
 
 
 def test_calibrate_a_fitted_net_on_held_out_volumes(net_corrector, tmp_path):

@@ -23,7 +23,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GroupKFold
 
-from ..models import fit_with_features, pipeline_features
+from ..models import feature_stage, fit_with_features, pipeline_features
 
 __all__ = ["calibrate_classifier", "fit_calibrated", "uncalibrated"]
 
@@ -46,6 +46,11 @@ def fit_calibrated(classifier, candidates, labels, method: str, n_splits: int):
     it and fits the pipeline; returns the raw training features (see
     :func:`fit_with_features`).
     """
+    if feature_stage(classifier) is None:
+        raise TypeError(
+            "calibration needs a pair pipeline (features, then a model), as "
+            f"make_pair_pipeline builds; got a {type(classifier).__name__}"
+        )
     groups = np.asarray(candidates.volume_index)
     n_groups = len(np.unique(groups))
     if n_groups < 2:
