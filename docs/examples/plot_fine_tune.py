@@ -12,7 +12,7 @@ seed ensemble trains 20 more epochs at a tenth of its learning rate, and the
 training range grows to cover your pairs. Training from scratch would need
 many more of your volumes. On the shared real volumes, where the pretrained
 model is already good, the gains were small (``benchmarks/RESULTS.md``,
-section 7: fine-tuned on one nuclei crop, merge F1 on another rose from
+section 8: fine-tuned on one nuclei crop, merge F1 on another rose from
 0.979 to 0.984).
 """
 

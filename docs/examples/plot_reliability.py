@@ -100,6 +100,6 @@ plt.show()
 # merged: ``predict_merges`` marks them ``"unsure"`` and the review report
 # lists them first. On real cells the errors are mostly confident ones,
 # which only calibration on similar data moves into the band
-# (``benchmarks/RESULTS.md``, section 7).
+# (``benchmarks/RESULTS.md``, section 8).
 decisions = [r["decision"] for r in calibrated.predict_merges(test_set[0][0])]
 print({d: decisions.count(d) for d in ("merged", "kept apart", "unsure")})

@@ -62,7 +62,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         threshold. The default keeps every merge at least 0.1 above the
         threshold: on the shared real volumes with simulated splits, 1 of
         the 649 pairs scored by the pretrained axis model fell in the band,
-        a wrong decision (``benchmarks/RESULTS.md``, section 7). With
+        a wrong decision (``benchmarks/RESULTS.md``, section 8). With
         calibrated probabilities (``calibration``, :meth:`calibrate`) a pair
         in the band is a true split with probability 0.4 to 0.6.
     out_of_range : {"unsure", "ignore"}, default="unsure"

@@ -41,7 +41,7 @@ class FeatureRange(BaseEstimator):
         the model's usual errors: on the shared real volumes with simulated
         splits, none of the pretrained axis model's 44 wrong decisions lay
         outside the box widened by 5%, and this margin flagged 1 of 649
-        pairs (``benchmarks/RESULTS.md``, section 7).
+        pairs (``benchmarks/RESULTS.md``, section 8).
 
     Attributes
     ----------
