@@ -57,11 +57,15 @@ def _candidate(reader, geometry, pair, crop_settings):
 
 
 def _classify(reader, geometry, pairs, corrector, crop_settings) -> np.ndarray:
-    """Merge probabilities of a batch of pairs, reading their crops."""
+    """Merge probabilities and out-of-range flags (n, 2) of a batch of pairs."""
     candidates = CandidateSet(
         _candidate(reader, geometry, p, crop_settings)[0] for p in pairs
     )
-    return corrector.score_pairs(candidates)
+    scores = corrector.score_pairs(candidates, return_features=True)
+    outside = scores.out_of_range
+    if outside is None:
+        outside = np.zeros(len(candidates), dtype=bool)
+    return np.column_stack([scores.probabilities, outside])
 
 
 def _gap_fills(reader, geometry, pairs, crop_settings, method) -> list[GapFill]:
@@ -182,9 +186,12 @@ def correct_zarr(
         ],
         client,
     )
-    proba = np.concatenate(proba) if proba else np.zeros(0)
+    scored = np.concatenate(proba) if proba else np.zeros((0, 2))
     labels = geometry.labels
-    decisions = corrector.decide(geometry, _PairTable(labels, pairs), proba)
+    decisions = corrector.decide(
+        geometry, _PairTable(labels, pairs), scored[:, 0],
+        out_of_range=scored[:, 1].astype(bool),
+    )
     fills = []
     if corrector.interpolate:
         accepted = [p for p, m in zip(pairs, decisions.merged) if m]

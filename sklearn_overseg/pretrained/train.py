@@ -4,6 +4,7 @@ Usage::
 
     python -m sklearn_overseg.pretrained.train            # axis and tilted
     python -m sklearn_overseg.pretrained.train --models axis --out DIR
+    python -m sklearn_overseg.pretrained.train --ranges-only   # no retraining
 
 The training data are synthetic tissues made by :mod:`sklearn_overseg.datasets`
 (dense, loosely packed and nuclei, at several anisotropies), damaged by the
@@ -275,14 +276,56 @@ def train(model: str, out: Path = HERE, seed: int = 0) -> Path:
     return path
 
 
+def training_feature_range(corrector: MergeCorrector, model: str, seed: int = 0):
+    """The box of the recipe's training pair features, for a fitted corrector.
+
+    The training pairs are remade exactly as :func:`train` makes them (same
+    volumes, damage and seeds) and seen through ``corrector``'s fitted
+    feature steps. ``MergeCorrector.fit`` learns this range itself; this
+    gives it to a model trained before ranges existed, without retraining.
+    """
+    from ..correction import make_training_candidates
+    from ..models import FeatureRange, pipeline_features
+
+    if model == "tilted":
+        flawed, _ = tilted_training_volumes(seed)
+        candidates = corrector.screener_.transform(flawed)
+    else:
+        candidates, _, _ = make_training_candidates(
+            training_volumes(seed), screener=corrector.screener_, mode="axis",
+            n_rounds=corrector.n_rounds, random_state=corrector.random_state,
+        )
+    features, _ = pipeline_features(corrector.classifier_, candidates)
+    return FeatureRange().fit(features)
+
+
+def attach_training_range(model: str, out: Path = HERE, seed: int = 0) -> Path:
+    """Add the training feature range to a saved model, without retraining."""
+    from ..models import load_model
+
+    path = Path(out) / f"{model}.json"
+    corrector = load_model(path)
+    corrector.feature_range_ = training_feature_range(corrector, model, seed)
+    return save_model(corrector, path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["axis", "tilted"])
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ranges-only", action="store_true",
+        help="add the training feature range to the saved models in --out "
+        "without retraining them",
+    )
     args = parser.parse_args(argv)
     for model in args.models:
-        train(model, args.out, args.seed)
+        if args.ranges_only:
+            print(f"{model}: training range -> "
+                  f"{attach_training_range(model, args.out, args.seed)}")
+        else:
+            train(model, args.out, args.seed)
 
 
 if __name__ == "__main__":
