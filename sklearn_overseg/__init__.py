@@ -28,6 +28,7 @@ from ._contact import contact_pairs
 from ._contact_features import ContactFeatures
 from ._corrector import MergeCorrector
 from ._decisions import apply_decisions, read_decisions
+from ._extent_features import FragmentExtentFeatures
 from ._geo_features import GeoWassersteinFeatures
 from ._interpolation import interpolate_masks
 from ._pair_pipeline import make_pair_pipeline
@@ -52,6 +53,7 @@ __all__ = [
     "CandidateSet",
     "ClippedStandardScaler",
     "ContactFeatures",
+    "FragmentExtentFeatures",
     "GeoWassersteinFeatures",
     "MergeCorrector",
     "MergeMLP",

@@ -85,7 +85,10 @@ def apply_merges(
     """
     fills = []
     if interpolate:
-        axis = [c for c in accepted if c.kind == "axis" and c.gap is not None]
+        axis = [
+            c for c in accepted
+            if c.kind == "axis" and c.gap is not None and c.n_gap_layers > 0
+        ]
         masks = Parallel(n_jobs=n_jobs, return_as="generator")(
             delayed(_gap_fill)(c, interpolation) for c in axis
         )

@@ -31,6 +31,7 @@ def _registry() -> dict[str, type]:
 
     from . import _classifier, _corrector, _geo_features, _screening, _topology
     from ._contact_features import ContactFeatures
+    from ._extent_features import FragmentExtentFeatures
     from ._scaling import ClippedStandardScaler
 
     classes = [
@@ -39,7 +40,7 @@ def _registry() -> dict[str, type]:
         _classifier.MergeNet, _classifier.MergeMLP,
         _corrector.MergeCorrector, _screening.CandidateScreener,
         _geo_features.GeoWassersteinFeatures, _topology.TopologyFeatures,
-        ContactFeatures, ClippedStandardScaler,
+        ContactFeatures, ClippedStandardScaler, FragmentExtentFeatures,
     ]
     try:
         from ._reslice import TiltedReslicer

@@ -30,6 +30,7 @@ from .._contact import pair_box
 from .._correction import _gap_fill
 from .._merging import resolve_merges
 from .._screening import CandidateScreener
+from .._validation import check_stitched
 from ._geometry import blockwise_geometry
 from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute
@@ -60,11 +61,12 @@ def _classify(reader, geometry, pairs, corrector, crop_settings) -> np.ndarray:
 
 
 def _fill_writes(reader, geometry, pairs, crop_settings, method) -> list:
-    """Rebuilt gap masks of accepted pairs, as ``(region, mask, absorbed)``.
+    """Rebuilt gap masks of accepted pairs, as ``(region, free, noise)``.
 
-    ``mask`` is where the rebuilt layers may be painted (background or the
-    pair's noise masks), ``absorbed`` the noise labels a rebuilt layer covers
-    (they join the merged cell), exactly as :func:`apply_merges` decides.
+    ``free`` is where a rebuilt layer covers background; ``noise`` holds, where
+    it covers one of the pair's noise masks, that mask's label (0 elsewhere).
+    The client decides which noise masks may join the merged cell (those not
+    already in a merged group), exactly as :func:`apply_merges` decides.
     """
     found = []
     for pair in pairs:
@@ -74,14 +76,12 @@ def _fill_writes(reader, geometry, pairs, crop_settings, method) -> list:
         h, w = cand.crop.shape[1:]
         region = (slice(z0 + g0, z0 + g1), slice(y0, y0 + h), slice(x0, x0 + w))
         current = window[region]
-        allowed = current == 0
-        absorbed = ()
+        noise = np.zeros(current.shape, current.dtype)
         if cand.gap_labels:
-            noise = np.isin(current, cand.gap_labels)
-            noise &= cand.crop[g0:g1] == GAP_NOISE
-            absorbed = tuple(int(v) for v in np.unique(current[noise & mask]))
-            allowed |= noise
-        found.append((region, mask & allowed, absorbed))
+            hit = np.isin(current, cand.gap_labels)
+            hit &= (cand.crop[g0:g1] == GAP_NOISE) & mask
+            noise[hit] = current[hit]
+        found.append((region, mask & (current == 0), noise))
     return found
 
 
@@ -177,6 +177,7 @@ def correct_zarr(
     geometry = blockwise_geometry(reader, block_shape=block_shape, client=client)
     if len(geometry) == 0:
         raise ValueError("the source contains only background (label 0).")
+    check_stitched(reader.shape[0], geometry.z_starts, geometry.z_stops)
     pairs = screen_axis_pairs(
         reader, geometry, settings, block_shape=block_shape, client=client
     )
@@ -204,7 +205,11 @@ def correct_zarr(
     )
     writes = []
     if corrector.interpolate:
-        accepted = [p for p, m in zip(pairs, merged) if m]
+        # only pairs with missing layers have a gap to rebuild (not gap 0)
+        accepted = [
+            p for p, m in zip(pairs, merged)
+            if m and geometry.z_starts[p.lower_row] > geometry.z_stops[p.upper_row]
+        ]
         found = compute(
             [
                 dask.delayed(_fill_writes, pure=True)(
@@ -214,15 +219,21 @@ def correct_zarr(
             ],
             client,
         )
-        # Fold in screening order, as the in-memory corrector does.
+        # Fold in screening order, as the in-memory corrector does: a noise
+        # mask joins the merged cell unless it is already in a merged group.
         mapping = dict(mapping)
-        for pair, (region, mask, absorbed) in zip(
+        grouped = set(mapping) | set(mapping.values())
+        for pair, (region, free, noise) in zip(
             accepted, (w for part in found for w in part)
         ):
             upper = int(labels[pair.upper_row])
             label = mapping.get(upper, upper)
-            mapping.update({lab: label for lab in absorbed})
-            writes.append((region, mask, label))
+            absorbed = [int(v) for v in np.unique(noise[noise != 0])]
+            absorbed = [v for v in absorbed if v not in grouped]
+            for lab in absorbed:
+                mapping[lab] = label
+                grouped.update((lab, label))
+            writes.append((region, free | np.isin(noise, absorbed), label))
     grid = block_grid(reader.shape, block_shape)
     grid_shape = tuple(-(-n // b) for n, b in zip(reader.shape, block_shape))
     routed = route_writes(writes, block_shape, grid_shape)
