@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "ALL_NAMES",
     "NAMES",
     "SHARED",
     "available",
@@ -37,13 +38,16 @@ NAMES = (
     "nuclei_gonuclear_1137",
     "nuclei_cells3d",
 )
+#: Every shared volume: the five above and the isotropic EM volume
+#: ``em_medulla_gala`` (no 2D segmentation settings in the older benchmarks).
+ALL_NAMES = NAMES + ("em_medulla_gala",)
 
 
 def _path(name: str) -> Path:
     stem = name[:-4] if name.endswith(".npz") else name
-    if stem not in NAMES:
+    if stem not in ALL_NAMES:
         raise ValueError(
-            f"unknown shared volume {name!r}; expected one of {', '.join(NAMES)}."
+            f"unknown shared volume {name!r}; expected one of {', '.join(ALL_NAMES)}."
         )
     return SHARED / f"{stem}.npz"
 

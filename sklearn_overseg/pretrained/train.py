@@ -8,6 +8,9 @@ Usage::
 The training data are synthetic tissues made by :mod:`sklearn_overseg.datasets`
 (dense, loosely packed and nuclei, at several anisotropies), damaged by the
 oversegmentation simulator; nothing is downloaded. The run is deterministic.
+The axis model also learns stitch splits (its screener proposes gap-0 pairs):
+its pairs come from :func:`~sklearn_overseg.pretrained.axis_training_candidates`
+(missing layers and ``slice_and_stitch`` damage).
 The classifier of both models is a seed ensemble of networks (probabilities
 averaged, :func:`seed_ensemble`): one network's training seed alone moved the
 results by a few points.
@@ -31,6 +34,7 @@ from scipy import ndimage as ndi
 
 from .._classifier import MergeNet
 from .._corrector import MergeCorrector
+from .._extent_features import FragmentExtentFeatures
 from .._pair_pipeline import make_pair_pipeline
 from .._screening import CandidateScreener
 from .._serialization import save_model
@@ -83,6 +87,10 @@ TILTED_ENSEMBLE_SIZE = 5
 #: Networks of the axis model's seed ensemble: one network's seed alone moved
 #: the distinct-cell gaps merged on real tissue by a few.
 AXIS_ENSEMBLE_SIZE = 5
+#: Weight of the positive class of the axis model's networks.
+AXIS_CLASS_WEIGHT = 1.0
+#: Merge threshold of the axis model.
+AXIS_THRESHOLD = 0.5
 
 
 def training_volumes(seed: int = 0) -> list[np.ndarray]:
@@ -211,8 +219,12 @@ def build_corrector(model: str) -> MergeCorrector:
     """The (unfitted) corrector each pretrained model is made from."""
     if model == "axis":
         return MergeCorrector(
-            screener=CandidateScreener(mode="axis", max_gap=2),
-            classifier=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
+            screener=CandidateScreener(mode="axis", max_gap=2, min_gap=0),
+            classifier=make_pair_pipeline(
+                seed_ensemble(AXIS_ENSEMBLE_SIZE, class_weight=AXIS_CLASS_WEIGHT),
+                extent=FragmentExtentFeatures(),
+            ),
+            threshold=AXIS_THRESHOLD,
             n_rounds=4,
             random_state=0,
         )
@@ -241,6 +253,20 @@ def build_corrector(model: str) -> MergeCorrector:
     raise ValueError(f"unknown model {model!r}; choose 'axis' or 'tilted'")
 
 
+def fit_from_candidates(corrector: MergeCorrector, candidates, y) -> MergeCorrector:
+    """Fit ``corrector`` on labelled pairs (a training recipe's output).
+
+    What ``MergeCorrector.fit`` does once it has its pairs: the screener is
+    cloned as it is, the pair classifier is a fitted clone.
+    """
+    from sklearn.base import clone
+
+    corrector.screener_ = clone(corrector.screener)
+    corrector.classifier_ = clone(corrector.classifier).fit(candidates, y)
+    corrector.n_training_pairs_ = len(y)
+    return corrector
+
+
 #: ``n_jobs`` of the tilted pair pipeline's costly steps, set during training.
 _PARALLEL_STEPS = (
     "classifier__reslice__n_jobs",
@@ -266,8 +292,13 @@ def train(model: str, out: Path = HERE, seed: int = 0) -> Path:
             **{key.removeprefix("classifier__"): None for key in _PARALLEL_STEPS}
         )
     else:
-        volumes = training_volumes(seed)
-        corrector.fit(volumes)
+        from ._axis_recipe import axis_training_candidates
+
+        candidates, y, groups = axis_training_candidates(
+            seed=seed, screener=corrector.screener
+        )
+        volumes = np.unique(groups)
+        fit_from_candidates(corrector, candidates, y)
     elapsed = time.perf_counter() - start
     path = save_model(corrector, Path(out) / f"{model}.json")
     print(
