@@ -29,6 +29,7 @@ from ._contact_features import ContactFeatures
 from ._corrector import MergeCorrector
 from ._decisions import apply_decisions, read_decisions
 from ._extent_features import FragmentExtentFeatures
+from ._gap_routing import GapRoutedClassifier
 from ._geo_features import GeoWassersteinFeatures
 from ._interpolation import interpolate_masks
 from ._pair_pipeline import make_pair_pipeline
@@ -54,6 +55,7 @@ __all__ = [
     "ClippedStandardScaler",
     "ContactFeatures",
     "FragmentExtentFeatures",
+    "GapRoutedClassifier",
     "GeoWassersteinFeatures",
     "MergeCorrector",
     "MergeMLP",

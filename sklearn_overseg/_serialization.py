@@ -32,6 +32,7 @@ def _registry() -> dict[str, type]:
     from . import _classifier, _corrector, _geo_features, _screening, _topology
     from ._contact_features import ContactFeatures
     from ._extent_features import FragmentExtentFeatures
+    from ._gap_routing import GapRoutedClassifier
     from ._scaling import ClippedStandardScaler
 
     classes = [
@@ -41,6 +42,7 @@ def _registry() -> dict[str, type]:
         _corrector.MergeCorrector, _screening.CandidateScreener,
         _geo_features.GeoWassersteinFeatures, _topology.TopologyFeatures,
         ContactFeatures, ClippedStandardScaler, FragmentExtentFeatures,
+        GapRoutedClassifier,
     ]
     try:
         from ._reslice import TiltedReslicer

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+from sklearn.base import clone
 
 from .._candidates import CandidateSet
 from .._training import label_candidates, make_training_candidates
@@ -98,10 +99,14 @@ def axis_training_candidates(
     """Labelled training pairs of the shipped ``axis`` model.
 
     Axis-gap damage (:func:`~sklearn_overseg.make_training_candidates`,
-    ``n_rounds`` rounds) of the synthetic training tissues, plus stitch
-    damage (:func:`stitch_candidates`) of the same tissues and of
+    ``n_rounds`` rounds, screened without gap-0 pairs: exactly the pairs the
+    gap model was trained on before stitch splits were added) of the
+    synthetic training tissues, plus the gap-0 pairs of stitch damage
+    (:func:`stitch_candidates`) of the same tissues and of
     :data:`STITCH_TISSUES`. ``extra_truths`` (real ground-truth volumes, for
-    example) go through both kinds of damage too.
+    example) go through both kinds of damage too. The shipped model's
+    :class:`~sklearn_overseg.GapRoutedClassifier` sends the gap-0 pairs to
+    its stitch classifier and the others to its gap classifier.
 
     Parameters
     ----------
@@ -132,12 +137,15 @@ def axis_training_candidates(
 
     if screener is None:
         screener = build_corrector("axis").screener
+    # missing layers: the screener without stitch splits, as before they were
+    # learned; stitch splits: only the gap-0 pairs of the stitch rounds
+    gap_screener = clone(screener).set_params(min_gap=1)
     extra = check_volumes(list(extra_truths), name="extra_truths") if len(
         extra_truths
     ) else []
     tissues = training_volumes(seed)
     axis_x, axis_y, axis_g = make_training_candidates(
-        tissues + extra, screener=screener, mode="axis", n_rounds=n_rounds,
+        tissues + extra, screener=gap_screener, mode="axis", n_rounds=n_rounds,
         random_state=seed,
     )
     stitch_truths = tissues + [
@@ -145,6 +153,8 @@ def axis_training_candidates(
         for i, (shape, n, mode, aniso) in enumerate(STITCH_TISSUES)
     ]
     stitch_x, stitch_y = stitch_candidates(stitch_truths + extra, screener, seed=seed)
+    touching = np.array([c.n_gap_layers == 0 for c in stitch_x], dtype=bool)
+    stitch_x, stitch_y = stitch_x[touching], stitch_y[touching]
     # groups: tissues 0..k-1, stitch-only tissues, then the extra truths
     n_t, n_s = len(tissues), len(STITCH_TISSUES)
     axis_g = np.where(axis_g < n_t, axis_g, axis_g + n_s)

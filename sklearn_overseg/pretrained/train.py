@@ -35,6 +35,7 @@ from scipy import ndimage as ndi
 from .._classifier import MergeNet
 from .._corrector import MergeCorrector
 from .._extent_features import FragmentExtentFeatures
+from .._gap_routing import GapRoutedClassifier
 from .._pair_pipeline import make_pair_pipeline
 from .._screening import CandidateScreener
 from .._serialization import save_model
@@ -87,10 +88,7 @@ TILTED_ENSEMBLE_SIZE = 5
 #: Networks of the axis model's seed ensemble: one network's seed alone moved
 #: the distinct-cell gaps merged on real tissue by a few.
 AXIS_ENSEMBLE_SIZE = 5
-#: Weight of the positive class of the axis model's networks.
-AXIS_CLASS_WEIGHT = 1.0
-#: Merge threshold of the axis model.
-AXIS_THRESHOLD = 0.5
+
 
 
 def training_volumes(seed: int = 0) -> list[np.ndarray]:
@@ -218,13 +216,18 @@ def seed_ensemble(n_networks: int, **net_params):
 def build_corrector(model: str) -> MergeCorrector:
     """The (unfitted) corrector each pretrained model is made from."""
     if model == "axis":
+        # Stitch splits (gap 0) and missing layers each get their own
+        # ensemble: the gap model is trained exactly as before stitch splits
+        # were added, so its decisions on gaps do not move.
         return MergeCorrector(
             screener=CandidateScreener(mode="axis", max_gap=2, min_gap=0),
-            classifier=make_pair_pipeline(
-                seed_ensemble(AXIS_ENSEMBLE_SIZE, class_weight=AXIS_CLASS_WEIGHT),
-                extent=FragmentExtentFeatures(),
+            classifier=GapRoutedClassifier(
+                stitch=make_pair_pipeline(
+                    seed_ensemble(AXIS_ENSEMBLE_SIZE),
+                    extent=FragmentExtentFeatures(),
+                ),
+                gaps=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
             ),
-            threshold=AXIS_THRESHOLD,
             n_rounds=4,
             random_state=0,
         )
