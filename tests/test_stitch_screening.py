@@ -129,3 +129,34 @@ def test_correct_zarr_of_stitch_splits_equals_in_memory(stitched, tmp_path):
         source, tmp_path / "fixed.zarr", corrector, chunks=(8, 96, 40)
     )
     assert np.array_equal(result[...], expected)
+
+
+def ellipsoid(shape, center, radii) -> np.ndarray:
+    zz, yy, xx = np.indices(shape)
+    return sum(((a - c) / r) ** 2 for a, c, r in zip((zz, yy, xx), center, radii)) <= 1
+
+
+def test_the_default_model_merges_a_stitcher_cap_on_a_cell():
+    # a rounded cell whose last layer an IoU stitcher cut off (IoU < 0.25)
+    cell = ellipsoid((12, 32, 32), (5, 16, 16), (5.3, 11, 9))
+    volume = cell.astype(np.uint16)
+    last = np.flatnonzero(cell.any(axis=(1, 2)))[-1]
+    volume[last][cell[last]] = 2
+    assert 10 <= (volume == 2).sum() <= 40
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
+    assert found.pairs.tolist() == [[1, 2]] and found[0].n_gap_layers == 0
+    corrected = load_pretrained().correct(volume)
+    np.testing.assert_array_equal(corrected, cell.astype(np.uint16))
+
+
+def test_the_default_model_keeps_stacked_cells_apart():
+    # two rounded cells stacked in z, each flattened where they meet
+    shape = (18, 32, 32)
+    upper = ellipsoid(shape, (4, 15, 16), (5, 10, 8))
+    lower = ellipsoid(shape, (12, 17, 15), (5, 8, 11))
+    upper[8:], lower[:8] = False, False
+    volume = np.zeros(shape, np.uint16)
+    volume[upper], volume[lower] = 1, 2
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
+    assert found.pairs.tolist() == [[1, 2]] and found[0].n_gap_layers == 0
+    np.testing.assert_array_equal(load_pretrained().correct(volume), volume)

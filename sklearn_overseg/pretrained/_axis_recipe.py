@@ -101,7 +101,9 @@ def axis_training_candidates(
     Axis-gap damage (:func:`~sklearn_overseg.make_training_candidates`,
     ``n_rounds`` rounds, screened without gap-0 pairs: exactly the pairs the
     gap model was trained on before stitch splits were added) of the
-    synthetic training tissues, plus the gap-0 pairs of stitch damage
+    synthetic training tissues, the gap-0 pairs of the same damaged volumes
+    screened with stitch splits (mostly different cells stacked across flat
+    interfaces), and the gap-0 pairs of stitch damage
     (:func:`stitch_candidates`) of the same tissues and of
     :data:`STITCH_TISSUES`. ``extra_truths`` (real ground-truth volumes, for
     example) go through both kinds of damage too. The shipped model's
@@ -148,6 +150,16 @@ def axis_training_candidates(
         tissues + extra, screener=gap_screener, mode="axis", n_rounds=n_rounds,
         random_state=seed,
     )
+    # the same damaged volumes (same seed) screened with stitch splits: their
+    # gap-0 pairs are mostly different cells stacked across flat interfaces
+    both_x, both_y, both_g = make_training_candidates(
+        tissues + extra, screener=screener, mode="axis", n_rounds=n_rounds,
+        random_state=seed,
+    )
+    flat = np.array([c.n_gap_layers == 0 for c in both_x], dtype=bool)
+    axis_x = CandidateSet.concatenate([axis_x, both_x[flat]])
+    axis_y = np.concatenate([axis_y, both_y[flat]])
+    axis_g = np.concatenate([axis_g, both_g[flat]])
     stitch_truths = tissues + [
         make_tissue(shape, n, mode=mode, anisotropy=aniso, random_state=seed + 50 + i)
         for i, (shape, n, mode, aniso) in enumerate(STITCH_TISSUES)
