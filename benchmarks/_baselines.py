@@ -21,8 +21,8 @@ from _flawed_segmentation import _dense_codes, _iou_matrix
 from sklearn.base import clone
 
 from sklearn_overseg._geometry import LabelGeometry
-from sklearn_overseg._merging import relabel_volume, resolve_merges
 from sklearn_overseg._validation import check_volumes
+from sklearn_overseg.correction._merging import relabel_volume, resolve_merges
 
 __all__ = ["IoUStitchBaseline", "MergeAllCandidates", "NoCorrection"]
 
@@ -83,8 +83,8 @@ class MergeAllCandidates(_RuleCorrector):
 
     def correct(self, volume) -> np.ndarray:
         """Merge all candidate pairs of one volume; returns a copy."""
-        from sklearn_overseg._correction import apply_merges, decide_merges
-        from sklearn_overseg._screening import CandidateScreener
+        from sklearn_overseg.correction._steps import apply_merges, decide_merges
+        from sklearn_overseg.screening._screener import CandidateScreener
 
         (volume,) = check_volumes(volume)
         screener = clone(self.screener) if self.screener is not None else (

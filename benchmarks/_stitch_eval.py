@@ -16,11 +16,11 @@ from __future__ import annotations
 import numpy as np
 from skimage.measure import label as connected_pieces
 
-from sklearn_overseg._axis_screening import match_one_to_one
-from sklearn_overseg._facing_overlaps import _RowLookup, facing_overlaps
 from sklearn_overseg._geometry import LabelGeometry
-from sklearn_overseg._merging import relabel_volume, resolve_merges
+from sklearn_overseg.correction._merging import relabel_volume, resolve_merges
 from sklearn_overseg.metrics import average_precision, variation_of_information
+from sklearn_overseg.screening._axis import match_one_to_one
+from sklearn_overseg.screening._facing_overlaps import RowLookup, facing_overlaps
 
 __all__ = [
     "cross_sections",
@@ -81,7 +81,7 @@ def perfect_merger(seg: np.ndarray, truth: np.ndarray) -> np.ndarray:
 def rule_merger(seg: np.ndarray, fraction: float = 0.5) -> np.ndarray:
     """The one-line rule: merge facing pairs of consecutive layers by overlap."""
     geometry = LabelGeometry.from_volume(seg)
-    lookup = _RowLookup(geometry.labels)
+    lookup = RowLookup(geometry.labels)
     up, low, overlap, last_area, first_area = facing_overlaps(
         seg, geometry, lookup, max_gap=0, min_gap=0
     )

@@ -54,7 +54,7 @@ from sklearn_overseg import (
     TopologyFeatures,
     make_training_candidates,
 )
-from sklearn_overseg._correction import decide_merges
+from sklearn_overseg.correction._steps import decide_merges
 from sklearn_overseg.pretrained.train import training_volumes
 
 #: name -> (GeoWassersteinFeatures params or None, TopologyFeatures params or None)

@@ -47,7 +47,7 @@ from bench_common import (
 from tqdm import tqdm
 
 from sklearn_overseg import available_pretrained, load_pretrained
-from sklearn_overseg._correction import decide_merges
+from sklearn_overseg.correction._steps import decide_merges
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.metrics import merge_scores
 

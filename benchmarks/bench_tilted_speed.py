@@ -93,10 +93,10 @@ def child(path: str, n_jobs: int, backend: str, repeats: int) -> None:
     from sklearn_overseg import load_pretrained
 
     try:  # private helper; it moved between modules over time
-        from sklearn_overseg._correction import decide_merges
+        from sklearn_overseg.correction._steps import decide_merges
     except ImportError:
         try:
-            from sklearn_overseg._corrector import decide_merges
+            from sklearn_overseg.correction._corrector import decide_merges
         except ImportError:
             decide_merges = None
     volume = np.load(path)

@@ -24,27 +24,34 @@ from typing import TYPE_CHECKING
 
 from . import datasets, io, metrics, utils
 from ._candidates import Candidate, CandidateSet
-from ._contact import contact_pairs
-from ._contact_features import ContactFeatures
-from ._corrector import MergeCorrector
-from ._decisions import apply_decisions, read_decisions
-from ._extent_features import FragmentExtentFeatures
-from ._gap_routing import GapRoutedClassifier
-from ._geo_features import GeoWassersteinFeatures
-from ._interpolation import interpolate_masks
-from ._pair_pipeline import make_pair_pipeline
-from ._pretrained import available_pretrained, load_pretrained
-from ._report import write_review_report
-from ._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
-from ._scaling import ClippedStandardScaler
-from ._screening import CandidateScreener
-from ._serialization import load_model, save_model
-from ._topology import TopologyFeatures
-from ._training import label_candidates, make_training_candidates
-from ._wasserstein import geo_wasserstein
+from .correction import (
+    MergeCorrector,
+    interpolate_masks,
+    label_candidates,
+    make_training_candidates,
+)
+from .features import (
+    ClippedStandardScaler,
+    FragmentExtentFeatures,
+    GeoWassersteinFeatures,
+    TopologyFeatures,
+    geo_wasserstein,
+)
+from .models import (
+    GapRoutedClassifier,
+    available_pretrained,
+    load_model,
+    load_pretrained,
+    make_pair_pipeline,
+    save_model,
+)
+from .review import apply_decisions, read_decisions
+from .screening import CandidateScreener, contact_pairs
+from .tilted import ContactFeatures, TiltedReslicer, fit_contact_plane, reslice_pair
 
 if TYPE_CHECKING:
-    from ._classifier import MergeMLP, MergeNet
+    from .models import MergeMLP, MergeNet
+    from .review import write_review_report
 
 __version__ = "0.1.0"
 
@@ -83,8 +90,12 @@ __all__ = [
     "write_review_report",
 ]
 
-#: names imported from a private module on first access: name -> module
-_LAZY_NAMES = {"MergeMLP": "_classifier", "MergeNet": "_classifier"}
+#: names imported on first access (torch, matplotlib): name -> subpackage
+_LAZY_NAMES = {
+    "MergeMLP": "models",
+    "MergeNet": "models",
+    "write_review_report": "review",
+}
 
 
 def __getattr__(name: str):

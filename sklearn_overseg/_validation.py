@@ -8,14 +8,14 @@ non-negative, non-empty array and never has to re-check.
 from __future__ import annotations
 
 import numbers
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 __all__ = [
     "check_label_volume",
-    "check_stitched",
+    "check_out_array",
+    "check_single_volume",
     "check_voxel_size",
     "check_volumes",
 ]
@@ -212,41 +212,37 @@ def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:
     return vs
 
 
-def check_stitched(n_layers: int, z_starts, z_stops) -> None:
-    """Refuse 2D masks stacked without stitching; warn about one-layer volumes.
-
-    ``z_starts`` and ``z_stops`` are the first and one-past-last layers of
-    every label (a :class:`~sklearn_overseg._geometry.LabelGeometry`'s).
-    A volume of one z layer has nothing to repair along z (a warning; it is
-    returned unchanged). A volume of several layers whose labels are all one
-    layer thick is a stack of independent 2D segmentations: every cell would
-    look split in every layer, so it is refused with a hint to stitch first.
-
-    Examples
-    --------
-    >>> from sklearn_overseg._validation import check_stitched
-    >>> check_stitched(3, [0, 1], [1, 2])  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ValueError: all 2 labels are one z layer thick: ...
-    """
-    z_starts, z_stops = np.asarray(z_starts), np.asarray(z_stops)
-    if n_layers == 1:
-        warnings.warn(
-            "the volume has a single z layer: there is nothing to repair along z, "
-            "so no pair is proposed. Pass a 3D stack (z, y, x) with several layers.",
-            UserWarning,
-            stacklevel=3,
-        )
-        return
-    if z_starts.size and np.all(z_stops - z_starts == 1) and (
-        np.unique(z_starts).size > 1
-    ):
+def check_single_volume(volume) -> np.ndarray:
+    """Validate one label volume (a list of several is refused clearly)."""
+    if hasattr(volume, "__array__") and np.ndim(volume) not in (0, 3):
+        shape = np.shape(volume)
         raise ValueError(
-            f"all {z_starts.size} labels are one z layer thick: this looks like 2D "
-            "masks stacked without stitching, where every cell is split in every "
-            "layer. Stitch the slices into 3D cells first, for example with "
-            "sklearn_overseg.datasets.stitch_slices(volume, threshold=0.25) (the "
-            "stitcher of the slice_and_stitch simulator) or cellpose.utils.stitch3D"
-            ", then correct the stitched volume."
+            f"volume must be one 3D (z, y, x) label volume, got a {len(shape)}D "
+            f"array of shape {shape}; use transform for a stack of volumes"
         )
+    volumes = check_volumes(volume, name="volume")
+    if len(volumes) != 1:
+        raise ValueError(
+            f"expected one 3D label volume, got {len(volumes)} volumes; use "
+            "transform for several"
+        )
+    return volumes[0]
+
+
+def check_out_array(out, volume: np.ndarray) -> np.ndarray | None:
+    """Validate the ``out`` array of a correction (``None`` passes)."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
+    if out.shape != volume.shape or out.dtype != volume.dtype:
+        raise ValueError(
+            f"out must have the volume's shape {volume.shape} and dtype "
+            f"{volume.dtype}, got shape {out.shape} and dtype {out.dtype}."
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only.")
+    same = out.ctypes.data == volume.ctypes.data and out.strides == volume.strides
+    if not same and np.may_share_memory(out, volume):
+        raise ValueError("out overlaps the volume without being the volume itself.")
+    return out

@@ -47,11 +47,10 @@ from sklearn_overseg import (
     make_training_candidates,
     save_model,
 )
-from sklearn_overseg import _cli_commands as commands
-from sklearn_overseg import _serialization as serialization
-from sklearn_overseg._wasserstein import layer_distances
+from sklearn_overseg.cli import _commands as commands
 from sklearn_overseg.cli import main
 from sklearn_overseg.datasets import oversegment
+from sklearn_overseg.features._wasserstein import layer_distances
 from sklearn_overseg.io import _labels as io_labels
 from sklearn_overseg.io import read_labels, write_labels
 from sklearn_overseg.metrics import (
@@ -59,6 +58,7 @@ from sklearn_overseg.metrics import (
     jaccard_index,
     variation_of_information,
 )
+from sklearn_overseg.models import _serialization as serialization
 
 pytest.importorskip("h5py")
 pytest.importorskip("zarr")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from sklearn_overseg import MergeCorrector, _progress, load_pretrained
-from sklearn_overseg import _cli_commands as commands
+from sklearn_overseg.cli import _commands as commands
 from sklearn_overseg.cli import main
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.io import read_labels, read_voxel_size, write_labels

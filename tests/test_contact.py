@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from sklearn_overseg._candidates import LOWER, UPPER
-from sklearn_overseg._contact import contact_pairs
-from sklearn_overseg._screening import CandidateScreener
+from sklearn_overseg.screening._contact import contact_pairs
+from sklearn_overseg.screening._screener import CandidateScreener
 
 
 def brute_force_contacts(volume: np.ndarray) -> dict[tuple[int, int], int]:

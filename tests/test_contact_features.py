@@ -8,9 +8,9 @@ from sklearn.base import clone
 
 from sklearn_overseg import CandidateScreener, TiltedReslicer
 from sklearn_overseg._candidates import LOWER, UPPER, Candidate, CandidateSet
-from sklearn_overseg._contact_features import FEATURES, ContactFeatures
-from sklearn_overseg._contact_geometry import _hull
 from sklearn_overseg.datasets import make_tissue, oversegment
+from sklearn_overseg.tilted._contact_features import FEATURES, ContactFeatures
+from sklearn_overseg.tilted._contact_geometry import _hull
 
 
 def column(name):

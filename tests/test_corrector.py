@@ -13,7 +13,7 @@ from sklearn_overseg import (
     MergeNet,
     make_pair_pipeline,
 )
-from sklearn_overseg._training import _damage
+from sklearn_overseg.correction._training import _damage
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.metrics import mean_average_precision, merge_scores
 from sklearn_overseg.utils import estimator_checks as checks
@@ -286,17 +286,20 @@ def test_n_jobs_reaches_the_pair_pipeline(monkeypatch):
     """Steps left at n_jobs=None run with the corrector's n_jobs."""
     import joblib
 
-    from sklearn_overseg import _corrector
+    from sklearn_overseg.correction import _corrector
 
     seen = []
+    real = _corrector.score_pairs
 
-    class Spy(_corrector.MergeCorrector):
-        def predict_proba(self, candidates):
-            seen.append(joblib.effective_n_jobs(None))
-            return super().predict_proba(candidates)
+    def spy(*args, **kwargs):
+        seen.append(joblib.effective_n_jobs(None))
+        return real(*args, **kwargs)
 
+    monkeypatch.setattr(_corrector, "score_pairs", spy)
     truth = make_tissue((16, 48, 48), 8, random_state=0)
-    corrector = Spy(classifier=make_pair_pipeline(LogisticRegression()), n_rounds=1)
+    corrector = _corrector.MergeCorrector(
+        classifier=make_pair_pipeline(LogisticRegression()), n_rounds=1
+    )
     corrector.fit([truth])
     corrector.set_params(n_jobs=2).predict_merges(truth)
     corrector.set_params(n_jobs=None).predict_merges(truth)

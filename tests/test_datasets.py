@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from sklearn_overseg._screening import CandidateScreener
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.datasets._confounders import MAX_TRIM_LOSS
+from sklearn_overseg.screening._screener import CandidateScreener
 
 SHAPE = (24, 64, 64)
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -10,7 +10,7 @@ import pytest
 
 from sklearn_overseg import CandidateScreener, GeoWassersteinFeatures, load_pretrained
 from sklearn_overseg._geometry import LabelGeometry
-from sklearn_overseg._merging import relabel_volume
+from sklearn_overseg.correction._merging import relabel_volume
 from sklearn_overseg.datasets import make_tissue, oversegment
 
 dask = pytest.importorskip("dask")

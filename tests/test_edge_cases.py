@@ -30,8 +30,8 @@ from sklearn_overseg import (
     interpolate_masks,
     load_pretrained,
 )
-from sklearn_overseg._correction import apply_merges
-from sklearn_overseg._wasserstein import layer_distances
+from sklearn_overseg.correction._steps import apply_merges
+from sklearn_overseg.features._wasserstein import layer_distances
 
 METHODS = ("auto", "exact", "sliced", "multiscale")
 

@@ -12,8 +12,8 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sklearn_overseg._candidates import Candidate, CandidateSet
-from sklearn_overseg._geo_features import GeoWassersteinFeatures
-from sklearn_overseg._topology import TopologyFeatures
+from sklearn_overseg.features._geo_features import GeoWassersteinFeatures
+from sklearn_overseg.features._topology import TopologyFeatures
 
 
 def ellipse_stack(radii, centers, size=48, aspect=1.0):
@@ -243,7 +243,7 @@ def test_feature_union_pipeline():
 
 def test_on_screened_synthetic_tissue():
     datasets = pytest.importorskip("sklearn_overseg.datasets")
-    screening = pytest.importorskip("sklearn_overseg._screening")
+    screening = pytest.importorskip("sklearn_overseg.screening._screener")
     volume = datasets.make_tissue((24, 64, 64), n_cells=20, random_state=0)
     flawed, _ = datasets.oversegment(volume, 4, n_noise_masks=3, random_state=0)
     X = screening.CandidateScreener().fit_transform(flawed)

@@ -54,10 +54,10 @@ def test_merge_net_loads_torch_on_first_use():
         pipeline = make_pair_pipeline()  # the default classifier is a MergeNet
         assert "torch" in sys.modules
         from sklearn_overseg import MergeMLP, MergeNet
-        from sklearn_overseg._classifier import MergeNet as Original
+        from sklearn_overseg.models._classifier import MergeNet as Original
         assert MergeNet is Original and sklearn_overseg.MergeNet is Original
         assert isinstance(pipeline[-1], MergeNet)
-        assert MergeMLP.__module__ == "sklearn_overseg._classifier"
+        assert MergeMLP.__module__ == "sklearn_overseg.models._classifier"
     """)
     assert loaded == {"torch": True, "skorch": True}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from sklearn_overseg._interpolation import interpolate_masks
+from sklearn_overseg.correction._interpolation import interpolate_masks
 
 METHODS = ["boundary_ot", "distance"]
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

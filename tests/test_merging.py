@@ -3,7 +3,11 @@
 import numpy as np
 import pytest
 
-from sklearn_overseg._merging import UnionFind, relabel_volume, resolve_merges
+from sklearn_overseg.correction._merging import (
+    UnionFind,
+    relabel_volume,
+    resolve_merges,
+)
 
 
 def _groups(mapping, labels):

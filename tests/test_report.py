@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from sklearn_overseg import CandidateScreener, MergeCorrector, contact_pairs
-from sklearn_overseg._decisions import apply_decisions, read_decisions
 from sklearn_overseg._geometry import LabelGeometry
-from sklearn_overseg._merging import relabel_volume
-from sklearn_overseg._report import write_review_report
+from sklearn_overseg.correction._merging import relabel_volume
 from sklearn_overseg.datasets import make_tissue, oversegment
+from sklearn_overseg.review._decisions import apply_decisions, read_decisions
+from sklearn_overseg.review._report import write_review_report
 
 # probabilities given to the four true splits: sure, unsure merged, unsure
 # rejected (both within 0.2 of the threshold 0.5), and an unsure merge

@@ -9,16 +9,17 @@ from joblib import parallel_config
 from scipy import ndimage as ndi
 from sklearn.base import clone
 
-from sklearn_overseg import (
-    _contact_geometry,
-    _contact_plane,
-    _reslice,
-    _reslice_sampling,
-)
 from sklearn_overseg._candidates import LOWER, UPPER, Candidate, CandidateSet
-from sklearn_overseg._reslice import TiltedReslicer, fit_contact_plane, reslice_pair
-from sklearn_overseg._screening import CandidateScreener
 from sklearn_overseg.datasets import make_tissue, oversegment
+from sklearn_overseg.screening._screener import CandidateScreener
+from sklearn_overseg.tilted import _contact_geometry, _reslice
+from sklearn_overseg.tilted import _plane as _contact_plane
+from sklearn_overseg.tilted import _sampling as _reslice_sampling
+from sklearn_overseg.tilted._reslice import (
+    TiltedReslicer,
+    fit_contact_plane,
+    reslice_pair,
+)
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 ANISOTROPIC = (2.0, 0.6, 0.6)
@@ -265,8 +266,8 @@ def test_transform_is_parallel_invariant_and_picklable(tilted_tissue):
 
 
 def test_resliced_candidates_give_finite_features(tilted_tissue):
-    geo_features = pytest.importorskip("sklearn_overseg._geo_features")
-    topology = pytest.importorskip("sklearn_overseg._topology")
+    geo_features = pytest.importorskip("sklearn_overseg.features._geo_features")
+    topology = pytest.importorskip("sklearn_overseg.features._topology")
     cands, pairs = tilted_tissue
     truth = {tuple(sorted(p)) for p in pairs.tolist()}
     keep = [tuple(sorted(c.key[1:])) in truth for c in cands]
@@ -280,7 +281,7 @@ def test_resliced_candidates_give_finite_features(tilted_tissue):
 @pytest.mark.shared_data
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data is absent")
 def test_real_cells_cut_by_planes_have_small_gap_emd():
-    geo_features = pytest.importorskip("sklearn_overseg._geo_features")
+    geo_features = pytest.importorskip("sklearn_overseg.features._geo_features")
     data = np.load(SHARED_DATA / "ovule_plantseg.npz")
     voxel_size = tuple(data["voxel_size_um"])
     flawed, pairs = oversegment(

@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_overseg._candidates import GAP_NOISE, LOWER, UPPER, CandidateSet
-from sklearn_overseg._screening import CandidateScreener
+from sklearn_overseg.screening._screener import CandidateScreener
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -21,9 +21,9 @@ from sklearn_overseg import (
     make_pair_pipeline,
     save_model,
 )
-from sklearn_overseg._serialization import FORMAT_VERSION
-from sklearn_overseg._training import _damage
+from sklearn_overseg.correction._training import _damage
 from sklearn_overseg.datasets import make_tissue
+from sklearn_overseg.models._serialization import FORMAT_VERSION
 
 
 @pytest.fixture(scope="module")

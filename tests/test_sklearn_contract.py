@@ -26,14 +26,14 @@ from sklearn_overseg import (
     make_pair_pipeline,
     make_training_candidates,
 )
-from sklearn_overseg._training import _damage
+from sklearn_overseg.correction._training import _damage
 from sklearn_overseg.datasets import make_tissue
 from sklearn_overseg.metrics import mean_average_precision
 from sklearn_overseg.utils import estimator_checks as volume_checks
 from sklearn_overseg.utils.estimator_checks import parametrize_with_volume_checks
 
 try:
-    from sklearn_overseg._reslice import TiltedReslicer
+    from sklearn_overseg.tilted._reslice import TiltedReslicer
 except ImportError:  # pragma: no cover - the tilted step is optional
     TiltedReslicer = None
 

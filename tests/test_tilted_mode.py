@@ -16,9 +16,9 @@ from sklearn_overseg import (
     make_pair_pipeline,
     save_model,
 )
-from sklearn_overseg._contact_features import FEATURES, ContactFeatures
-from sklearn_overseg._scaling import ClippedStandardScaler
 from sklearn_overseg.datasets import make_tissue, oversegment
+from sklearn_overseg.features._scaling import ClippedStandardScaler
+from sklearn_overseg.tilted._contact_features import FEATURES, ContactFeatures
 
 
 @pytest.fixture(scope="module")

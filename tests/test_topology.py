@@ -8,7 +8,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from sklearn_overseg._candidates import Candidate, CandidateSet
-from sklearn_overseg._topology import TopologyFeatures, curve_topology
+from sklearn_overseg.features._topology import TopologyFeatures, curve_topology
 
 
 def disc_stack(radii, centers=None, size=40):

@@ -10,7 +10,7 @@ from sklearn_overseg import (
     label_candidates,
     make_training_candidates,
 )
-from sklearn_overseg._training import _damage
+from sklearn_overseg.correction._training import _damage
 from sklearn_overseg.datasets import make_tissue
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import ot
 import pytest
 
-from sklearn_overseg import _projections, _wasserstein
-from sklearn_overseg._wasserstein import geo_wasserstein, layer_distances
+from sklearn_overseg.features import _projections, _wasserstein
+from sklearn_overseg.features._wasserstein import geo_wasserstein, layer_distances
 
 METHODS = ["exact", "sliced", "multiscale", "auto"]
 

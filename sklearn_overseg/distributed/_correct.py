@@ -24,13 +24,9 @@ import dask
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._axis_screening import axis_candidate
-from .._candidates import GAP_NOISE, CandidateSet
-from .._contact import pair_box
-from .._correction import _gap_fill
-from .._merging import resolve_merges
-from .._screening import CandidateScreener
-from .._validation import check_stitched
+from .._candidates import CandidateSet
+from ..correction import GapFill, fold_gap_fills, gap_fill, gap_region
+from ..screening import CandidateScreener, axis_candidate, check_stitched
 from ._geometry import blockwise_geometry
 from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute
@@ -39,14 +35,22 @@ from ._source import VolumeReader, Window, block_grid, default_block_shape
 
 __all__ = ["correct_zarr"]
 
+
+class _PairTable:
+    """Screened pairs as :meth:`MergeCorrector.decide` reads them (no crops)."""
+
+    def __init__(self, labels: np.ndarray, pairs) -> None:
+        rows = np.array([(p.upper_row, p.lower_row) for p in pairs], np.int64)
+        self.pairs = labels[rows.reshape(-1, 2)] if len(pairs) else rows.reshape(0, 2)
+        self.kinds = np.full(len(pairs), "axis")
+
 #: Pairs classified (or interpolated) per task.
 PAIR_BATCH = 32
 
 
 def _candidate(reader, geometry, pair, crop_settings):
     """The candidate of one pair and its box, read from the store at once."""
-    box = pair_box(
-        geometry, (pair.upper_row, pair.lower_row), crop_settings["padding"]
+    box = geometry.pair_box((pair.upper_row, pair.lower_row), crop_settings["padding"]
     )
     window = Window(reader, box)
     return axis_candidate(window, geometry, pair, **crop_settings), window
@@ -57,32 +61,16 @@ def _classify(reader, geometry, pairs, corrector, crop_settings) -> np.ndarray:
     candidates = CandidateSet(
         _candidate(reader, geometry, p, crop_settings)[0] for p in pairs
     )
-    return corrector.predict_proba(candidates)
+    return corrector.score_pairs(candidates)
 
 
-def _fill_writes(reader, geometry, pairs, crop_settings, method) -> list:
-    """Rebuilt gap masks of accepted pairs, as ``(region, free, noise)``.
-
-    ``free`` is where a rebuilt layer covers background; ``noise`` holds, where
-    it covers one of the pair's noise masks, that mask's label (0 elsewhere).
-    The client decides which noise masks may join the merged cell (those not
-    already in a merged group), exactly as :func:`apply_merges` decides.
-    """
-    found = []
+def _gap_fills(reader, geometry, pairs, crop_settings, method) -> list[GapFill]:
+    """The gap fills of a batch of accepted pairs, reading their crops."""
+    fills = []
     for pair in pairs:
         cand, window = _candidate(reader, geometry, pair, crop_settings)
-        mask = _gap_fill(cand, method)
-        (g0, g1), (z0, y0, x0) = cand.gap, cand.origin
-        h, w = cand.crop.shape[1:]
-        region = (slice(z0 + g0, z0 + g1), slice(y0, y0 + h), slice(x0, x0 + w))
-        current = window[region]
-        noise = np.zeros(current.shape, current.dtype)
-        if cand.gap_labels:
-            hit = np.isin(current, cand.gap_labels)
-            hit &= (cand.crop[g0:g1] == GAP_NOISE) & mask
-            noise[hit] = current[hit]
-        found.append((region, mask & (current == 0), noise))
-    return found
+        fills.append(gap_fill(cand, window[gap_region(cand)], method))
+    return fills
 
 
 def _screener_settings(corrector) -> tuple[dict, dict]:
@@ -93,7 +81,7 @@ def _screener_settings(corrector) -> tuple[dict, dict]:
             "CandidateScreener with mode='axis', got "
             f"{getattr(screener, 'mode', type(screener).__name__)!r}."
         )
-    voxel_size = screener._check_settings()
+    voxel_size = screener.validate_settings()
     settings = screener.get_params()
     crops = dict(volume_index=0, padding=screener.padding, voxel_size=voxel_size)
     return settings, crops
@@ -192,48 +180,25 @@ def correct_zarr(
     )
     proba = np.concatenate(proba) if proba else np.zeros(0)
     labels = geometry.labels
-    mapping, merged = resolve_merges(
-        np.array(
-            [(labels[p.upper_row], labels[p.lower_row]) for p in pairs], np.int64
-        ).reshape(-1, 2),
-        proba,
-        corrector.threshold,
-        z_extents={
-            int(lab): (int(a), int(b))
-            for lab, a, b in zip(labels, geometry.z_starts, geometry.z_stops)
-        },
-    )
-    writes = []
+    decisions = corrector.decide(geometry, _PairTable(labels, pairs), proba)
+    fills = []
     if corrector.interpolate:
         # only pairs with missing layers have a gap to rebuild (not gap 0)
         accepted = [
-            p for p, m in zip(pairs, merged)
+            p for p, m in zip(pairs, decisions.merged)
             if m and geometry.z_starts[p.lower_row] > geometry.z_stops[p.upper_row]
         ]
         found = compute(
             [
-                dask.delayed(_fill_writes, pure=True)(
+                dask.delayed(_gap_fills, pure=True)(
                     *shared, batch, crop_settings, corrector.interpolation
                 )
                 for batch in batches(accepted, PAIR_BATCH)
             ],
             client,
         )
-        # Fold in screening order, as the in-memory corrector does: a noise
-        # mask joins the merged cell unless it is already in a merged group.
-        mapping = dict(mapping)
-        grouped = set(mapping) | set(mapping.values())
-        for pair, (region, free, noise) in zip(
-            accepted, (w for part in found for w in part)
-        ):
-            upper = int(labels[pair.upper_row])
-            label = mapping.get(upper, upper)
-            absorbed = [int(v) for v in np.unique(noise[noise != 0])]
-            absorbed = [v for v in absorbed if v not in grouped]
-            for lab in absorbed:
-                mapping[lab] = label
-                grouped.update((lab, label))
-            writes.append((region, free | np.isin(noise, absorbed), label))
+        fills = [f for part in found for f in part]  # in screening order
+    mapping, writes = fold_gap_fills(fills, decisions.mapping)
     grid = block_grid(reader.shape, block_shape)
     grid_shape = tuple(-(-n // b) for n, b in zip(reader.shape, block_shape))
     routed = route_writes(writes, block_shape, grid_shape)

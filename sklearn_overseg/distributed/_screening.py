@@ -5,7 +5,7 @@ cut so that no task needs the whole volume:
 
 1. facing overlaps: each block (z slab x (y, x) window) is read with a halo of
    ``max_gap + 1`` layers below it, and counts the overlaps of the upper
-   faces in its own layers (:func:`~sklearn_overseg._facing_overlaps.facing_counts`);
+   faces in its own layers (``facing_counts`` of ``screening``);
    the sparse counts of all blocks add up, in a tree, to those of the volume;
 2. gap verdicts: pairs that overlap enough are judged in batches, each pair
    reading only its footprint over its gap layers;
@@ -20,15 +20,15 @@ from __future__ import annotations
 import dask
 import numpy as np
 
-from .._axis_screening import AxisPair, gap_verdict, select_axis_pairs
-from .._contact import pair_box
-from .._facing_overlaps import (
-    _RowLookup,
-    _sparse_count,
+from .._geometry import LabelGeometry, RowLookup
+from ..screening import (
+    AxisPair,
     dense_overlaps,
     facing_counts,
+    gap_verdict,
+    select_axis_pairs,
+    sparse_count,
 )
-from .._geometry import LabelGeometry
 from ._scheduler import batches, compute
 from ._source import VolumeReader, Window, block_grid
 
@@ -45,7 +45,7 @@ def _block_counts(reader: VolumeReader, geometry, block, max_gap: int, min_gap: 
     zs, ys, xs = block
     stop = min(zs.stop + max_gap + 1, reader.shape[0])
     values = reader[zs.start : stop, ys, xs]
-    lookup = _RowLookup(geometry.labels)
+    lookup = RowLookup(geometry.labels)
     return facing_counts(
         values, geometry, lookup, max_gap, min_gap=min_gap,
         layers=(zs.start, zs.stop), z_offset=zs.start,
@@ -56,16 +56,16 @@ def _add_counts(*parts):
     """Sum sparse ``(keys, counts)`` triples of several blocks."""
     summed = []
     for k in range(0, 6, 2):
-        summed += _sparse_count([p[k] for p in parts], [p[k + 1] for p in parts])
+        summed += sparse_count([p[k] for p in parts], [p[k + 1] for p in parts])
     return tuple(summed)
 
 
 def _judge(reader: VolumeReader, geometry, pairs, rules: dict) -> list:
     """Gap verdicts of a batch of pairs, each reading its own box once."""
-    lookup = _RowLookup(geometry.labels)
+    lookup = RowLookup(geometry.labels)
     return [
         gap_verdict(
-            Window(reader, pair_box(geometry, (u, v), 0)), geometry, lookup, u, v,
+            Window(reader, geometry.pair_box((u, v), 0)), geometry, lookup, u, v,
             **rules,
         )
         for u, v in pairs

@@ -24,8 +24,8 @@ import numpy as np
 from sklearn.base import clone
 
 from .._candidates import CandidateSet
-from .._training import label_candidates, make_training_candidates
 from .._validation import check_volumes
+from ..correction import label_candidates, make_training_candidates
 from ..datasets import make_tissue, slice_and_stitch
 
 __all__ = ["STITCH_SETTINGS", "axis_training_candidates", "stitch_candidates"]

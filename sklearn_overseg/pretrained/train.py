@@ -32,15 +32,12 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from .._classifier import MergeNet
-from .._corrector import MergeCorrector
-from .._extent_features import FragmentExtentFeatures
-from .._gap_routing import GapRoutedClassifier
-from .._pair_pipeline import make_pair_pipeline
-from .._screening import CandidateScreener
-from .._serialization import save_model
+from ..correction import MergeCorrector
 from ..datasets import make_tissue, oversegment
 from ..datasets._pieces import keep_largest_pieces, relabel_consecutive
+from ..features import FragmentExtentFeatures
+from ..models import GapRoutedClassifier, MergeNet, make_pair_pipeline, save_model
+from ..screening import CandidateScreener
 
 HERE = Path(__file__).resolve().parent
 
@@ -232,9 +229,8 @@ def build_corrector(model: str) -> MergeCorrector:
             random_state=0,
         )
     if model == "tilted":
-        from .._contact_features import ContactFeatures
-        from .._reslice import TiltedReslicer
-        from .._scaling import ClippedStandardScaler
+        from ..features import ClippedStandardScaler
+        from ..tilted import ContactFeatures, TiltedReslicer
 
         ensemble = seed_ensemble(TILTED_ENSEMBLE_SIZE, class_weight=5.0)
         # Contacts under 10 voxel faces are left alone: no cell worth merging

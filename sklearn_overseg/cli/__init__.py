@@ -1,0 +1,5 @@
+"""The ``overseg`` command line (``overseg = sklearn_overseg.cli:main``)."""
+
+from ._main import main
+
+__all__ = ["main"]

@@ -1,0 +1,259 @@
+"""The ``overseg`` command: correct, train, evaluate, review, demo.
+
+``overseg correct cells.tif -o fixed.tif`` finds cells wrongly split in two
+(or more) labels in a 3D segmentation and merges them. Run ``overseg
+COMMAND --help`` for the options of each command. A bad input ends the
+command with one line ``overseg: error: ...`` on stderr and exit code 1
+(2 for bad options); progress bars go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import warnings
+
+from .. import __version__
+
+__all__ = ["main", "build_parser"]
+
+FORMATS_HELP = (
+    ".tif/.tiff, .npy, .npz, .h5 (as file.h5:dataset) or .zarr "
+    "(as store.zarr:array)"
+)
+EXAMPLES = """examples:
+  overseg correct cells.tif -o cells_fixed.tif --report review/
+  overseg correct cells.h5:segmentation -o fixed.h5:segmentation --voxel-size 2 .5 .5
+  overseg apply-decisions cells.tif review/decisions.csv -o cells_reviewed.tif
+  overseg train truth1.tif truth2.tif -o my_model.json
+  overseg correct cells.tif -o fixed.tif --model my_model.json
+  overseg evaluate fixed.tif truth.tif
+"""
+# errors caused by the input, reported in one line; anything else is a bug
+USER_ERRORS = (
+    ValueError, TypeError, KeyError, OSError, ImportError, MemoryError,
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with errors in one line (no usage block)."""
+
+    def error(self, message: str):
+        self.exit(2, f"overseg: error: {message} (see '{self.prog} --help')\n")
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must lie between 0 and 1, got {text}")
+    return value
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def _model_option(parser, what: str) -> None:
+    parser.add_argument(
+        "--model", default="default", metavar="MODEL",
+        help=f"{what}: 'default' or 'axis' (pretrained: cells split along z, "
+        "a mask missing in some layers), 'tilted' (pretrained: cells cut by "
+        "tilted surfaces, as 3D segmenters make), or a .json file "
+        "made by 'overseg train' (default: the pretrained axis model)",
+    )
+
+
+def _common_options(parser, *, jobs: bool = True) -> None:
+    parser.add_argument(
+        "--voxel-size", nargs=3, type=_positive(float), metavar=("Z", "Y", "X"),
+        help="voxel size along z, y, x (e.g. 2 0.5 0.5 micron); overrides the "
+        "size stored in the input file and is written to the output. The "
+        "pretrained models and those of 'overseg train' measure in voxels "
+        "(they were trained so), so it does not change their decisions; a "
+        "model trained in the Python API with a screener voxel size gets the "
+        "ratios of this one",
+    )
+    if jobs:
+        parser.add_argument(
+            "--jobs", type=int, metavar="N",
+            help="parallel jobs for pair features and gap rebuilding "
+            "(default 1; -1 uses every core)",
+        )
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``overseg`` (one sub-command per task)."""
+    parser = _Parser(
+        prog="overseg",
+        description="Find and repair oversegmentation in 3D cell segmentations: "
+        "cells wrongly split into two or more labels. Run 'overseg COMMAND "
+        "--help' for the options of a command.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version",
+                        version=f"overseg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "correct", help="merge wrongly split cells in a 3D segmentation",
+        description="Find cells split into several labels and merge them; "
+        "missing layers between the pieces are rebuilt. The output keeps the "
+        "input's integer type and voxel size.",
+    )
+    p.add_argument("input", metavar="INPUT", help=f"label volume: {FORMATS_HELP}")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="where to write the corrected labels (same formats)")
+    _model_option(p, "the corrector")
+    p.add_argument(
+        "--threshold", type=_probability, metavar="T",
+        help="merge pairs whose merge probability is at least T, between 0 and "
+        "1 (default: the model's; 0.5 for 'axis', 0.7 for 'tilted'); lower "
+        "merges more, higher fewer",
+    )
+    p.add_argument(
+        "--report", metavar="DIR",
+        help="also write a review report (DIR/index.html: a figure per merged "
+        "or unsure pair) and DIR/decisions.csv, to approve or reject merges "
+        "and re-apply them with 'overseg apply-decisions'",
+    )
+    p.add_argument(
+        "--borderline", type=float, default=0.2, metavar="W",
+        help="pairs whose probability is within W of the threshold are "
+        "'unsure' and go in the report even when not merged (default 0.2)",
+    )
+    p.add_argument("--max-pairs", type=int, default=50, metavar="N",
+                   help="most pairs drawn in the report (default 50)")
+    _common_options(p)
+
+    p = sub.add_parser(
+        "train", help="train a corrector on your own ground truth",
+        description="Train a corrector and save it as MODEL.json (+ MODEL.npz), "
+        "for 'overseg correct --model MODEL.json'.",
+    )
+    p.add_argument(
+        "ground_truth", nargs="+", metavar="GROUND_TRUTH",
+        help="correct label volumes. Without --flawed, they are split "
+        "artificially to make training examples",
+    )
+    p.add_argument("-o", "--output", required=True, metavar="MODEL.json",
+                   help="model file to write")
+    p.add_argument(
+        "--flawed", nargs="+", metavar="FLAWED",
+        help="your own flawed segmentations of the same images, in the same "
+        "order as GROUND_TRUTH: their split cells are the training examples",
+    )
+    p.add_argument("--max-gap", type=int, choices=(1, 2, 3), default=2,
+                   help="most missing layers between two pieces of a cell "
+                   "(default 2)")
+    p.add_argument("--rounds", type=_positive(int), default=3, metavar="N",
+                   help="rounds of artificial splitting per volume; more "
+                   "rounds, more examples (default 3)")
+    p.add_argument("--classifier", choices=("mlp", "logistic"), default="mlp",
+                   help="the paper's neural network (mlp, default) or a "
+                   "logistic regression (faster, for small data)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="parallel jobs for gap rebuilding (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+    p = sub.add_parser(
+        "evaluate", help="compare a segmentation with the ground truth",
+        description="Print mean average precision at IoU 0.25, 0.5 and 0.75, "
+        "the Jaccard index, and the split and merge parts of the variation "
+        "of information (lower is better; split measures oversegmentation).",
+    )
+    p.add_argument("prediction", metavar="PRED", help=f"segmentation: {FORMATS_HELP}")
+    p.add_argument("ground_truth", metavar="GT", help="ground truth, same shape")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser(
+        "demo", help="correct a built-in synthetic tissue and show the result",
+        description="Make a synthetic tissue, split some cells, correct them "
+        "with the pretrained model and print the scores before and after.",
+    )
+    p.add_argument("--shape", nargs=3, type=_positive(int), default=(48, 160, 160),
+                   metavar=("Z", "Y", "X"), help="volume shape (default 48 160 160)")
+    p.add_argument("--cells", type=_positive(int), default=80,
+                   help="number of cells (default 80)")
+    p.add_argument("--splits", type=_positive(int), default=12,
+                   help="number of cells split (default 12)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+    p = sub.add_parser(
+        "apply-decisions", help="re-apply merges approved in a review",
+        description="Merge the pairs marked 'yes' in the 'merged' column of a "
+        "decisions.csv written by 'overseg correct --report' (and edited by "
+        "you) into the ORIGINAL segmentation; missing layers are rebuilt as "
+        "by 'overseg correct'.",
+    )
+    p.add_argument("input", metavar="INPUT",
+                   help="the original segmentation given to 'overseg correct'")
+    p.add_argument("decisions", metavar="DECISIONS.csv",
+                   help="the reviewed decisions (comma, semicolon or tab "
+                   "separated)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                   help="where to write the result")
+    _model_option(p, "the corrector used for the report (for gap rebuilding)")
+    _common_options(p)
+    return parser
+
+
+def _message(exc: BaseException) -> str:
+    text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    text = " ".join(str(text).split()) or type(exc).__name__
+    if isinstance(exc, MemoryError):
+        text = "not enough memory" + (f": {text}" if text != "MemoryError" else "")
+    return text
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"overseg: warning: {_message(Warning(str(message)))}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``overseg`` with the given arguments; returns the exit code.
+
+    Examples
+    --------
+    >>> from sklearn_overseg.cli import main
+    >>> main(["evaluate", "missing.tif", "truth.tif"])
+    1
+    """
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a bad option
+        return exc.code if isinstance(exc.code, int) else 0
+    # imported after parsing, so that --help stays quick
+    from . import _commands as commands
+
+    run = {
+        "correct": commands.run_correct, "train": commands.run_train,
+        "evaluate": commands.run_evaluate, "demo": commands.run_demo,
+        "apply-decisions": commands.run_apply_decisions,
+    }
+    # tifffile logs its complaints about damaged files; the error says it all
+    tiff_log = logging.getLogger("tifffile")
+    tiff_level = tiff_log.level
+    tiff_log.setLevel(logging.ERROR + 10)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return run[args.command](args)
+        except KeyboardInterrupt:
+            print("overseg: interrupted", file=sys.stderr)
+            return 130
+        except USER_ERRORS as exc:
+            print(f"overseg: error: {_message(exc)}", file=sys.stderr)
+            return 1
+        finally:
+            tiff_log.setLevel(tiff_level)

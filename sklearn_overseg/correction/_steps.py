@@ -1,0 +1,161 @@
+"""The corrector's steps after screening: decide, describe, apply.
+
+:class:`MergeDecisions` is what :meth:`MergeCorrector.decide` returns and
+:meth:`MergeCorrector.apply` takes: the candidates, their probabilities, which
+pairs merge and the label mapping. Every front end (Python, command line and
+report, dask, napari, reviewed decisions) goes through these steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from .._candidates import CandidateSet
+from .._geometry import LabelGeometry
+from .._progress import progress
+from ._gap_writes import fold_gap_fills, gap_fill, gap_region, paint_writes
+from ._merging import relabel_volume, resolve_merges
+
+__all__ = [
+    "MergeDecisions",
+    "PairScores",
+    "apply_merges",
+    "decide_merges",
+    "label_z_extents",
+]
+
+
+@dataclass(frozen=True)
+class PairScores:
+    """Merge probabilities of candidate pairs, with the features behind them.
+
+    Attributes
+    ----------
+    probabilities : ndarray of shape (n_pairs,)
+    features : ndarray of shape (n_pairs, n_features) or None
+        The raw pair features, when the classifier is a features-then-model
+        pipeline.
+    standardised : ndarray or None
+        The features as the final model saw them (after a standard scaler).
+    feature_names : list of str or None
+    """
+
+    probabilities: np.ndarray
+    features: np.ndarray | None = None
+    standardised: np.ndarray | None = None
+    feature_names: list[str] | None = None
+
+
+@dataclass
+class MergeDecisions:
+    """Which candidate pairs of one volume merge, and the resulting label map.
+
+    Attributes
+    ----------
+    candidates : CandidateSet
+    probabilities : ndarray of shape (n_pairs,)
+    merged : ndarray of bool, shape (n_pairs,)
+        Whether each pair is merged (threshold, chains and the z-extent rule
+        applied).
+    mapping : dict
+        ``label -> merged label`` for every label that changes.
+    """
+
+    candidates: CandidateSet
+    probabilities: np.ndarray
+    merged: np.ndarray
+    mapping: dict = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> list:
+        """The merged candidates, in screening order."""
+        return [c for c, m in zip(self.candidates, self.merged) if m]
+
+    def records(self) -> list[dict]:
+        """One review record per candidate (see ``predict_merges``)."""
+        records = []
+        for c, p, m in zip(self.candidates, self.probabilities, self.merged):
+            gap = (None, None)
+            if c.kind == "axis" and c.gap is not None:
+                gap = (c.origin[0] + c.gap[0], c.origin[0] + c.gap[1])
+            records.append(dict(
+                upper=int(c.upper), lower=int(c.lower), probability=float(p),
+                merged=bool(m), kind=c.kind, score=float(c.score),
+                gap_start=gap[0], gap_stop=gap[1],
+            ))
+        return records
+
+
+def label_z_extents(volume) -> dict[int, tuple[int, int]]:
+    """``label -> (first layer, one past last layer)`` for every label present.
+
+    ``volume`` is a label volume or its :class:`LabelGeometry`.
+    """
+    geom = volume if isinstance(volume, LabelGeometry) else (
+        LabelGeometry.from_volume(volume)
+    )
+    return {
+        int(lab): (int(a), int(b))
+        for lab, a, b in zip(geom.labels, geom.z_starts, geom.z_stops)
+    }
+
+
+def decide_merges(volume, candidates, probabilities, threshold: float):
+    """Label mapping and per-pair merge decisions of one volume's candidates.
+
+    ``candidates`` needs ``pairs`` (n, 2) and ``kinds``; ``volume`` is the
+    label volume or its :class:`LabelGeometry`.
+    """
+    return resolve_merges(
+        candidates.pairs,
+        probabilities,
+        threshold,
+        z_extents=label_z_extents(volume),
+        check_z=np.asarray(candidates.kinds) == "axis",
+    )
+
+
+def _has_gap(candidate) -> bool:
+    return candidate.kind == "axis" and candidate.gap is not None and (
+        candidate.gap[1] > candidate.gap[0]
+    )
+
+
+def apply_merges(
+    volume: np.ndarray,
+    accepted,
+    mapping: dict[int, int],
+    *,
+    interpolate: bool = True,
+    interpolation: str = "boundary_ot",
+    n_jobs: int | None = None,
+    verbose: int = 0,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """Relabel merged groups and rebuild the gap layers of accepted axis pairs.
+
+    ``accepted`` are the merged candidates (in screening order) and
+    ``mapping`` the label mapping of the decisions; returns a corrected copy
+    of ``volume``, written into ``out`` when given (``out`` may be ``volume``
+    itself: every voxel is read before it is written).
+    """
+    fills = []
+    if interpolate:
+        gapped = [c for c in accepted if _has_gap(c)]
+        found = Parallel(n_jobs=n_jobs, return_as="generator")(
+            delayed(gap_fill)(c, volume[gap_region(c)], interpolation)
+            for c in gapped
+        )
+        found = progress(
+            found, desc="interpolating gaps", total=len(gapped), enabled=verbose > 0
+        )
+        # exhaust the generator: an abandoned one (no gap to fill) makes joblib
+        # shut its workers down, and the next call pays their start-up again
+        fills = list(found)
+    mapping, writes = fold_gap_fills(fills, mapping)
+    out = relabel_volume(volume, mapping, out=out)
+    paint_writes(out, (0, 0, 0), writes)
+    return out

@@ -1,0 +1,44 @@
+"""Step 4: the pair classifier, the pair pipeline, model files and pretrained models.
+
+:class:`MergeNet` and :class:`MergeMLP` need torch and skorch; they are
+imported on first use of either name (PEP 562).
+"""
+
+from typing import TYPE_CHECKING
+
+from ._gap_routing import GapRoutedClassifier
+from ._pair_pipeline import make_pair_pipeline
+from ._pretrained import available_pretrained, load_pretrained
+from ._serialization import load_model, save_model
+
+if TYPE_CHECKING:
+    from ._classifier import MergeMLP, MergeNet
+
+__all__ = [
+    "GapRoutedClassifier",
+    "MergeMLP",
+    "MergeNet",
+    "available_pretrained",
+    "load_model",
+    "load_pretrained",
+    "make_pair_pipeline",
+    "save_model",
+]
+
+_LAZY_NAMES = {"MergeMLP": "._classifier", "MergeNet": "._classifier"}
+
+
+def __getattr__(name: str):
+    """Import the torch-based names on first access (PEP 562)."""
+    module = _LAZY_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_NAMES))

@@ -1,0 +1,92 @@
+"""The pair pipeline: features of a candidate pair, then a classifier.
+
+``make_pair_pipeline`` builds the ordinary scikit-learn ``Pipeline`` the
+paper describes: the Geo-Wasserstein and topology features side by side in a
+``FeatureUnion``, standardised, then the MLP. Any scikit-learn classifier can
+replace the MLP, and ``TiltedReslicer`` can be put in front for contact
+candidates.
+"""
+
+from __future__ import annotations
+
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..features import GeoWassersteinFeatures, TopologyFeatures
+
+__all__ = ["make_pair_pipeline"]
+
+
+def make_pair_pipeline(
+    classifier=None,
+    *,
+    reslicer=None,
+    geo: GeoWassersteinFeatures | None = None,
+    topology: TopologyFeatures | None = None,
+    contact=None,
+    extent=None,
+    scaler=None,
+    random_state: int | None = 0,
+) -> Pipeline:
+    """Build the pair pipeline: features, standardisation, classifier.
+
+    Parameters
+    ----------
+    classifier : estimator, default=None
+        A scikit-learn classifier with ``predict_proba``. ``None`` uses the
+        paper's MLP, :class:`MergeNet` (hidden 128-64-32, dropout 0.3).
+    reslicer : transformer, default=None
+        Optional first step, for example :class:`TiltedReslicer` for contact
+        candidates.
+    geo, topology : transformer, default=None
+        Feature transformers; ``None`` uses the defaults.
+    contact : transformer, default=None
+        Optional third feature transformer, for example
+        :class:`ContactFeatures` for contact candidates (with a reslicer);
+        ``None`` leaves it out.
+    extent : transformer, default=None
+        Optional last feature transformer, for example
+        :class:`FragmentExtentFeatures` (fragment lengths, gap size, facing
+        masks) for axis candidates that include stitch splits; ``None``
+        leaves it out.
+    scaler : transformer, default=None
+        The standardisation step; ``None`` uses ``StandardScaler()``.
+        :class:`ClippedStandardScaler` also bounds the standardised values.
+    random_state : int or None, default=0
+        Seed of the default ``MergeNet``.
+
+    Returns
+    -------
+    Pipeline
+        Steps ``[("reslice"),] "features", "scale", "clf"``; the feature
+        union's parts are ``"geo"``, ``"topology"`` (and ``"contact"``,
+        ``"extent"``), so
+        parameters read ``features__geo__n_projections`` or
+        ``clf__module__hidden``.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_overseg import make_pair_pipeline
+    >>> pipe = make_pair_pipeline(LogisticRegression())
+    >>> [name for name, _ in pipe.steps]
+    ['features', 'scale', 'clf']
+    """
+    if classifier is None:
+        # imported here: torch and skorch load only when the MLP is needed
+        from ._classifier import MergeNet
+
+        classifier = MergeNet(random_state=random_state)
+    features = FeatureUnion(
+        [
+            ("geo", geo if geo is not None else GeoWassersteinFeatures()),
+            ("topology", topology if topology is not None else TopologyFeatures()),
+        ]
+        + ([("contact", contact)] if contact is not None else [])
+        + ([("extent", extent)] if extent is not None else [])
+    )
+    scaler = scaler if scaler is not None else StandardScaler()
+    steps = [("features", features), ("scale", scaler), ("clf", classifier)]
+    if reslicer is not None:
+        steps.insert(0, ("reslice", reslicer))
+    return Pipeline(steps)

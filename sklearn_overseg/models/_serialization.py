@@ -1,0 +1,296 @@
+"""A safe file format for trained correctors: JSON parameters plus arrays.
+
+``save_model`` writes ``name.json`` (estimator classes, parameters and small
+fitted attributes) and ``name.npz`` (arrays: network weights, scaler
+statistics, ...). ``load_model`` rebuilds the estimators from an allow-list of
+classes and reads the arrays with ``allow_pickle=False``, so loading a model
+file made by someone else cannot execute code. Pickle and joblib still work
+for any estimator, with the usual warning: only unpickle files you trust.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+__all__ = ["save_model", "load_model", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+
+
+#: Estimator classes a model file may name: class name -> "module:attribute".
+#: Resolved on first use, so that this module imports none of them (nor torch).
+_ALLOWED = {
+    "Pipeline": "sklearn.pipeline:Pipeline",
+    "FeatureUnion": "sklearn.pipeline:FeatureUnion",
+    "StandardScaler": "sklearn.preprocessing:StandardScaler",
+    "LogisticRegression": "sklearn.linear_model:LogisticRegression",
+    "BaggingClassifier": "sklearn.ensemble:BaggingClassifier",
+    "MergeNet": "sklearn_overseg.models._classifier:MergeNet",
+    "MergeMLP": "sklearn_overseg.models._classifier:MergeMLP",
+    "MergeCorrector": "sklearn_overseg.correction:MergeCorrector",
+    "CandidateScreener": "sklearn_overseg.screening:CandidateScreener",
+    "GeoWassersteinFeatures": "sklearn_overseg.features:GeoWassersteinFeatures",
+    "TopologyFeatures": "sklearn_overseg.features:TopologyFeatures",
+    "FragmentExtentFeatures": "sklearn_overseg.features:FragmentExtentFeatures",
+    "GapRoutedClassifier": "sklearn_overseg.models:GapRoutedClassifier",
+    "ClippedStandardScaler": "sklearn_overseg.features:ClippedStandardScaler",
+    "ContactFeatures": "sklearn_overseg.tilted:ContactFeatures",
+    "TiltedReslicer": "sklearn_overseg.tilted:TiltedReslicer",
+}
+
+
+def _resolve(name: str) -> type:
+    """The allowed class called ``name`` (imported on first use)."""
+    import importlib
+
+    module, attribute = _ALLOWED[name].split(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def _is_allowed(cls: type) -> bool:
+    """Whether ``cls`` is the allowed class of its name (no import of others)."""
+    name = cls.__name__
+    if name not in _ALLOWED:
+        return False
+    module = _ALLOWED[name].split(":")[0]
+    # cheap test first: a class lives in its allowed module's top package
+    same_package = cls.__module__.split(".")[0] == module.split(".")[0]
+    return same_package and _resolve(name) is cls
+
+
+def _is_merge_net(value) -> bool:
+    """Whether ``value`` is a MergeNet, without importing torch to find out."""
+    return type(value).__name__ == "MergeNet" and _is_allowed(type(value))
+
+
+class _Writer:
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def array(self, value: np.ndarray) -> dict:
+        key = f"a{len(self.arrays)}"
+        self.arrays[key] = np.asarray(value)
+        return {"__array__": key}
+
+    def value(self, v):
+        if v is None or isinstance(v, (bool, int, float, str)):
+            return v
+        if isinstance(v, np.generic):
+            return v.item()
+        if isinstance(v, np.ndarray):
+            return self.array(v)
+        if isinstance(v, (list, tuple)):
+            items = [self.value(x) for x in v]
+            return {"__tuple__": items} if isinstance(v, tuple) else items
+        if _is_merge_net(v):
+            return self.net(v)
+        if isinstance(v, BaseEstimator):
+            return self.estimator(v)
+        if isinstance(v, type) and _is_allowed(v):
+            return {"__class__": v.__name__}
+        raise TypeError(
+            f"cannot save a {type(v).__name__} in the safe model format; "
+            "use joblib.dump for arbitrary estimators"
+        )
+
+    def estimator(self, est: BaseEstimator) -> dict:
+        name = type(est).__name__
+        if not _is_allowed(type(est)):
+            raise TypeError(
+                f"{name} is not supported by the safe model format; "
+                "use joblib.dump instead"
+            )
+        params = {k: self.value(v) for k, v in est.get_params(deep=False).items()}
+        fitted = {
+            k: self.value(v)
+            for k, v in vars(est).items()
+            if k.endswith("_") and not k.startswith("_")
+        }
+        return {"class": name, "params": params, "fitted": fitted}
+
+    def net(self, net) -> dict:
+        from ._classifier import MergeNet
+
+        defaults = MergeNet().get_params(deep=False)
+        params = {}
+        for k, v in net.get_params(deep=False).items():
+            if k.startswith("_"):
+                continue
+            if isinstance(v, (type(None), bool, int, float, str, tuple, list)):
+                params[k] = self.value(v)
+            elif k in defaults and v is defaults[k]:
+                continue
+            elif isinstance(v, type) and _is_allowed(v):
+                params[k] = {"__class__": v.__name__}
+            else:
+                raise TypeError(
+                    f"MergeNet parameter {k}={v!r} is not supported by the safe "
+                    "model format; use joblib.dump instead"
+                )
+        fitted = {}
+        if getattr(net, "initialized_", False):
+            fitted = {
+                "n_features_in_": int(net.n_features_in_),
+                "pos_weight_": net.pos_weight_,
+                "classes_": self.array(net.classes_),
+                "state_dict": {
+                    k: self.array(t.detach().cpu().numpy())
+                    for k, t in net.module_.state_dict().items()
+                },
+            }
+        return {"class": "MergeNet", "params": params, "fitted": fitted}
+
+
+class _Reader:
+    def __init__(self, arrays) -> None:
+        self.arrays = arrays
+
+    def value(self, v):
+        if isinstance(v, list):
+            return [self.value(x) for x in v]
+        if not isinstance(v, dict):
+            return v
+        if "__array__" in v:
+            return np.asarray(self.arrays[v["__array__"]])
+        if "__tuple__" in v:
+            return tuple(self.value(x) for x in v["__tuple__"])
+        if "__class__" in v:
+            return self._cls(v["__class__"])
+        if "class" in v:
+            return self.estimator(v)
+        raise ValueError(f"unrecognised entry in model file: {sorted(v)}")
+
+    def _cls(self, name: str) -> type:
+        if name not in _ALLOWED:
+            raise ValueError(f"model file names an unknown class {name!r}")
+        return _resolve(name)
+
+    def estimator(self, node: dict):
+        cls = self._cls(node["class"])
+        est = cls(**{k: self.value(v) for k, v in node["params"].items()})
+        fitted = node.get("fitted", {})
+        if node["class"] == "MergeNet":
+            if fitted:
+                import torch
+
+                est.n_features_in_ = int(fitted["n_features_in_"])
+                est.pos_weight_ = fitted["pos_weight_"]
+                est.classes_ = self.value(fitted.get("classes_", [0, 1]))
+                est.initialize()
+                state = {
+                    k: torch.from_numpy(np.array(self.value(v)))
+                    for k, v in fitted["state_dict"].items()
+                }
+                est.module_.load_state_dict(state)
+                est.module_.eval()
+            return est
+        for k, v in fitted.items():
+            if not (k.endswith("_") and k[:1].isalpha() and k.isidentifier()):
+                raise ValueError(f"model file sets an unexpected attribute {k!r}")
+            setattr(est, k, self.value(v))
+        return est
+
+
+def _paths(path) -> tuple[Path, Path]:
+    path = Path(path)
+    if path.suffix in (".json", ".npz"):
+        path = path.with_suffix("")
+    return path.with_suffix(".json"), path.with_suffix(".npz")
+
+
+def save_model(estimator, path) -> Path:
+    """Save a fitted corrector (or pair pipeline) in the safe format.
+
+    Parameters
+    ----------
+    estimator : MergeCorrector or estimator
+        Built from the package's estimators, scikit-learn pipelines,
+        ``StandardScaler``, ``LogisticRegression`` and ``BaggingClassifier``
+        (for example a seed ensemble of ``MergeNet``).
+    path : str or Path
+        ``model.json`` (the weights go to ``model.npz`` beside it).
+
+    Returns
+    -------
+    Path
+        The JSON file written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from sklearn_overseg import CandidateScreener, load_model, save_model
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "screener.json"
+    >>> _ = save_model(CandidateScreener(max_gap=2), path)
+    >>> load_model(path).max_gap
+    2
+    """
+    from .. import __version__
+
+    json_path, npz_path = _paths(path)
+    writer = _Writer()
+    doc = {
+        "format": "sklearn_overseg-model",
+        "format_version": FORMAT_VERSION,
+        "package_version": __version__,
+        "estimator": writer.value(estimator),
+    }
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(npz_path, **writer.arrays)
+    json_path.write_text(json.dumps(doc, indent=1))
+    return json_path
+
+
+def load_model(path):
+    """Load a model saved by :func:`save_model`, without unpickling anything.
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.json`` file (or the common stem).
+
+    Returns
+    -------
+    estimator
+        The fitted estimator.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the JSON or NPZ file is missing.
+    ValueError
+        If a file is corrupt or truncated, or from an incompatible version.
+    """
+    json_path, npz_path = _paths(path)
+    for p in (json_path, npz_path):
+        if not p.exists():
+            raise FileNotFoundError(f"model file not found: {p}")
+    try:
+        doc = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"corrupt model file {json_path}: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("format") != "sklearn_overseg-model":
+        raise ValueError(f"{json_path} is not a sklearn_overseg model file")
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{json_path} has model format version {doc.get('format_version')}, "
+            f"this sklearn_overseg reads version {FORMAT_VERSION}"
+        )
+    if not zipfile.is_zipfile(npz_path):
+        raise ValueError(
+            f"corrupt or truncated model weights {npz_path}: not an npz archive"
+        )
+    try:
+        with np.load(npz_path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+        return _Reader(arrays).value(doc["estimator"])
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+        raise ValueError(f"corrupt or truncated model weights {npz_path}: {exc}") \
+            from None
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise ValueError(f"model file {json_path} is inconsistent: {exc}") from None

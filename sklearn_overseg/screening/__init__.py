@@ -1,0 +1,28 @@
+"""Step 1: label volumes in, candidate pairs of fragments out.
+
+:class:`CandidateScreener` proposes axis pairs (fragments facing each other
+across missing layers, or touching across two consecutive layers: stitch
+splits) and contact pairs (fragments touching across a tilted
+boundary).
+"""
+
+from ._axis import AxisPair, axis_candidate, gap_verdict, select_axis_pairs
+from ._contact import contact_pairs
+from ._facing_overlaps import dense_overlaps, facing_counts, sparse_count
+from ._screener import CandidateScreener
+from ._stacking import check_stitched
+
+# Public: CandidateScreener and contact_pairs. The others are the building
+# blocks that the block-wise path (sklearn_overseg.distributed) reuses.
+__all__ = [
+    "AxisPair",
+    "CandidateScreener",
+    "axis_candidate",
+    "check_stitched",
+    "contact_pairs",
+    "dense_overlaps",
+    "facing_counts",
+    "gap_verdict",
+    "select_axis_pairs",
+    "sparse_count",
+]
