@@ -103,3 +103,18 @@ def test_routing_needs_both_classes_in_both_parts(stitched_pairs):
         GapRoutedClassifier(gaps=make_pair_pipeline(LogisticRegression())).fit(
             X, np.where(touching, 1, y)
         )
+
+
+@pytest.mark.parametrize("stitch_pairs", ["touching", "all"])
+def test_the_stitch_classifier_learns_from_the_chosen_pairs(stitched_pairs,
+                                                           stitch_pairs):
+    X, y = stitched_pairs
+    clf = GapRoutedClassifier(
+        stitch=make_pair_pipeline(LogisticRegression()),
+        gaps=make_pair_pipeline(LogisticRegression()),
+        stitch_pairs=stitch_pairs,
+    ).fit(X, y)
+    touching = np.array([c.n_gap_layers == 0 for c in X])
+    seen = clf.stitch_.named_steps["scale"].n_samples_seen_
+    assert seen == (touching.sum() if stitch_pairs == "touching" else len(X))
+    assert clf.gaps_.named_steps["scale"].n_samples_seen_ == (~touching).sum()

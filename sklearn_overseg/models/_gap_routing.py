@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.utils._param_validation import HasMethods
+from sklearn.utils._param_validation import HasMethods, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet, check_candidate_set
@@ -39,6 +39,11 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         Pair classifier for pairs with one or more missing layers (and for
         pairs without a gap, such as contact candidates); ``None`` uses
         ``make_pair_pipeline()``.
+    stitch_pairs : {"touching", "all"}, default="touching"
+        Training pairs of the ``stitch`` classifier: only the gap-0 pairs, or
+        every pair (gapped pairs also teach what continuity of a cell's shape
+        looks like; it still decides only gap-0 pairs). The ``gaps``
+        classifier always learns from the gapped pairs only.
 
     Attributes
     ----------
@@ -72,11 +77,13 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "stitch": [HasMethods(["fit", "predict_proba"]), None],
         "gaps": [HasMethods(["fit", "predict_proba"]), None],
+        "stitch_pairs": [StrOptions({"touching", "all"})],
     }
 
-    def __init__(self, stitch=None, gaps=None):
+    def __init__(self, stitch=None, gaps=None, *, stitch_pairs: str = "touching"):
         self.stitch = stitch
         self.gaps = gaps
+        self.stitch_pairs = stitch_pairs
 
     def fit(self, X: CandidateSet, y) -> GapRoutedClassifier:
         """Fit each classifier on its own pairs.
@@ -111,7 +118,10 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
             extent=FragmentExtentFeatures()
         )
         gaps = self.gaps if self.gaps is not None else make_pair_pipeline()
-        self.stitch_ = clone(stitch).fit(X[touching], y[touching])
+        taught = touching if self.stitch_pairs == "touching" else np.ones_like(
+            touching
+        )
+        self.stitch_ = clone(stitch).fit(X[taught], y[taught])
         self.gaps_ = clone(gaps).fit(X[~touching], y[~touching])
         self.classes_ = np.array([0, 1])
         return self

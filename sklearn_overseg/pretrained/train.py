@@ -224,6 +224,9 @@ def build_corrector(model: str) -> MergeCorrector:
                     extent=FragmentExtentFeatures(),
                 ),
                 gaps=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
+                # gapped pairs help the stitch classifier tell one cell's shape
+                # continuing from two cells (fewer stacked cells joined)
+                stitch_pairs="all",
             ),
             n_rounds=4,
             random_state=0,
