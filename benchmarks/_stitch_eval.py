@@ -101,7 +101,8 @@ def join_counts(before: np.ndarray, after: np.ndarray, truth: np.ndarray):
     Each output label that holds ``k`` input labels made ``k - 1`` joins. Its
     input labels are grouped by owner (true cell): the largest such group is
     the cell the output label stands for; joins inside it are right, every
-    input label of another owner (or of background) is a wrong join.
+    input label of another owner (or of background) is a wrong join (two
+    background labels joined: one wrong join).
     """
     own = owners(before, truth)
     inside = before != 0
@@ -114,9 +115,10 @@ def join_counts(before: np.ndarray, after: np.ndarray, truth: np.ndarray):
         if len(members) < 2:
             continue
         cells, counts = np.unique([own[int(m)] for m in members], return_counts=True)
-        best = int(np.argmax(np.where(cells == 0, -1, counts)))
-        right += int(counts[best]) - 1
-        wrong += len(members) - int(counts[best])
+        counts = np.where(cells == 0, 0, counts)  # background is no cell
+        kept = max(int(counts.max()), 1)  # labels of the cell it stands for
+        right += kept - 1
+        wrong += len(members) - kept
     return right, wrong
 
 
