@@ -85,7 +85,11 @@ def repair(method: str, seg, truth, corrector):
         return perfect_merger(seg, truth)
     if method.startswith("rule"):
         return rule_merger(seg, float(method.split()[1]))
-    return corrector.correct(seg)
+    try:
+        return corrector.correct(seg)
+    except ValueError as err:  # every label one layer thick: nothing stitched
+        print(f"  corrector refused the volume: {str(err)[:60]}...", flush=True)
+        return seg
 
 
 def run_one(seg, truth, corrector) -> dict:

@@ -126,6 +126,10 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         self.classes_ = np.array([0, 1])
         return self
 
+    def route(self, X: CandidateSet) -> np.ndarray:
+        """Boolean mask of the pairs the ``stitch`` classifier decides (gap 0)."""
+        return _touching(X)
+
     def predict_proba(self, X: CandidateSet) -> np.ndarray:
         """Probabilities ``[P(distinct), P(split)]`` of each pair.
 
