@@ -182,7 +182,9 @@ def test_configure_sets_jobs_and_keeps_the_models_units(pretrained):
     corrector = copy.deepcopy(pretrained)
     commands.configure(corrector, (2.0, 0.5, 0.5), threshold=0.7, jobs=2)
     assert corrector.threshold == 0.7 and corrector.n_jobs == 2
-    assert corrector.classifier_.get_params()["features__geo__n_jobs"] == 2
+    routed = corrector.classifier_  # the axis model: one pipeline per pair kind
+    for part in (routed.stitch_, routed.gaps_):
+        assert part.get_params()["features__geo__n_jobs"] == 2
     # trained in voxels (no voxel size): it keeps measuring in voxels
     assert corrector.screener_.voxel_size is None
     # trained with a voxel size: it gets the file's, relative to x

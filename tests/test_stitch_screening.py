@@ -49,9 +49,9 @@ def test_min_gap_is_validated():
 
 
 def test_stacked_unstitched_masks_are_refused_with_a_hint():
-    volume = np.zeros((5, 12, 12), np.uint16)
-    for z in range(5):
-        volume[z, 2:9, 2:9] = z + 1  # one 2D mask per layer, never stitched
+    volume = np.zeros((6, 12, 20), np.uint16)
+    for z in range(6):  # two 2D masks per layer, never stitched: 12 labels
+        volume[z, 2:9, 2:9], volume[z, 2:9, 11:18] = 2 * z + 1, 2 * z + 2
     for call in (
         lambda: CandidateScreener(min_gap=0).fit_transform(volume),
         lambda: load_pretrained().correct(volume),
@@ -60,6 +60,13 @@ def test_stacked_unstitched_masks_are_refused_with_a_hint():
             call()
     stitched = stitch_slices(volume)
     assert len(CandidateScreener(min_gap=0).fit_transform(stitched)) == 0
+
+
+def test_a_flat_cell_split_in_two_one_layer_halves_is_not_refused():
+    volume = np.zeros((4, 12, 12), np.uint16)
+    volume[1, 2:9, 2:9], volume[2, 2:9, 2:9] = 1, 2
+    found = CandidateScreener(min_gap=0).fit_transform(volume)
+    assert found.pairs.tolist() == [[1, 2]]
 
 
 def test_a_single_layer_volume_gets_a_warning_not_a_crash():

@@ -12,7 +12,11 @@ import warnings
 
 import numpy as np
 
-__all__ = ["check_stitched"]
+__all__ = ["MIN_STACKED_LABELS", "check_stitched"]
+
+#: A few one-layer labels may be genuine pieces (two one-layer halves of a
+#: flat cell); a volume is refused as unstitched only from this many labels.
+MIN_STACKED_LABELS = 10
 
 
 def check_stitched(n_layers: int, z_starts, z_stops) -> None:
@@ -21,17 +25,18 @@ def check_stitched(n_layers: int, z_starts, z_stops) -> None:
     ``z_starts`` and ``z_stops`` are the first and one-past-last layers of
     every label (those of a ``LabelGeometry``).
     A volume of one z layer has nothing to repair along z (a warning; it is
-    returned unchanged). A volume of several layers whose labels are all one
-    layer thick is a stack of independent 2D segmentations: every cell would
-    look split in every layer, so it is refused with a hint to stitch first.
+    returned unchanged). A volume of several layers whose labels (at least
+    :data:`MIN_STACKED_LABELS` of them) are all one layer thick is a stack of
+    independent 2D segmentations: every cell would look split in every layer,
+    so it is refused with a hint to stitch first.
 
     Examples
     --------
     >>> from sklearn_overseg.screening._stacking import check_stitched
-    >>> check_stitched(3, [0, 1], [1, 2])  # doctest: +ELLIPSIS
+    >>> check_stitched(12, range(12), range(1, 13))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: all 2 labels are one z layer thick: ...
+    ValueError: all 12 labels are one z layer thick: ...
     """
     z_starts, z_stops = np.asarray(z_starts), np.asarray(z_stops)
     if n_layers == 1:
@@ -42,7 +47,7 @@ def check_stitched(n_layers: int, z_starts, z_stops) -> None:
             stacklevel=3,
         )
         return
-    if z_starts.size and np.all(z_stops - z_starts == 1) and (
+    if z_starts.size >= MIN_STACKED_LABELS and np.all(z_stops - z_starts == 1) and (
         np.unique(z_starts).size > 1
     ):
         raise ValueError(
