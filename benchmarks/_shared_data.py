@@ -38,9 +38,10 @@ NAMES = (
     "nuclei_gonuclear_1137",
     "nuclei_cells3d",
 )
-#: Every shared volume: the five above and the isotropic EM volume
-#: ``em_medulla_gala`` (no 2D segmentation settings in the older benchmarks).
-ALL_NAMES = NAMES + ("em_medulla_gala",)
+#: Every volume of the folder: :data:`NAMES` plus the isotropic electron
+#: microscopy volume (its voxel size is not recorded), which the
+#: generalisation benchmark resamples in z.
+ALL_NAMES = (*NAMES, "em_medulla_gala")
 
 
 def _path(name: str) -> Path:
@@ -103,7 +104,7 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]
     Parameters
     ----------
     name : str
-        One of :data:`NAMES` (with or without ``.npz``).
+        One of :data:`ALL_NAMES` (with or without ``.npz``).
 
     Returns
     -------

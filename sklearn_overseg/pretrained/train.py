@@ -228,6 +228,7 @@ def build_corrector(model: str) -> MergeCorrector:
                 # continuing from two cells (fewer stacked cells joined)
                 stitch_pairs="all",
             ),
+            damage="axis",
             n_rounds=4,
             random_state=0,
         )
@@ -266,6 +267,7 @@ def fit_from_candidates(corrector: MergeCorrector, candidates, y) -> MergeCorrec
     corrector.screener_ = clone(corrector.screener)
     corrector.classifier_ = clone(corrector.classifier).fit(candidates, y)
     corrector.n_training_pairs_ = len(y)
+    corrector.voxel_size_ = None  # trained in voxels, as the shipped models
     return corrector
 
 
