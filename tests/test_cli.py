@@ -184,7 +184,9 @@ def test_configure_sets_jobs_and_the_model_keeps_its_units(pretrained):
     params = corrector.screener_.get_params()
     commands.configure(corrector, threshold=0.7, jobs=2)
     assert corrector.threshold == 0.7 and corrector.n_jobs == 2
-    assert corrector.classifier_.get_params()["features__geo__n_jobs"] == 2
+    routed = corrector.classifier_  # the axis model: one pipeline per pair kind
+    for part in (routed.stitch_, routed.gaps_):
+        assert part.get_params()["features__geo__n_jobs"] == 2
     assert corrector.screener_.get_params() == params  # fitted steps untouched
     # trained in voxels (no voxel size): it keeps measuring in voxels
     assert corrector.working_voxel_size((2.0, 0.5, 0.5)) == (1.0, 1.0, 1.0)

@@ -87,10 +87,15 @@ def configure(
         corrector.set_params(abstain=abstain)
     if jobs is not None:
         corrector.set_params(n_jobs=jobs)
-        params = corrector.classifier_.get_params(deep=True)
-        corrector.classifier_.set_params(
-            **{k: jobs for k in params if k.endswith("n_jobs")}
-        )
+        # a GapRoutedClassifier's fitted parts are estimators of their own
+        fitted = [corrector.classifier_] + [
+            getattr(corrector.classifier_, name)
+            for name in ("stitch_", "gaps_")
+            if hasattr(corrector.classifier_, name)
+        ]
+        for model in fitted:
+            params = model.get_params(deep=True)
+            model.set_params(**{k: jobs for k in params if k.endswith("n_jobs")})
 
 
 def _require_matplotlib() -> None:

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
 from ..correction import GapFill, fold_gap_fills, gap_fill, gap_region
-from ..screening import CandidateScreener, axis_candidate
+from ..screening import CandidateScreener, axis_candidate, check_stitched
 from ._geometry import blockwise_geometry
 from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute
@@ -174,6 +174,7 @@ def correct_zarr(
     geometry = blockwise_geometry(reader, block_shape=block_shape, client=client)
     if len(geometry) == 0:
         raise ValueError("the source contains only background (label 0).")
+    check_stitched(reader.shape[0], geometry.z_starts, geometry.z_stops)
     pairs = screen_axis_pairs(
         reader, geometry, settings, block_shape=block_shape, client=client
     )
@@ -194,7 +195,11 @@ def correct_zarr(
     )
     fills = []
     if corrector.interpolate:
-        accepted = [p for p, m in zip(pairs, decisions.merged) if m]
+        # only pairs with missing layers have a gap to rebuild (not gap 0)
+        accepted = [
+            p for p, m in zip(pairs, decisions.merged)
+            if m and geometry.z_starts[p.lower_row] > geometry.z_stops[p.upper_row]
+        ]
         found = compute(
             [
                 dask.delayed(_gap_fills, pure=True)(

@@ -12,6 +12,7 @@ from ._feature_range import (
     fit_with_features,
     pipeline_features,
 )
+from ._gap_routing import GapRoutedClassifier
 from ._pair_pipeline import make_pair_pipeline
 from ._pretrained import available_pretrained, load_pretrained
 from ._serialization import load_model, save_model
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FeatureRange",
+    "GapRoutedClassifier",
     "MergeMLP",
     "MergeNet",
     "available_pretrained",

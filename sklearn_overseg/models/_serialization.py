@@ -46,6 +46,8 @@ _ALLOWED = {
     "CandidateScreener": "sklearn_overseg.screening:CandidateScreener",
     "GeoWassersteinFeatures": "sklearn_overseg.features:GeoWassersteinFeatures",
     "TopologyFeatures": "sklearn_overseg.features:TopologyFeatures",
+    "FragmentExtentFeatures": "sklearn_overseg.features:FragmentExtentFeatures",
+    "GapRoutedClassifier": "sklearn_overseg.models:GapRoutedClassifier",
     "ClippedStandardScaler": "sklearn_overseg.features:ClippedStandardScaler",
     "ContactFeatures": "sklearn_overseg.tilted:ContactFeatures",
     "TiltedReslicer": "sklearn_overseg.tilted:TiltedReslicer",
