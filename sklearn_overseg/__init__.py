@@ -32,12 +32,14 @@ from .correction import (
 )
 from .features import (
     ClippedStandardScaler,
+    FragmentExtentFeatures,
     GeoWassersteinFeatures,
     ImageFeatures,
     TopologyFeatures,
     geo_wasserstein,
 )
 from .models import (
+    GapRoutedClassifier,
     available_pretrained,
     load_model,
     load_pretrained,
@@ -60,6 +62,8 @@ __all__ = [
     "CandidateSet",
     "ClippedStandardScaler",
     "ContactFeatures",
+    "FragmentExtentFeatures",
+    "GapRoutedClassifier",
     "GeoWassersteinFeatures",
     "ImageFeatures",
     "MergeCorrector",

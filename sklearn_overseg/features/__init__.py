@@ -1,5 +1,7 @@
-"""Steps 2-3: pair features (Geo-Wasserstein, topology, image) and their scaling."""
+"""Steps 2-3: pair features (Geo-Wasserstein, topology, extent, image) and their
+scaling."""
 
+from ._extent import FragmentExtentFeatures
 from ._geo_features import GeoWassersteinFeatures
 from ._image_features import ImageFeatures, uses_image
 from ._pair_features import PairFeaturesMixin
@@ -9,6 +11,7 @@ from ._wasserstein import geo_wasserstein, layer_distances
 
 __all__ = [
     "ClippedStandardScaler",
+    "FragmentExtentFeatures",
     "GeoWassersteinFeatures",
     "ImageFeatures",
     "PairFeaturesMixin",

@@ -24,6 +24,7 @@ def make_pair_pipeline(
     geo: GeoWassersteinFeatures | None = None,
     topology: TopologyFeatures | None = None,
     contact=None,
+    extent=None,
     image: bool | ImageFeatures = False,
     scaler=None,
     random_state: int | None = 0,
@@ -44,6 +45,11 @@ def make_pair_pipeline(
         Optional third feature transformer, for example
         :class:`ContactFeatures` for contact candidates (with a reslicer);
         ``None`` leaves it out.
+    extent : transformer, default=None
+        Optional last feature transformer, for example
+        :class:`FragmentExtentFeatures` (fragment lengths, gap size, facing
+        masks) for axis candidates that include stitch splits; ``None``
+        leaves it out.
     image : bool or ImageFeatures, default=False
         Add features of the raw image at each pair's interface
         (:class:`ImageFeatures`, or the one given) as the ``"image"`` part of
@@ -60,7 +66,8 @@ def make_pair_pipeline(
     Pipeline
         Steps ``[("reslice"),] "features", "scale", "clf"``; the feature
         union's parts are ``"geo"``, ``"topology"`` (and ``"contact"``,
-        ``"image"``), so parameters read ``features__geo__n_projections`` or
+        ``"extent"``, ``"image"``), so
+        parameters read ``features__geo__n_projections`` or
         ``clf__module__hidden``.
 
     Examples
@@ -85,6 +92,7 @@ def make_pair_pipeline(
             ("topology", topology if topology is not None else TopologyFeatures()),
         ]
         + ([("contact", contact)] if contact is not None else [])
+        + ([("extent", extent)] if extent is not None else [])
         + _image_part(image)
     )
     scaler = scaler if scaler is not None else StandardScaler()
