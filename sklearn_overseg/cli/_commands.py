@@ -25,7 +25,7 @@ from .._validation import check_voxel_size
 from ..correction._corrector import MergeCorrector
 from ..correction._steps import apply_merges, decide_merges, merge_records
 from ..io import read_labels, write_labels
-from ..io._labels import check_destination
+from ..io._labels import check_destination, same_data_as
 from ..models._pretrained import available_pretrained, load_pretrained
 from ..models._serialization import load_model, save_model
 from ..review._decisions import _is_borderline, apply_decisions, read_decisions
@@ -56,6 +56,17 @@ def load_corrector(spec: str) -> MergeCorrector:
         f"--model {spec!r} is neither a model file (.json) nor a pretrained model "
         f"(choose from: default, {', '.join(names)})"
     )
+
+
+def check_output(args) -> None:
+    """Fail before any work if the output cannot be written or is the input."""
+    check_destination(args.output)
+    if not args.overwrite and same_data_as(args.input, args.output):
+        raise ValueError(
+            f"the output '{args.output}' is the input '{args.input}': writing it "
+            "would destroy your segmentation. Choose another output with -o, or "
+            "add --overwrite to replace the input"
+        )
 
 
 def read_file(path: str, **kwargs):
@@ -156,7 +167,7 @@ def run_correct(args) -> int:
     quiet = args.quiet
     if args.report:
         _require_matplotlib()
-    check_destination(args.output)  # fail now, not after the work
+    check_output(args)  # fail now, not after the work
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     corrector = load_corrector(args.model)
     configure(corrector, voxel_size, threshold=args.threshold, jobs=args.jobs)
@@ -270,7 +281,7 @@ def run_demo(args) -> int:
 def run_apply_decisions(args) -> int:
     """``overseg apply-decisions``."""
     quiet = args.quiet
-    check_destination(args.output)  # fail now, not after the work
+    check_output(args)  # fail now, not after the work
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     decisions = read_decisions(args.decisions)
     corrector = load_corrector(args.model)

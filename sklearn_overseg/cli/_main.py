@@ -91,6 +91,16 @@ def _common_options(parser, *, jobs: bool = True) -> None:
                         help="no progress bars")
 
 
+def _overwrite_option(parser) -> None:
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="allow OUTPUT to be the input file itself (it is replaced); without "
+        "it, writing over the input is refused. Outputs are written to a "
+        "temporary file renamed at the end, so an interrupted run never leaves "
+        "a half-written file",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``overseg`` (one sub-command per task)."""
     parser = _Parser(
@@ -133,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-pairs", type=int, default=50, metavar="N",
                    help="most pairs drawn in the report (default 50)")
+    _overwrite_option(p)
     _common_options(p)
 
     p = sub.add_parser(
@@ -204,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="where to write the result")
     _model_option(p, "the corrector used for the report (for gap rebuilding)")
+    _overwrite_option(p)
     _common_options(p)
     return parser
 
