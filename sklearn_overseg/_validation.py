@@ -119,7 +119,8 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     volumes : ndarray of shape (z, y, x) or sequence of such arrays
         The label volumes.
     name : str, default="volumes"
-        Name used in error messages.
+        Name used in error messages. A volume of the list is named in the
+        singular, with its position when there are several: "volume 2 of 3".
     **kwargs
         Passed to :func:`check_label_volume`.
 
@@ -138,7 +139,7 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     if isinstance(volumes, np.ndarray) or hasattr(volumes, "__array__"):
         arr = np.asarray(volumes)
         if arr.ndim == 3:
-            return [check_label_volume(arr, name=name, **kwargs)]
+            return [check_label_volume(arr, name=_item_names(name, 1)[0], **kwargs)]
         if arr.ndim == 4 and arr.shape[-1] == 1:
             raise ValueError(
                 f"{name} has shape {arr.shape}: a 3D volume with a trailing "
@@ -160,9 +161,17 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     if len(volumes) == 0:
         raise ValueError(f"{name} is an empty list; expected at least one volume.")
     return [
-        check_label_volume(v, name=f"{name}[{i}]", **kwargs)
-        for i, v in enumerate(volumes)
+        check_label_volume(v, name=item, **kwargs)
+        for v, item in zip(volumes, _item_names(name, len(volumes)))
     ]
+
+
+def _item_names(name: str, n: int) -> list[str]:
+    """Names of the volumes of a list in messages: "volume", "volume 2 of 3"."""
+    item = name[:-1] if name.endswith("volumes") else name
+    if n == 1:
+        return [item]
+    return [f"{item} {i + 1} of {n}" for i in range(n)]
 
 
 def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:

@@ -169,6 +169,11 @@ def run_correct(args) -> int:
         _require_matplotlib()
     check_output(args)  # fail now, not after the work
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
+    if not volume.any():  # an empty tile of a large stack is valid
+        write_labels(args.output, volume, voxel_size=voxel_size)
+        print(f"no cells, nothing to correct; wrote {args.output} (a copy of the "
+              "input)" + ("; no review report" if args.report else ""))
+        return 0
     corrector = load_corrector(args.model)
     configure(corrector, voxel_size, threshold=args.threshold, jobs=args.jobs)
     with stage("screening", enabled=not quiet):

@@ -38,7 +38,7 @@ def _single_volume(volume) -> np.ndarray:
             f"volume must be one 3D (z, y, x) label volume, got a {len(shape)}D "
             f"array of shape {shape}; use transform for a stack of volumes"
         )
-    volumes = check_volumes(volume, name="volume")
+    volumes = check_volumes(volume, name="volume", allow_background_only=True)
     if len(volumes) != 1:
         raise ValueError(
             f"expected one 3D label volume, got {len(volumes)} volumes; use "
@@ -64,6 +64,45 @@ def _check_out(out, volume: np.ndarray) -> np.ndarray | None:
     if not same and np.may_share_memory(out, volume):
         raise ValueError("out overlaps the volume without being the volume itself.")
     return out
+
+
+def _training_pairs_message(labels: np.ndarray, *, flawed: bool) -> str:
+    """Why training cannot start (one kind of pair missing) and what to do."""
+    n_pos, n_neg = int(np.sum(labels == 1)), int(np.sum(labels == 0))
+    if n_pos + n_neg == 0:
+        return (
+            "training found no candidate pairs in the volumes (no cell split "
+            "across a gap, no two cells stacked across one); give volumes with "
+            "cells, more or larger ones"
+        )
+    if n_neg == 0 and flawed:
+        return (
+            f"training needs distinct-cell pairs (two different cells stacked "
+            f"across a gap) besides true splits, but all {n_pos} candidate "
+            "pairs of the flawed volumes are true splits. When you make the "
+            "flawed volumes with the simulator, ask it for such gaps too: "
+            "datasets.oversegment(truth, n_splits=..., n_stacked_confounders=5); "
+            "or fit on the ground truth alone, fit(truths), which makes them "
+            "itself"
+        )
+    if n_neg == 0:
+        return (
+            f"training needs distinct-cell pairs (two different cells stacked "
+            f"across a gap) besides true splits, but the simulator made none "
+            f"among {n_pos} pairs: the volumes have too few cells stacked along "
+            "z. Give more or larger volumes, or train on flawed volumes with "
+            "their ground truth, fit(flawed, y=truths)"
+        )
+    return (
+        f"training needs true splits besides distinct-cell pairs, but none of "
+        f"the {n_neg} candidate pairs is a cell split in two. "
+        + (
+            "Check that each flawed volume is paired with its own ground truth, "
+            "or make flawed volumes with datasets.oversegment(truth, "
+            "n_splits=10)"
+            if flawed else "Give more or larger volumes"
+        )
+    )
 
 
 class MergeCorrector(TransformerMixin, BaseEstimator):
@@ -179,7 +218,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         -------
         self : MergeCorrector
         """
-        volumes = check_volumes(X)
+        volumes = check_volumes(X, allow_background_only=True)
         self.screener_ = clone(self.screener) if self.screener is not None else (
             CandidateScreener()
         )
@@ -204,11 +243,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             cands = self.screener_.fit_transform(volumes)
             labels = label_candidates(cands, volumes, truth)
         if len(np.unique(labels)) < 2:
-            raise ValueError(
-                "training needs both true splits and distinct-cell pairs, got "
-                f"{int(labels.sum())} positive and {int((labels == 0).sum())} "
-                "negative candidate pairs; give more or larger volumes"
-            )
+            raise ValueError(_training_pairs_message(labels, flawed=y is not None))
         self.classifier_.fit(cands, labels)
         self.n_training_pairs_ = len(labels)
         return self
@@ -289,7 +324,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
     def transform(self, X) -> list[np.ndarray]:
         """Correct every volume; returns a list of corrected copies."""
         check_is_fitted(self)
-        volumes = check_volumes(X)
+        volumes = check_volumes(X, allow_background_only=True)
         bar = progress(
             volumes, desc="correcting volumes", unit="volume",
             enabled=self.verbose > 0 and len(volumes) > 1,

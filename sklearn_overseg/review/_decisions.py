@@ -239,7 +239,7 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
     >>> np.unique(out).tolist(), bool((out[3] == 1).any())
     ([0, 1], True)
     """
-    volume = check_label_volume(volume, name="volume")
+    volume = check_label_volume(volume, name="volume", allow_background_only=True)
     if not isinstance(decisions, (list, tuple)):
         decisions = read_decisions(decisions)
     decisions = _check_rows(decisions)
