@@ -274,7 +274,8 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         volume : ndarray of shape (z, y, x)
-            A label volume.
+            A label volume (integer labels up to ``2**63 - 1``); an
+            all-background one has no candidate pair (an empty list).
 
         Returns
         -------
@@ -294,7 +295,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         volume : ndarray of shape (z, y, x)
-            A label volume; it is not modified (unless it is ``out``).
+            A label volume: integer labels up to ``2**63 - 1``, ``0`` is
+            background. It is not modified (unless it is ``out``). An
+            all-background volume (an empty tile) comes back unchanged.
         out : ndarray, optional
             Array to write the result into, with the shape and dtype of the
             validated ``volume`` (for example a ``numpy.memmap`` on disk).
