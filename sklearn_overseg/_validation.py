@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._image_check import check_not_image
+
 __all__ = ["check_label_volume", "check_voxel_size", "check_volumes"]
 
 
@@ -21,6 +23,7 @@ def check_label_volume(
     name: str = "labels",
     allow_background_only: bool = False,
     copy: bool = False,
+    reject_images: bool = False,
 ) -> np.ndarray:
     """Validate a 3D instance-label volume and return it as an integer array.
 
@@ -34,6 +37,9 @@ def check_label_volume(
         Accept a volume that contains no foreground label.
     copy : bool, default=False
         Return a copy even when no conversion is needed.
+    reject_images : bool, default=False
+        Refuse a volume whose statistics are those of a microscope image
+        rather than labels (see ``_image_check.check_not_image``).
 
     Returns
     -------
@@ -103,6 +109,8 @@ def check_label_volume(
         raise ValueError(f"{name} contains negative labels (minimum {arr.min()}).")
     if not allow_background_only and not arr.any():
         raise ValueError(f"{name} contains only background (label 0).")
+    if reject_images:
+        check_not_image(arr, name)
     if copy or arr is volume and not arr.flags.writeable:
         arr = arr.copy()
     return arr

@@ -30,7 +30,7 @@ from ._training import label_candidates, make_training_candidates
 __all__ = ["MergeCorrector"]
 
 
-def _single_volume(volume) -> np.ndarray:
+def _single_volume(volume, assume_labels: bool = False) -> np.ndarray:
     """Validate one label volume (a list of several is refused clearly)."""
     if hasattr(volume, "__array__") and np.ndim(volume) not in (0, 3):
         shape = np.shape(volume)
@@ -38,7 +38,8 @@ def _single_volume(volume) -> np.ndarray:
             f"volume must be one 3D (z, y, x) label volume, got a {len(shape)}D "
             f"array of shape {shape}; use transform for a stack of volumes"
         )
-    volumes = check_volumes(volume, name="volume", allow_background_only=True)
+    volumes = check_volumes(volume, name="volume", allow_background_only=True,
+                            reject_images=not assume_labels)
     if len(volumes) != 1:
         raise ValueError(
             f"expected one 3D label volume, got {len(volumes)} volumes; use "
@@ -268,7 +269,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         mapping, merged = decide_merges(volume, cands, proba, self.threshold)
         return cands, proba, mapping, merged
 
-    def predict_merges(self, volume) -> list[dict]:
+    def predict_merges(self, volume, *, assume_labels: bool = False) -> list[dict]:
         """The review list: every candidate pair with its decision.
 
         Parameters
@@ -276,6 +277,10 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         volume : ndarray of shape (z, y, x)
             A label volume (integer labels up to ``2**63 - 1``); an
             all-background one has no candidate pair (an empty list).
+        assume_labels : bool, default=False
+            Skip the check that refuses a microscope image given as labels
+            (most voxels non-zero, many distinct values, neighbouring voxels
+            rarely equal).
 
         Returns
         -------
@@ -285,11 +290,13 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             ``gap_stop`` (absolute layers, ``None`` without a gap).
         """
         check_is_fitted(self)
-        volume = _single_volume(volume)
+        volume = _single_volume(volume, assume_labels)
         cands, proba, _, merged = self._decide(volume)
         return merge_records(cands, proba, merged)
 
-    def correct(self, volume, *, out: np.ndarray | None = None) -> np.ndarray:
+    def correct(
+        self, volume, *, out: np.ndarray | None = None, assume_labels: bool = False
+    ) -> np.ndarray:
         """Return a corrected copy of one label volume (same dtype).
 
         Parameters
@@ -303,6 +310,10 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             validated ``volume`` (for example a ``numpy.memmap`` on disk).
             ``out=volume`` corrects in place, which halves the peak memory of
             very large volumes. ``None`` (default) returns a new array.
+        assume_labels : bool, default=False
+            Skip the check that refuses a microscope image given as labels
+            (most voxels non-zero, many distinct values, neighbouring voxels
+            rarely equal).
 
         Returns
         -------
@@ -310,7 +321,7 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             The corrected labels (``out`` when given).
         """
         check_is_fitted(self)
-        volume = _single_volume(volume)
+        volume = _single_volume(volume, assume_labels)
         out = _check_out(out, volume)
         cands, _, mapping, merged = self._decide(volume)
         return apply_merges(
@@ -324,15 +335,20 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             out=out,
         )
 
-    def transform(self, X) -> list[np.ndarray]:
-        """Correct every volume; returns a list of corrected copies."""
+    def transform(self, X, *, assume_labels: bool = False) -> list[np.ndarray]:
+        """Correct every volume; returns a list of corrected copies.
+
+        ``assume_labels=True`` skips the check that refuses a microscope image
+        given as labels, as in :meth:`correct`.
+        """
         check_is_fitted(self)
-        volumes = check_volumes(X, allow_background_only=True)
+        volumes = check_volumes(X, allow_background_only=True,
+                                reject_images=not assume_labels)
         bar = progress(
             volumes, desc="correcting volumes", unit="volume",
             enabled=self.verbose > 0 and len(volumes) > 1,
         )
-        return [self.correct(v) for v in bar]
+        return [self.correct(v, assume_labels=True) for v in bar]
 
     def score(self, X, y) -> float:
         """Mean average precision (IoU 0.5, 0.75) of corrected ``X`` against ``y``."""

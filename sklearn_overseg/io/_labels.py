@@ -87,6 +87,7 @@ def read_labels(
     return_voxel_size: bool = False,
     mmap: bool = False,
     lazy: bool = False,
+    assume_labels: bool = False,
 ) -> Any:
     """Read a 3D label volume from a ``.npy``, ``.npz``, TIFF, HDF5 or zarr file.
 
@@ -114,6 +115,11 @@ def read_labels(
         checked once, block by block (memory for one block only), and comes
         back as an array-like that converts every block it reads to unsigned
         integers. Not available for ``.npz``.
+    assume_labels : bool, default=False
+        Skip the check that the array is not a microscope image given as
+        labels by mistake (most voxels non-zero, many distinct values,
+        neighbouring voxels rarely equal: see the ``ValueError`` below).
+        Arrays read with ``mmap`` or ``lazy`` are not checked.
 
     Returns
     -------
@@ -135,7 +141,8 @@ def read_labels(
         invalid labels (e.g. negative), float data holding NaN, infinite,
         negative or non-integer values (the message names the first such
         voxel) or labels beyond ``2**64 - 1``, or ``mmap=True`` on float
-        data.
+        data; or, unless ``assume_labels``, when the array looks like a
+        microscope image rather than labels (e.g. ``"cells.npz:raw"``).
     KeyError
         If the key is not in the file; the message lists the available keys.
     TypeError
@@ -176,12 +183,14 @@ def read_labels(
     try:
         _check_header(source)
         if source.dtype.kind == "f":
-            labels = _read_float(source, mmap=mmap, lazy=lazy)
+            labels = _read_float(source, mmap=mmap, lazy=lazy,
+                                 reject_images=not assume_labels)
         elif mmap or lazy:
             labels = _open_lazily(source)
         else:
             labels = check_label_volume(
-                source.load(), name=source.name, allow_background_only=True
+                source.load(), name=source.name, allow_background_only=True,
+                reject_images=not assume_labels,
             )
         voxel_size = source.voxel_size() if return_voxel_size else None
     finally:
@@ -198,7 +207,8 @@ def _open_lazily(source: ArraySource):
     return source.lazy()
 
 
-def _read_float(source: ArraySource, *, mmap: bool, lazy: bool):
+def _read_float(source: ArraySource, *, mmap: bool, lazy: bool,
+                reject_images: bool):
     """Float data checked to hold whole numbers and read as unsigned integers."""
     if mmap:
         raise ValueError(
@@ -208,7 +218,8 @@ def _read_float(source: ArraySource, *, mmap: bool, lazy: bool):
         )
     if not lazy:
         labels = whole_number_labels(source.load(), source.name)
-        return check_label_volume(labels, name=source.name, allow_background_only=True)
+        return check_label_volume(labels, name=source.name, allow_background_only=True,
+                                  reject_images=reject_images)
     array = _open_lazily(source)
     if type(array) is np.ndarray:  # already in memory (compressed TIFF)
         return whole_number_labels(array, source.name)
