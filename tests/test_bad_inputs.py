@@ -678,7 +678,8 @@ def model_files(pretrained, tmp_path_factory):
 
 
 MODEL_ERRORS = {
-    "cut_json": "corrupt", "truncated_npz": "corrupt|truncated",
+    "cut_json": "not a sklearn_overseg model file",
+    "truncated_npz": "corrupt|truncated",
     "empty_npz": "corrupt|truncated", "newer_version": "format version",
     "older_version": "format version", "hostile_class": "unknown class",
     "smuggled_class": "unknown class", "object_array": "inconsistent|[Oo]bject",
