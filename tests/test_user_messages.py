@@ -29,3 +29,34 @@ def test_training_without_distinct_cell_pairs_says_to_add_confounders():
         flawed = [oversegment(t, n_splits=3, n_stacked_confounders=5,
                               random_state=0)[0] for t in truths]
     assert corrector.fit(flawed, y=truths).n_training_pairs_ > 0
+
+
+@pytest.mark.parametrize("command", [
+    ["correct", "in.tif", "-o", "out.tif"],
+    ["apply-decisions", "in.tif", "d.csv", "-o", "out.tif"],
+    ["train", "truth.tif", "-o", "model.json"],
+])
+def test_jobs_zero_is_a_usage_error(command, tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "sklearn_overseg.cli", *command, "--jobs", "0"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "overseg: error: argument --jobs: 0 jobs cannot run anything; give 1 "
+        "(the default), a number of cores, or -1 for every core (see 'overseg "
+        f"{command[0]} --help')"
+    )
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_help_states_the_jobs_rule():
+    from sklearn_overseg.cli import build_parser
+
+    text = " ".join(build_parser()._subparsers._group_actions[0]
+                    .choices["correct"].format_help().split())
+    assert "On a small machine keep 1" in text
+    assert "-1 was slower than 1" in text
