@@ -20,9 +20,8 @@ from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from .._candidates import Candidate, CandidateSet
-from ..features._pair_features import PairFeaturesMixin
-from ..features._topology import check_candidate_set
+from .._candidates import Candidate, CandidateSet, check_candidate_set
+from ..features import PairFeaturesMixin
 from ._contact_geometry import contact_shape, section_profile
 from ._reslice import reslice_pair
 
