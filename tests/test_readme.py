@@ -93,3 +93,13 @@ def test_readme_states_the_largest_label_the_code_enforces():
     with pytest.raises(ValueError, match=r"2\*\*63"):
         corrector.correct(volume)
     assert "converted to the smallest unsigned integer dtype" in WORDS
+
+
+def test_readme_states_the_jobs_rule_and_the_cli_behaviours():
+    assert "`--jobs 1` (the default) is the right choice on small machines" in WORDS
+    assert "`--jobs -1` took 2.5x as long" in WORDS
+    assert "`--jobs 0` is refused as a usage error (exit code 2)" in WORDS
+    assert "no cells, nothing to correct" in WORDS and "--assume-labels" in WORDS
+    assert "writing over the input is refused unless you add `--overwrite`" in WORDS
+    results = (ROOT / "benchmarks" / "RESULTS.md").read_text()
+    assert "| --jobs -1 |" in results and "bench_jobs.py" in results
