@@ -396,7 +396,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             volumes, desc="correcting volumes", unit="volume",
             enabled=self.verbose > 0 and len(volumes) > 1,
         )
-        return [self.correct(v, assume_labels=True) for v in bar]
+        if assume_labels:
+            return [self.correct(v, assume_labels=True) for v in bar]
+        return [self.correct(v) for v in bar]  # subclasses may take no options
 
     def score(self, X, y) -> float:
         """Mean average precision (IoU 0.5, 0.75) of corrected ``X`` against ``y``."""
