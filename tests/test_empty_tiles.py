@@ -40,12 +40,12 @@ def test_training_skips_empty_tiles():
     tissue = make_tissue((24, 64, 64), 20, random_state=0)
     empty = np.zeros_like(tissue)
     classifier = make_pair_pipeline(LogisticRegression())
-    with_empty = MergeCorrector(classifier=classifier, n_rounds=1).fit(
-        [empty, tissue])
-    alone = MergeCorrector(classifier=classifier, n_rounds=1).fit([tissue])
+    settings = dict(classifier=classifier, damage="axis", n_rounds=1)
+    with_empty = MergeCorrector(**settings).fit([empty, tissue])
+    alone = MergeCorrector(**settings).fit([tissue])
     assert with_empty.n_training_pairs_ == alone.n_training_pairs_ > 0
     with pytest.raises(ValueError, match="no candidate pairs"):
-        MergeCorrector(classifier=classifier).fit([empty])
+        MergeCorrector(classifier=classifier, damage="axis").fit([empty])
 
 
 def test_bad_volume_in_a_list_is_named_in_words(corrector):
