@@ -32,11 +32,13 @@ from .correction import (
 )
 from .features import (
     ClippedStandardScaler,
+    FragmentExtentFeatures,
     GeoWassersteinFeatures,
     TopologyFeatures,
     geo_wasserstein,
 )
 from .models import (
+    GapRoutedClassifier,
     available_pretrained,
     load_model,
     load_pretrained,
@@ -59,6 +61,8 @@ __all__ = [
     "CandidateSet",
     "ClippedStandardScaler",
     "ContactFeatures",
+    "FragmentExtentFeatures",
+    "GapRoutedClassifier",
     "GeoWassersteinFeatures",
     "MergeCorrector",
     "MergeMLP",

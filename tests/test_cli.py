@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -183,7 +184,9 @@ def test_configure_sets_jobs_and_the_model_keeps_its_units(pretrained):
     params = corrector.screener_.get_params()
     commands.configure(corrector, threshold=0.7, jobs=2)
     assert corrector.threshold == 0.7 and corrector.n_jobs == 2
-    assert corrector.classifier_.get_params()["features__geo__n_jobs"] == 2
+    routed = corrector.classifier_  # the axis model: one pipeline per pair kind
+    for part in (routed.stitch_, routed.gaps_):
+        assert part.get_params()["features__geo__n_jobs"] == 2
     assert corrector.screener_.get_params() == params  # fitted steps untouched
     # trained in voxels (no voxel size): it keeps measuring in voxels
     assert corrector.working_voxel_size((2.0, 0.5, 0.5)) == (1.0, 1.0, 1.0)
@@ -361,3 +364,15 @@ def test_apply_decisions_rejecting_all_gives_the_input(runs, data, fast_models):
                  str(out), "-q"])
     assert code == 0
     np.testing.assert_array_equal(read_labels(out), data["flawed"])
+
+
+def test_correct_summary_counts_unsure_pairs(data, fast_models, capsys):
+    folder = data["folder"]
+    args = ["correct", str(folder / "flawed.tif"), "-o", str(folder / "u.tif")]
+    assert main([*args, "--abstain", "0", "-q"]) == 0
+    assert " 0 unsure (not merged)" in capsys.readouterr().out
+    assert main([*args, "--abstain", "0.5", "-q"]) == 0
+    out = capsys.readouterr().out
+    match = re.search(r"(\d+) candidate pairs, (\d+) merged, (\d+) unsure", out)
+    n, merged, unsure = map(int, match.groups())
+    assert unsure > 0 and merged + unsure <= n and "--report" in out

@@ -22,8 +22,8 @@ from sklearn_overseg.utils import estimator_checks as checks
 
 SHAPE, N_CELLS = (32, 96, 96), 40
 RECORD_KEYS = {
-    "upper", "lower", "probability", "merged", "kind", "score", "gap_start",
-    "gap_stop",
+    "upper", "lower", "probability", "merged", "decision", "out_of_range", "kind",
+    "score", "gap_start", "gap_stop",
 }
 
 
@@ -215,7 +215,8 @@ def test_predict_merges_records(corrector, held_out):
         assert 0 <= r["probability"] <= 1
         assert r["kind"] == "axis" and r["gap_stop"] > r["gap_start"]
         if r["merged"]:
-            assert r["probability"] >= corrector.threshold
+            assert r["probability"] >= corrector.threshold + corrector.abstain
+        assert r["merged"] == (r["decision"] == "merged")
     proba = corrector.predict_proba(corrector.screener_.transform(flawed))
     np.testing.assert_allclose(proba, [r["probability"] for r in records], rtol=1e-6)
 

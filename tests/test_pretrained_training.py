@@ -7,18 +7,23 @@ pieces and train each recipe on a tiny volume.
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from sklearn.base import clone
 from sklearn.ensemble import BaggingClassifier
 
 from sklearn_overseg import (
+    CandidateSet,
     ClippedStandardScaler,
     ContactFeatures,
+    FragmentExtentFeatures,
+    GapRoutedClassifier,
     MergeNet,
     load_model,
+    make_training_candidates,
     save_model,
 )
-from sklearn_overseg.datasets import make_tissue, oversegment
+from sklearn_overseg.datasets import make_tissue, slice_and_stitch
 from sklearn_overseg.metrics import jaccard_index
-from sklearn_overseg.pretrained import train
+from sklearn_overseg.pretrained import stitch_candidates, train
 
 
 def one_piece_per_label(volume: np.ndarray) -> bool:
@@ -64,11 +69,21 @@ def test_crop_tissue_truncates_cells_like_a_small_crop(dense):
 def test_recipes():
     axis = train.build_corrector("axis")
     assert axis.screener.mode == "axis" and axis.screener.max_gap == 2
-    ensemble = axis.classifier.named_steps["clf"]
-    assert isinstance(ensemble, BaggingClassifier)
-    assert isinstance(ensemble.estimator, MergeNet)
-    assert ensemble.n_estimators == train.AXIS_ENSEMBLE_SIZE
-    assert not ensemble.bootstrap and ensemble.max_samples == 1.0
+    assert axis.screener.min_gap == 0  # stitch splits too
+    assert isinstance(axis.classifier, GapRoutedClassifier)
+    for part in (axis.classifier.stitch, axis.classifier.gaps):
+        ensemble = part.named_steps["clf"]
+        assert isinstance(ensemble, BaggingClassifier)
+        assert isinstance(ensemble.estimator, MergeNet)
+        assert ensemble.n_estimators == train.AXIS_ENSEMBLE_SIZE
+        assert not ensemble.bootstrap and ensemble.max_samples == 1.0
+    stitch_features = dict(
+        axis.classifier.stitch.named_steps["features"].transformer_list
+    )
+    assert isinstance(stitch_features["extent"], FragmentExtentFeatures)
+    assert "extent" not in dict(
+        axis.classifier.gaps.named_steps["features"].transformer_list
+    )
 
     tilted = train.build_corrector("tilted")
     assert tilted.screener.mode == "contact" and tilted.screener.min_contact == 10
@@ -83,17 +98,33 @@ def test_recipes():
 
 @pytest.mark.parametrize("model", ["axis", "tilted"])
 def test_each_recipe_trains_on_a_tiny_volume(model, tmp_path, dense):
-    corrector = train.build_corrector(model).set_params(
-        classifier__clf__n_estimators=2,
-        classifier__clf__estimator__max_epochs=3,
-        n_rounds=1,
-    )
+    corrector = train.build_corrector(model)
+    parts = ["classifier__"] if model == "tilted" else [
+        "classifier__stitch__", "classifier__gaps__"
+    ]
+    for part in parts:
+        corrector.set_params(**{
+            f"{part}clf__n_estimators": 2,
+            f"{part}clf__estimator__max_epochs": 3,
+        })
     if model == "tilted":
         flawed = train._tilted_damage(dense, np.random.RandomState(0))
         corrector.fit([flawed], [dense])
+        ensembles = [corrector.classifier_.named_steps["clf"]]
     else:
-        corrector.fit([dense])
-        flawed, _ = oversegment(dense, 4, random_state=0)
-    assert len(corrector.classifier_.named_steps["clf"].estimators_) == 2
+        gap_screener = clone(corrector.screener).set_params(min_gap=1)
+        X, y, _ = make_training_candidates(
+            [dense], screener=gap_screener, n_rounds=1, random_state=0
+        )
+        S, t = stitch_candidates(
+            [dense], corrector.screener, settings=((0.5, 1, "mild"),)
+        )
+        train.fit_from_candidates(
+            corrector, CandidateSet.concatenate([X, S]), np.concatenate([y, t])
+        )
+        flawed, _ = slice_and_stitch(dense, stitch_threshold=0.5, random_state=1)
+        routed = corrector.classifier_
+        ensembles = [p.named_steps["clf"] for p in (routed.stitch_, routed.gaps_)]
+    assert all(len(e.estimators_) == 2 for e in ensembles)
     loaded = load_model(save_model(corrector, tmp_path / f"{model}.json"))
     assert loaded.predict_merges(flawed) == corrector.predict_merges(flawed)

@@ -21,7 +21,7 @@ from ..correction import MergeCorrector
 from ..io import read_labels, write_labels
 from ..io._labels import check_destination, same_data_as
 from ..models import available_pretrained, load_model, load_pretrained, save_model
-from ..review import apply_decisions, is_borderline, read_decisions
+from ..review import apply_decisions, read_decisions
 
 __all__ = [
     "run_apply_decisions", "run_correct", "run_demo", "run_evaluate", "run_train",
@@ -91,7 +91,9 @@ def read_input(path: str, voxel_size, *, quiet: bool, assume_labels: bool = Fals
     return volume, stored
 
 
-def configure(corrector: MergeCorrector, *, threshold=None, jobs=None, verbose=0):
+def configure(
+    corrector: MergeCorrector, *, threshold=None, jobs=None, verbose=0, abstain=None
+):
     """Apply the command-line settings to a fitted corrector, in place.
 
     The voxel size is not a setting but data: the commands pass the file's
@@ -101,12 +103,19 @@ def configure(corrector: MergeCorrector, *, threshold=None, jobs=None, verbose=0
     corrector.set_params(verbose=verbose)
     if threshold is not None:
         corrector.set_params(threshold=threshold)
+    if abstain is not None:
+        corrector.set_params(abstain=abstain)
     if jobs is not None:
         corrector.set_params(n_jobs=jobs)
-        params = corrector.classifier_.get_params(deep=True)
-        corrector.classifier_.set_params(
-            **{k: jobs for k in params if k.endswith("n_jobs")}
-        )
+        # a GapRoutedClassifier's fitted parts are estimators of their own
+        fitted = [corrector.classifier_] + [
+            getattr(corrector.classifier_, name)
+            for name in ("stitch_", "gaps_")
+            if hasattr(corrector.classifier_, name)
+        ]
+        for model in fitted:
+            params = model.get_params(deep=True)
+            model.set_params(**{k: jobs for k in params if k.endswith("n_jobs")})
 
 
 def _require_matplotlib() -> None:
@@ -134,22 +143,23 @@ def run_correct(args) -> int:
         return 0
     corrector = load_corrector(args.model)
     configure(corrector, threshold=args.threshold, jobs=args.jobs,
-              verbose=0 if quiet else 1)
+              verbose=0 if quiet else 1, abstain=args.abstain)
     with stage("screening", enabled=not quiet):
         # checked not to be an image when read (or --assume-labels)
         candidates = corrector.screen(volume, voxel_size=voxel_size,
                                       assume_labels=True)
     scores = corrector.score_pairs(candidates, return_features=True)
-    decisions = corrector.decide(volume, candidates, scores.probabilities)
+    decisions = corrector.decide(volume, candidates, scores)
     corrected = corrector.apply(volume, decisions)
     with stage(f"writing {args.output}", enabled=not quiet):
         write_labels(args.output, corrected, voxel_size=voxel_size)
     threshold = corrector.threshold
-    n_unsure = sum(
-        is_borderline(p, threshold, args.borderline) for p in decisions.probabilities
-    )
+    n_unsure = int(decisions.unsure.sum())
+    n_outside = int((decisions.unsure & decisions.out_of_range).sum())
+    outside = f", {n_outside} unlike any training pair" if n_outside else ""
+    hint = "; review them with --report DIR" if n_unsure and not args.report else ""
     print(f"{len(candidates)} candidate pairs, {int(decisions.merged.sum())} merged, "
-          f"{n_unsure} unsure; wrote {args.output}")
+          f"{n_unsure} unsure (not merged{outside}){hint}; wrote {args.output}")
     if args.report:
         from ..review import write_review_report
 

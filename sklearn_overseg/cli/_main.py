@@ -162,6 +162,12 @@ def build_parser() -> argparse.ArgumentParser:
         "merges more, higher fewer",
     )
     p.add_argument(
+        "--abstain", type=_probability, metavar="W",
+        help="pairs whose probability is within W of the threshold are "
+        "'unsure': not merged, listed first in the report (default: the "
+        "model's, 0.1; 0 decides every pair)",
+    )
+    p.add_argument(
         "--report", metavar="DIR",
         help="also write a review report (DIR/index.html: a figure per merged "
         "or unsure pair) and DIR/decisions.csv, to approve or reject merges "
@@ -170,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--borderline", type=float, default=0.2, metavar="W",
         help="pairs whose probability is within W of the threshold are "
-        "'unsure' and go in the report even when not merged (default 0.2)",
+        "'borderline' and go in the report even when not merged (default 0.2)",
     )
     p.add_argument("--max-pairs", type=int, default=50, metavar="N",
                    help="most pairs drawn in the report (default 50)")

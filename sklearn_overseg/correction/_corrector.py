@@ -13,6 +13,7 @@ from __future__ import annotations
 import numbers
 import warnings
 from contextlib import nullcontext
+from dataclasses import replace
 
 import numpy as np
 from joblib import parallel_config
@@ -41,10 +42,27 @@ from .._validation import (
     check_volumes,
     check_voxel_size,
 )
-from ..models import make_pair_pipeline
+from ..models import (
+    FeatureRange,
+    feature_stage,
+    fit_with_features,
+    make_pair_pipeline,
+    pipeline_features,
+)
 from ..screening import CandidateScreener
+from ._calibration import calibrate_classifier, fit_calibrated
+from ._fine_tune import fine_tune_classifier
 from ._scoring import score_pairs
-from ._steps import MergeDecisions, apply_merges, decide_merges
+from ._steps import (
+    KEPT_APART,
+    MERGED,
+    UNSURE,
+    MergeDecisions,
+    PairScores,
+    apply_merges,
+    decide_merges,
+    unsure_pairs,
+)
 from ._training import (
     check_damage_kind,
     damaged_copies,
@@ -53,6 +71,9 @@ from ._training import (
 )
 
 __all__ = ["MergeCorrector"]
+
+#: Fewest training pairs from which ``fit`` learns the training range.
+MIN_PAIRS_FOR_RANGE = 100
 
 
 def _training_pairs_message(labels: np.ndarray, *, flawed: bool) -> str:
@@ -115,6 +136,33 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         of ``"contact"``.
     threshold : float, default=0.5
         Merge pairs whose probability is at least this.
+    abstain : float, default=0.1
+        Width of the review band around ``threshold``: pairs with
+        ``|probability - threshold| < abstain`` are *unsure*, not merged and
+        listed first for review. ``0`` merges every pair at or above the
+        threshold. The default keeps every merge at least 0.1 above the
+        threshold: on the shared real volumes with simulated splits, 1 of
+        the 649 pairs scored by the pretrained axis model fell in the band,
+        a wrong decision (``benchmarks/RESULTS.md``, section 8). With
+        calibrated probabilities (``calibration``, :meth:`calibrate`) a pair
+        in the band is a true split with probability 0.4 to 0.6.
+    out_of_range : {"unsure", "ignore"}, default="unsure"
+        What to do with pairs whose features fall outside the box of the
+        training features (``feature_range_``): leave them to a person
+        (``"unsure"``, not merged) or decide by their probability. Models
+        without a training range (files saved before it existed, or trained
+        on fewer than 100 pairs) skip the rule.
+    calibration : {"isotonic", "sigmoid"} or None, default=None
+        Calibrate the merge probabilities in :meth:`fit`: the final model is
+        wrapped in :class:`~sklearn.calibration.CalibratedClassifierCV`
+        (``ensemble=False``), whose calibrator learns from out-of-fold
+        predictions with folds grouped by volume (``GroupKFold``), so that a
+        volume's pairs are never both trained and calibrated on. ``None``
+        keeps the network's own probabilities. See also :meth:`calibrate`
+        for a fitted (or pretrained) corrector.
+    calibration_cv : int, default=3
+        Number of volume-grouped folds for ``calibration`` (at most the
+        number of training volumes).
     interpolate : bool, default=True
         Rebuild the missing layers of merged axis splits.
     interpolation : {"boundary_ot", "distance"}, default="boundary_ot"
@@ -144,6 +192,13 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         The voxel size (z, y, x) the model was trained in, relative to the x
         pixel; ``None`` when it was trained in voxels (no voxel size given).
         A model keeps these units, see :meth:`working_voxel_size`.
+    feature_range_ : FeatureRange or None
+        The box of the training pair features (``None`` when the classifier
+        is not a features-then-model pipeline, or was trained on fewer than
+        100 pairs); see ``out_of_range``.
+    n_fine_tuning_pairs_ : int
+        Number of labelled pairs of the last :meth:`fine_tune` (only after
+        fine-tuning).
 
     Examples
     --------
@@ -168,6 +223,10 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             StrOptions({"axis", "contact", "tilted"}, deprecated={"tilted"}), None
         ],
         "threshold": [Interval(numbers.Real, 0, 1, closed="both")],
+        "abstain": [Interval(numbers.Real, 0, 1, closed="both")],
+        "out_of_range": [StrOptions({"unsure", "ignore"})],
+        "calibration": [StrOptions({"isotonic", "sigmoid"}), None],
+        "calibration_cv": [Interval(numbers.Integral, 2, None, closed="left")],
         "interpolate": ["boolean"],
         "interpolation": [StrOptions({"boundary_ot", "distance"})],
         "n_rounds": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -183,6 +242,10 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         *,
         damage: str | None = None,
         threshold: float = 0.5,
+        abstain: float = 0.1,
+        out_of_range: str = "unsure",
+        calibration: str | None = None,
+        calibration_cv: int = 3,
         interpolate: bool = True,
         interpolation: str = "boundary_ot",
         n_rounds: int = 3,
@@ -194,6 +257,10 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         self.classifier = classifier
         self.damage = damage
         self.threshold = threshold
+        self.abstain = abstain
+        self.out_of_range = out_of_range
+        self.calibration = calibration
+        self.calibration_cv = calibration_cv
         self.interpolate = interpolate
         self.interpolation = interpolation
         self.n_rounds = n_rounds
@@ -252,27 +319,155 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             self.classifier_ = make_pair_pipeline(random_state=seed)
         self.voxel_size_ = self._fit_voxel_size(voxel_size)
         kind = self._damage_kind(y, warn=True)
-        if kind is not None:
-            cands, labels, _ = make_training_candidates(
-                volumes,
-                screener=self.screener_,
-                mode=kind,
-                n_rounds=self.n_rounds,
-                voxel_size=self.voxel_size_,
-                random_state=rng,
-            )
-        else:
-            truth = check_volumes(y, name="ground truth", allow_background_only=True)
-            cands = self.screener_.fit_transform(volumes, voxel_size=self.voxel_size_)
-            labels = label_candidates(cands, volumes, truth)
+        cands, labels = self._labelled_pairs(volumes, y, kind, rng=rng, fit=True)
         if len(np.unique(labels)) < 2:
             raise ValueError(_training_pairs_message(labels, flawed=kind is None))
         per_pair = {
             key: _per_pair(value, cands.volume_index, len(volumes), key)
             for key, value in routed.classifier.fit.items()
         }
-        self.classifier_.fit(cands, labels, **per_pair)
+        if per_pair:  # routed metadata: the pipeline's own routing decides
+            self.classifier_.fit(cands, labels, **per_pair)
+            features = None
+            if feature_stage(self.classifier_) is not None:
+                features = pipeline_features(self.classifier_, cands)[0]
+        elif self.calibration is None:
+            features = fit_with_features(self.classifier_, cands, labels)
+        else:
+            features = fit_calibrated(
+                self.classifier_, cands, labels, self.calibration,
+                self.calibration_cv,
+            )
+        # a box drawn around a handful of pairs would call most new pairs
+        # out of range: the rule needs a training set of some size
+        self.feature_range_ = (
+            None if features is None or len(features) < MIN_PAIRS_FOR_RANGE
+            else FeatureRange().fit(features)
+        )
         self.n_training_pairs_ = len(labels)
+        return self
+
+    def _labelled_pairs(self, volumes, y, kind, *, rng=None, fit: bool = False):
+        """Candidate pairs of training volumes and their labels.
+
+        ``kind`` set (``"axis"``/``"contact"``): ``volumes`` are ground
+        truths, damaged by the simulator (``n_rounds`` times each); ``None``:
+        flawed volumes labelled by their ground truth ``y``.
+        """
+        voxel_size = self._trained_voxel_size()
+        if kind is not None:
+            if rng is None:
+                rng = check_random_state(self.random_state)
+            cands, labels, _ = make_training_candidates(
+                volumes,
+                screener=self.screener_,
+                mode=kind,
+                n_rounds=self.n_rounds,
+                voxel_size=voxel_size,
+                random_state=rng,
+            )
+            return cands, labels
+        truth = check_volumes(y, name="ground truth", allow_background_only=True)
+        if len(truth) != len(volumes):
+            raise ValueError(
+                f"got {len(volumes)} flawed volumes but {len(truth)} ground truths"
+            )
+        screen = self.screener_.fit_transform if fit else self.screener_.transform
+        cands = screen(volumes, voxel_size=voxel_size)
+        return cands, label_candidates(cands, volumes, truth)
+
+    def _review_kind(self, y):
+        """Damage kind for :meth:`calibrate` and :meth:`fine_tune` (``None``: y)."""
+        if y is not None:
+            return None
+        if self.damage is not None:
+            return check_damage_kind(self.damage, name="damage")
+        mode = getattr(self.screener_, "mode", "axis")
+        return "contact" if mode == "contact" else "axis"
+
+    def calibrate(self, X, y=None, *, method: str = "isotonic"):
+        """Recalibrate the merge probabilities on held-out labelled volumes.
+
+        The fitted pair classifier is kept as it is (frozen); a calibrator
+        (:class:`~sklearn.calibration.CalibratedClassifierCV`) learns to map
+        its probabilities to the share of true splits observed on the pairs
+        of ``X``. Use volumes the classifier was not trained on.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (z, y, x)
+            Ground truths (``y=None``, damaged by the simulator as in
+            :meth:`fit`) or flawed segmentations labelled by ``y``.
+        y : list of ndarray, default=None
+            Ground truth of flawed ``X``.
+        method : {"isotonic", "sigmoid"}, default="isotonic"
+            Isotonic regression (needs a few hundred pairs) or Platt's
+            sigmoid.
+
+        Returns
+        -------
+        self : MergeCorrector
+
+        Examples
+        --------
+        >>> from sklearn_overseg import load_pretrained
+        >>> from sklearn_overseg.datasets import make_tissue
+        >>> held_out = [make_tissue((24, 64, 64), n_cells=20, random_state=s)
+        ...             for s in (50, 51)]
+        >>> corrector = load_pretrained("axis").calibrate(held_out)
+        >>> type(corrector.classifier_[-1]).__name__
+        'CalibratedClassifierCV'
+        """
+        check_is_fitted(self)
+        cands, labels = self._labelled_pairs(check_volumes(X), y, self._review_kind(y))
+        calibrate_classifier(self.classifier_, cands, labels, method)
+        return self
+
+    def fine_tune(self, X, y=None, *, epochs: int = 20, lr: float | None = None):
+        """Continue training the pair classifier on your own volumes.
+
+        A warm start: the fitted network (or each network of a seed
+        ensemble) trains ``epochs`` more epochs on the pairs of ``X``, seen
+        through the model's own features and scaling; the training range
+        grows to cover the new pairs. A calibrated classifier's calibrator is
+        dropped (its probabilities no longer apply): call :meth:`calibrate`
+        again on held-out volumes.
+
+        Parameters
+        ----------
+        X : list of ndarray of shape (z, y, x)
+            Ground truths (``y=None``: damaged by the simulator, ``n_rounds``
+            times each) or flawed segmentations labelled by ``y``.
+        y : list of ndarray, default=None
+            Ground truth of flawed ``X``.
+        epochs : int, default=20
+            Epochs of further training.
+        lr : float, default=None
+            Learning rate; ``None`` uses a tenth of the network's own.
+
+        Returns
+        -------
+        self : MergeCorrector
+
+        Examples
+        --------
+        >>> from sklearn_overseg import load_pretrained
+        >>> from sklearn_overseg.datasets import make_tissue
+        >>> mine = [make_tissue((24, 64, 64), n_cells=20, mode="nuclei",
+        ...                     random_state=60)]
+        >>> corrector = load_pretrained("axis").fine_tune(mine, epochs=2)
+        >>> corrector.n_fine_tuning_pairs_ > 0
+        True
+        """
+        check_is_fitted(self)
+        cands, labels = self._labelled_pairs(check_volumes(X), y, self._review_kind(y))
+        features = fine_tune_classifier(
+            self.classifier_, cands, labels, epochs=epochs, lr=lr
+        )
+        box = getattr(self, "feature_range_", None)
+        if box is not None:
+            self.feature_range_ = box.extend(features)
+        self.n_fine_tuning_pairs_ = len(labels)
         return self
 
     def _damage_kind(self, y, *, warn: bool):
@@ -415,19 +610,41 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             when ``return_features`` is true.
         """
         check_is_fitted(self)
+        scores = self._scores(candidates, return_features)
+        return scores if return_features else scores.probabilities
+
+    def _range_rule(self):
+        """The fitted training range when the out-of-range rule applies."""
+        if self.out_of_range == "ignore":
+            return None
+        return getattr(self, "feature_range_", None)
+
+    def _scores(self, candidates, return_features: bool) -> PairScores:
+        box = self._range_rule()
         with self._jobs():
             scores = score_pairs(
-                self.classifier_, candidates, return_features=return_features,
+                self.classifier_, candidates,
+                return_features=return_features or box is not None,
                 verbose=self.verbose,
             )
-        return scores if return_features else scores.probabilities
+        if box is None or scores.features is None:
+            return scores
+        return replace(scores, out_of_range=box.outside(scores.features))
 
     def predict_proba(self, candidates: CandidateSet) -> np.ndarray:
         """Merge probability of each candidate pair, shape (n,)."""
         return self.score_pairs(candidates)
 
-    def decide(self, volume, candidates: CandidateSet, probabilities):
-        """Step 3: which pairs merge (threshold, chains top to bottom).
+    def decide(
+        self, volume, candidates: CandidateSet, probabilities, *, out_of_range=None,
+        reviewed=None,
+    ) -> MergeDecisions:
+        """Step 3: which pairs merge, which stay apart, which are unsure.
+
+        A pair is *unsure* when its probability lies in the review band
+        (``|p - threshold| < abstain``) or its features fall outside the
+        training range; unsure pairs are not merged. The others merge at
+        ``p >= threshold`` (chains top to bottom).
 
         Parameters
         ----------
@@ -435,18 +652,64 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             The label volume the candidates come from (its z-extents forbid
             merging two cells that share a layer through an axis pair).
         candidates : CandidateSet
-        probabilities : array-like of shape (n_pairs,)
+        probabilities : array-like of shape (n_pairs,) or PairScores
+            From :meth:`score_pairs`; a :class:`PairScores` also brings its
+            out-of-range flags.
+        out_of_range : array-like of bool, shape (n_pairs,), optional
+            Pairs outside the training range (overrides those of a
+            ``PairScores``).
+        reviewed : array-like of bool, shape (n_pairs,), optional
+            A person's verdicts: the pairs marked true merge, the others stay
+            apart, whatever their probability (no threshold, band or range).
+            Chains and the z-layer rule still apply, most probable pair first,
+            as for :func:`~sklearn_overseg.apply_decisions`.
 
         Returns
         -------
         MergeDecisions
         """
         check_is_fitted(self)
+        if reviewed is not None:
+            return self._decide_reviewed(volume, candidates, probabilities, reviewed)
+        if isinstance(probabilities, PairScores):
+            if out_of_range is None:
+                out_of_range = probabilities.out_of_range
+            probabilities = probabilities.probabilities
         probabilities = np.asarray(probabilities, dtype=float).ravel()
-        mapping, merged = decide_merges(
-            volume, candidates, probabilities, self.threshold
+        if out_of_range is not None and self.out_of_range != "ignore":
+            out_of_range = np.asarray(out_of_range, dtype=bool).ravel()
+            if out_of_range.shape != probabilities.shape:
+                raise ValueError(
+                    f"out_of_range has {out_of_range.size} entries for "
+                    f"{probabilities.size} pairs"
+                )
+        else:
+            out_of_range = None
+        unsure = unsure_pairs(
+            probabilities, self.threshold, self.abstain, out_of_range
         )
-        return MergeDecisions(candidates, probabilities, merged, mapping)
+        mapping, merged = decide_merges(
+            volume, candidates, probabilities, self.threshold, unsure=unsure
+        )
+        decision = np.where(merged, MERGED, np.where(unsure, UNSURE, KEPT_APART))
+        return MergeDecisions(
+            candidates, probabilities, merged, mapping, decision, out_of_range
+        )
+
+    def _decide_reviewed(self, volume, candidates, probabilities, reviewed):
+        if isinstance(probabilities, PairScores):
+            probabilities = probabilities.probabilities
+        probabilities = np.asarray(probabilities, dtype=float).ravel()
+        reviewed = np.asarray(reviewed, dtype=bool).ravel()
+        if reviewed.shape != probabilities.shape:
+            raise ValueError(
+                f"reviewed has {reviewed.size} entries for {probabilities.size} pairs"
+            )
+        # approved pairs rank above 1 (by probability), rejected ones below 0
+        ranks = np.where(reviewed, 1.0 + np.clip(probabilities, 0, 1), -1.0)
+        mapping, merged = decide_merges(volume, candidates, ranks, 1.0)
+        decision = np.where(merged, MERGED, KEPT_APART)
+        return MergeDecisions(candidates, probabilities, merged, mapping, decision)
 
     def apply(self, volume, decisions: MergeDecisions, *, out=None) -> np.ndarray:
         """Step 4: merge the decided pairs and rebuild their missing layers.
@@ -479,7 +742,7 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
 
     def _decisions(self, volume: np.ndarray, voxel_size) -> MergeDecisions:
         candidates = self._screen(volume, voxel_size)
-        return self.decide(volume, candidates, self.score_pairs(candidates))
+        return self.decide(volume, candidates, self._scores(candidates, False))
 
     def predict_merges(self, volume, *, voxel_size=None,
                        assume_labels: bool = False) -> list[dict]:
@@ -501,8 +764,10 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         -------
         list of dict
             One record per candidate, with keys ``upper``, ``lower``,
-            ``probability``, ``merged``, ``kind``, ``score``, ``gap_start`` and
-            ``gap_stop`` (absolute layers, ``None`` without a gap).
+            ``probability``, ``merged``, ``decision`` (``"merged"``, ``"kept
+            apart"`` or ``"unsure"``), ``out_of_range``, ``kind``, ``score``,
+            ``gap_start`` and ``gap_stop`` (absolute layers, ``None`` without
+            a gap).
         """
         check_is_fitted(self)
         volume = check_single_volume(volume, assume_labels=assume_labels)

@@ -22,6 +22,40 @@ from ._steps import PairScores
 __all__ = ["score_pairs"]
 
 
+def _routed_scores(classifier, candidates, return_features: bool, verbose: int):
+    """Scores of a :class:`GapRoutedClassifier`: each part scores its pairs.
+
+    The features returned are those both parts compute (the gap part's), so
+    that every pair has the same columns.
+    """
+    touching = classifier.route(candidates)
+    parts = [
+        (rows, score_pairs(model, candidates[rows],
+                           return_features=return_features, verbose=verbose))
+        for rows, model in ((touching, classifier.stitch_), (~touching,
+                                                              classifier.gaps_))
+        if rows.any()
+    ]
+    proba = np.zeros(len(candidates))
+    for rows, scores in parts:
+        proba[rows] = scores.probabilities
+    names = [s.feature_names for _, s in parts]
+    if not return_features or any(n is None for n in names):
+        return PairScores(proba)
+    common = [n for n in names[-1] if all(n in other for other in names)]
+    out = {"features": np.zeros((len(candidates), len(common))),
+           "standardised": np.zeros((len(candidates), len(common)))}
+    for (rows, scores), own in zip(parts, names):
+        cols = [own.index(n) for n in common]
+        for key, block in out.items():
+            values = getattr(scores, key)
+            if values is None:
+                out[key] = None
+            elif block is not None:
+                block[rows] = values[:, cols]
+    return PairScores(proba, out["features"], out["standardised"], common)
+
+
 def _head_steps(model) -> list:
     return [s for _, s in model.steps[:-1] if s not in (None, "passthrough")]
 
@@ -49,6 +83,8 @@ def score_pairs(
     n = len(candidates)
     if n == 0:
         return PairScores(np.zeros(0))
+    if hasattr(classifier, "route") and hasattr(classifier, "stitch_"):
+        return _routed_scores(classifier, candidates, return_features, verbose)
     pipeline = isinstance(classifier, Pipeline) and len(classifier) >= 2
     if not pipeline or not (return_features or verbose > 0):
         with stage("classifying pairs", enabled=verbose > 0):

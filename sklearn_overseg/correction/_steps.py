@@ -20,12 +20,19 @@ from ._gap_writes import fold_gap_fills, gap_fill, gap_region, paint_writes
 from ._merging import relabel_volume, resolve_merges
 
 __all__ = [
+    "KEPT_APART",
+    "MERGED",
+    "UNSURE",
     "MergeDecisions",
     "PairScores",
     "apply_merges",
     "decide_merges",
     "label_z_extents",
 ]
+
+
+#: The three decisions a candidate pair can get.
+MERGED, KEPT_APART, UNSURE = "merged", "kept apart", "unsure"
 
 
 @dataclass(frozen=True)
@@ -41,12 +48,16 @@ class PairScores:
     standardised : ndarray or None
         The features as the final model saw them (after a standard scaler).
     feature_names : list of str or None
+    out_of_range : ndarray of bool, shape (n_pairs,), or None
+        Whether each pair's features fall outside the range of the training
+        features (``None`` when the model knows no training range).
     """
 
     probabilities: np.ndarray
     features: np.ndarray | None = None
     standardised: np.ndarray | None = None
     feature_names: list[str] | None = None
+    out_of_range: np.ndarray | None = None
 
 
 @dataclass
@@ -62,12 +73,33 @@ class MergeDecisions:
         applied).
     mapping : dict
         ``label -> merged label`` for every label that changes.
+    decision : ndarray of str, shape (n_pairs,), optional
+        ``"merged"``, ``"kept apart"`` or ``"unsure"`` (not merged, left to a
+        person: probability in the corrector's review band, or features
+        outside the training range). ``None`` derives it from ``merged``.
+    out_of_range : ndarray of bool, shape (n_pairs,), optional
+        Whether each pair's features fall outside the training range.
     """
 
     candidates: CandidateSet
     probabilities: np.ndarray
     merged: np.ndarray
     mapping: dict = field(default_factory=dict)
+    decision: np.ndarray | None = None
+    out_of_range: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.merged = np.asarray(self.merged, dtype=bool)
+        if self.decision is None:
+            self.decision = np.where(self.merged, MERGED, KEPT_APART)
+        self.decision = np.asarray(self.decision, dtype=object)
+        if self.out_of_range is None:
+            self.out_of_range = np.zeros(len(self.merged), dtype=bool)
+
+    @property
+    def unsure(self) -> np.ndarray:
+        """Boolean mask of the pairs left to a person (not merged)."""
+        return self.decision == UNSURE
 
     @property
     def accepted(self) -> list:
@@ -77,13 +109,17 @@ class MergeDecisions:
     def records(self) -> list[dict]:
         """One review record per candidate (see ``predict_merges``)."""
         records = []
-        for c, p, m in zip(self.candidates, self.probabilities, self.merged):
+        for c, p, m, d, o in zip(
+            self.candidates, self.probabilities, self.merged, self.decision,
+            self.out_of_range,
+        ):
             gap = (None, None)
             if c.kind == "axis" and c.gap is not None:
                 gap = (c.origin[0] + c.gap[0], c.origin[0] + c.gap[1])
             records.append(dict(
                 upper=int(c.upper), lower=int(c.lower), probability=float(p),
-                merged=bool(m), kind=c.kind, score=float(c.score),
+                merged=bool(m), decision=str(d), out_of_range=bool(o),
+                kind=c.kind, score=float(c.score),
                 gap_start=gap[0], gap_stop=gap[1],
             ))
         return records
@@ -103,12 +139,36 @@ def label_z_extents(volume) -> dict[int, tuple[int, int]]:
     }
 
 
-def decide_merges(volume, candidates, probabilities, threshold: float):
+def unsure_pairs(
+    probabilities, threshold: float, abstain: float, out_of_range=None
+) -> np.ndarray:
+    """Pairs left to a person: ``|p - threshold| < abstain`` or out of range.
+
+    Examples
+    --------
+    >>> from sklearn_overseg.correction._steps import unsure_pairs
+    >>> unsure_pairs([0.1, 0.45, 0.55, 0.9], 0.5, 0.1).tolist()
+    [False, True, True, False]
+    """
+    p = np.asarray(probabilities, dtype=float).ravel()
+    unsure = np.abs(p - threshold) < abstain
+    if out_of_range is not None:
+        unsure |= np.asarray(out_of_range, dtype=bool).ravel()
+    return unsure
+
+
+def decide_merges(
+    volume, candidates, probabilities, threshold: float, *, unsure=None
+):
     """Label mapping and per-pair merge decisions of one volume's candidates.
 
     ``candidates`` needs ``pairs`` (n, 2) and ``kinds``; ``volume`` is the
-    label volume or its :class:`LabelGeometry`.
+    label volume or its :class:`LabelGeometry`. Pairs flagged ``unsure``
+    (boolean mask) are never merged.
     """
+    probabilities = np.asarray(probabilities, dtype=float).ravel()
+    if unsure is not None:
+        probabilities = np.where(unsure, -1.0, probabilities)
     return resolve_merges(
         candidates.pairs,
         probabilities,

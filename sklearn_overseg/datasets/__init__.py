@@ -1,4 +1,4 @@
-"""Synthetic label volumes and an oversegmentation simulator.
+"""Synthetic label volumes and oversegmentation simulators.
 
 * :func:`make_tissue` draws dense plant-like tissue, loose tissue with
   intercellular spaces, or separated nuclei.
@@ -8,10 +8,21 @@
 * :func:`oversegment` damages a correct label volume the way segmentation
   pipelines do (cells split by a missing layer or by a tilted boundary) and
   returns the pairs that truly belong together, plus hard negatives.
+* :func:`slice_and_stitch` segments a correct volume slice by slice with the
+  flaws of 2D segmenters and stitches the slices by IoU (cellpose-style,
+  :func:`stitch_slices`), returning the pairs that belong together.
 """
 
 from ._oversegment import oversegment
 from ._randomized import make_randomized_tissue
+from ._slice_damage import slice_and_stitch
+from ._stitching import stitch_slices
 from ._tissue import make_tissue
 
-__all__ = ["make_randomized_tissue", "make_tissue", "oversegment"]
+__all__ = [
+    "make_randomized_tissue",
+    "make_tissue",
+    "oversegment",
+    "slice_and_stitch",
+    "stitch_slices",
+]

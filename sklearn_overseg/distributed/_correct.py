@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
 from ..correction import GapFill, fold_gap_fills, gap_fill, gap_region
-from ..screening import CandidateScreener, axis_candidate
+from ..screening import CandidateScreener, axis_candidate, check_stitched
 from ._geometry import blockwise_geometry
 from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute
@@ -57,11 +57,15 @@ def _candidate(reader, geometry, pair, crop_settings):
 
 
 def _classify(reader, geometry, pairs, corrector, crop_settings) -> np.ndarray:
-    """Merge probabilities of a batch of pairs, reading their crops."""
+    """Merge probabilities and out-of-range flags (n, 2) of a batch of pairs."""
     candidates = CandidateSet(
         _candidate(reader, geometry, p, crop_settings)[0] for p in pairs
     )
-    return corrector.score_pairs(candidates)
+    scores = corrector.score_pairs(candidates, return_features=True)
+    outside = scores.out_of_range
+    if outside is None:
+        outside = np.zeros(len(candidates), dtype=bool)
+    return np.column_stack([scores.probabilities, outside])
 
 
 def _gap_fills(reader, geometry, pairs, crop_settings, method) -> list[GapFill]:
@@ -168,6 +172,7 @@ def correct_zarr(
         chunks or default_block_shape(reader.shape, out.chunks), out
     )
     geometry = blockwise_geometry(reader, block_shape=block_shape, client=client)
+    check_stitched(reader.shape[0], geometry.z_starts, geometry.z_stops)
     pairs = screen_axis_pairs(
         reader, geometry, settings, block_shape=block_shape, client=client
     )
@@ -180,12 +185,19 @@ def correct_zarr(
         ],
         client,
     )
-    proba = np.concatenate(proba) if proba else np.zeros(0)
+    scored = np.concatenate(proba) if proba else np.zeros((0, 2))
     labels = geometry.labels
-    decisions = corrector.decide(geometry, _PairTable(labels, pairs), proba)
+    decisions = corrector.decide(
+        geometry, _PairTable(labels, pairs), scored[:, 0],
+        out_of_range=scored[:, 1].astype(bool),
+    )
     fills = []
     if corrector.interpolate:
-        accepted = [p for p, m in zip(pairs, decisions.merged) if m]
+        # only pairs with missing layers have a gap to rebuild (not gap 0)
+        accepted = [
+            p for p, m in zip(pairs, decisions.merged)
+            if m and geometry.z_starts[p.lower_row] > geometry.z_stops[p.upper_row]
+        ]
         found = compute(
             [
                 dask.delayed(_gap_fills, pure=True)(

@@ -40,15 +40,15 @@ VERDICT_BATCH = 64
 FAN_IN = 8
 
 
-def _block_counts(reader: VolumeReader, geometry, block, max_gap: int):
+def _block_counts(reader: VolumeReader, geometry, block, max_gap: int, min_gap: int):
     """Sparse facing counts of the upper faces in one block's layers."""
     zs, ys, xs = block
     stop = min(zs.stop + max_gap + 1, reader.shape[0])
     values = reader[zs.start : stop, ys, xs]
     lookup = RowLookup(geometry.labels)
     return facing_counts(
-        values, geometry, lookup, max_gap, layers=(zs.start, zs.stop),
-        z_offset=zs.start,
+        values, geometry, lookup, max_gap, min_gap=min_gap,
+        layers=(zs.start, zs.stop), z_offset=zs.start,
     )
 
 
@@ -72,11 +72,11 @@ def _judge(reader: VolumeReader, geometry, pairs, rules: dict) -> list:
     ]
 
 
-def _face_layers(geometry: LabelGeometry, max_gap: int) -> np.ndarray:
+def _face_layers(geometry: LabelGeometry, max_gap: int, min_gap: int) -> np.ndarray:
     """Layers holding a first or last face with a possible partner."""
     first = set(geometry.z_starts.tolist())
     last = set((geometry.z_stops - 1).tolist())
-    gaps = range(1, max_gap + 1)
+    gaps = range(min_gap, max_gap + 1)
     faces = {z for z in last if any(z + g + 1 in first for g in gaps)}
     faces |= {z for z in first if any(z - g - 1 in last for g in gaps)}
     return np.array(sorted(faces), dtype=np.int64)
@@ -92,18 +92,18 @@ def screen_axis_pairs(
 ) -> list[AxisPair]:
     """Axis pairs of a stored volume, as ``CandidateScreener`` would select.
 
-    ``settings`` holds the screener's ``max_gap``, ``rule``,
+    ``settings`` holds the screener's ``max_gap``, ``min_gap``, ``rule``,
     ``min_overlap``, ``max_gap_occupancy``, ``max_intrusion`` and
     ``one_to_one``. Returns the pairs sorted by (upper label, lower label),
     the order of ``CandidateScreener.transform``.
     """
-    max_gap = settings["max_gap"]
-    faces = _face_layers(geometry, max_gap)
+    max_gap, min_gap = settings["max_gap"], settings.get("min_gap", 1)
+    faces = _face_layers(geometry, max_gap, min_gap)
     shared_reader = dask.delayed(reader, pure=True)
     shared_geometry = dask.delayed(geometry, pure=True)
     parts = [
         dask.delayed(_block_counts, pure=True)(
-            shared_reader, shared_geometry, block, max_gap
+            shared_reader, shared_geometry, block, max_gap, min_gap
         )
         for block in block_grid(reader.shape, block_shape)
         if np.any((faces >= block[0].start) & (faces < block[0].stop))

@@ -1,5 +1,6 @@
-"""Steps 2-3: pair features (Geo-Wasserstein, topology) and their scaling."""
+"""Steps 2-3: pair features (Geo-Wasserstein, topology, extent) and their scaling."""
 
+from ._extent import FragmentExtentFeatures
 from ._geo_features import GeoWassersteinFeatures
 from ._pair_features import PairFeaturesMixin
 from ._scaling import ClippedStandardScaler
@@ -8,6 +9,7 @@ from ._wasserstein import geo_wasserstein, layer_distances
 
 __all__ = [
     "ClippedStandardScaler",
+    "FragmentExtentFeatures",
     "GeoWassersteinFeatures",
     "PairFeaturesMixin",
     "TopologyFeatures",

@@ -6,6 +6,13 @@ imported on first use of either name (PEP 562).
 
 from typing import TYPE_CHECKING
 
+from ._feature_range import (
+    FeatureRange,
+    feature_stage,
+    fit_with_features,
+    pipeline_features,
+)
+from ._gap_routing import GapRoutedClassifier
 from ._pair_pipeline import make_pair_pipeline
 from ._pretrained import available_pretrained, load_pretrained
 from ._serialization import load_model, save_model
@@ -14,12 +21,17 @@ if TYPE_CHECKING:
     from ._classifier import MergeMLP, MergeNet
 
 __all__ = [
+    "FeatureRange",
+    "GapRoutedClassifier",
     "MergeMLP",
     "MergeNet",
     "available_pretrained",
+    "feature_stage",
+    "fit_with_features",
     "load_model",
     "load_pretrained",
     "make_pair_pipeline",
+    "pipeline_features",
     "save_model",
 ]
 

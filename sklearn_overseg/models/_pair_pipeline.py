@@ -24,6 +24,7 @@ def make_pair_pipeline(
     geo: GeoWassersteinFeatures | None = None,
     topology: TopologyFeatures | None = None,
     contact=None,
+    extent=None,
     scaler=None,
     random_state: int | None = 0,
 ) -> Pipeline:
@@ -43,6 +44,11 @@ def make_pair_pipeline(
         Optional third feature transformer, for example
         :class:`ContactFeatures` for contact candidates (with a reslicer);
         ``None`` leaves it out.
+    extent : transformer, default=None
+        Optional last feature transformer, for example
+        :class:`FragmentExtentFeatures` (fragment lengths, gap size, facing
+        masks) for axis candidates that include stitch splits; ``None``
+        leaves it out.
     scaler : transformer, default=None
         The standardisation step; ``None`` uses ``StandardScaler()``.
         :class:`ClippedStandardScaler` also bounds the standardised values.
@@ -53,7 +59,8 @@ def make_pair_pipeline(
     -------
     Pipeline
         Steps ``[("reslice"),] "features", "scale", "clf"``; the feature
-        union's parts are ``"geo"``, ``"topology"`` (and ``"contact"``), so
+        union's parts are ``"geo"``, ``"topology"`` (and ``"contact"``,
+        ``"extent"``), so
         parameters read ``features__geo__n_projections`` or
         ``clf__module__hidden``.
 
@@ -76,6 +83,7 @@ def make_pair_pipeline(
             ("topology", topology if topology is not None else TopologyFeatures()),
         ]
         + ([("contact", contact)] if contact is not None else [])
+        + ([("extent", extent)] if extent is not None else [])
     )
     scaler = scaler if scaler is not None else StandardScaler()
     steps = [("features", features), ("scale", scaler), ("clf", classifier)]

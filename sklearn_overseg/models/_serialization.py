@@ -31,12 +31,23 @@ _ALLOWED = {
     "StandardScaler": "sklearn.preprocessing:StandardScaler",
     "LogisticRegression": "sklearn.linear_model:LogisticRegression",
     "BaggingClassifier": "sklearn.ensemble:BaggingClassifier",
+    "CalibratedClassifierCV": "sklearn.calibration:CalibratedClassifierCV",
+    "_CalibratedClassifier": "sklearn.calibration:_CalibratedClassifier",
+    "_SigmoidCalibration": "sklearn.calibration:_SigmoidCalibration",
+    "IsotonicRegression": "sklearn.isotonic:IsotonicRegression",
+    "FrozenEstimator": "sklearn.frozen:FrozenEstimator",
+    "GroupKFold": "sklearn.model_selection:GroupKFold",
+    "KFold": "sklearn.model_selection:KFold",
+    "StratifiedKFold": "sklearn.model_selection:StratifiedKFold",
     "MergeNet": "sklearn_overseg.models._classifier:MergeNet",
     "MergeMLP": "sklearn_overseg.models._classifier:MergeMLP",
     "MergeCorrector": "sklearn_overseg.correction:MergeCorrector",
+    "FeatureRange": "sklearn_overseg.models:FeatureRange",
     "CandidateScreener": "sklearn_overseg.screening:CandidateScreener",
     "GeoWassersteinFeatures": "sklearn_overseg.features:GeoWassersteinFeatures",
     "TopologyFeatures": "sklearn_overseg.features:TopologyFeatures",
+    "FragmentExtentFeatures": "sklearn_overseg.features:FragmentExtentFeatures",
+    "GapRoutedClassifier": "sklearn_overseg.models:GapRoutedClassifier",
     "ClippedStandardScaler": "sklearn_overseg.features:ClippedStandardScaler",
     "ContactFeatures": "sklearn_overseg.tilted:ContactFeatures",
     "TiltedReslicer": "sklearn_overseg.tilted:TiltedReslicer",
@@ -60,6 +71,17 @@ def _is_allowed(cls: type) -> bool:
     # cheap test first: a class lives in its allowed module's top package
     same_package = cls.__module__.split(".")[0] == module.split(".")[0]
     return same_package and _resolve(name) is cls
+
+
+#: Fitted attributes rebuilt on load rather than saved (class -> names).
+_REBUILT = {"IsotonicRegression": ("f_",)}
+#: Plain objects saved by their constructor arguments (class -> names).
+_PLAIN = {
+    "_CalibratedClassifier": ("estimator", "calibrators", "classes", "method"),
+    "GroupKFold": ("n_splits", "shuffle", "random_state"),
+    "KFold": ("n_splits", "shuffle", "random_state"),
+    "StratifiedKFold": ("n_splits", "shuffle", "random_state"),
+}
 
 
 def _is_merge_net(value) -> bool:
@@ -90,6 +112,8 @@ class _Writer:
             return self.net(v)
         if isinstance(v, BaseEstimator):
             return self.estimator(v)
+        if type(v).__name__ in _PLAIN and _is_allowed(type(v)):
+            return self.plain(v)
         if isinstance(v, type) and _is_allowed(v):
             return {"__class__": v.__name__}
         raise TypeError(
@@ -105,12 +129,19 @@ class _Writer:
                 "use joblib.dump instead"
             )
         params = {k: self.value(v) for k, v in est.get_params(deep=False).items()}
+        skip = _REBUILT.get(name, ())
         fitted = {
             k: self.value(v)
             for k, v in vars(est).items()
-            if k.endswith("_") and not k.startswith("_")
+            if k.endswith("_") and not k.startswith("_") and k not in skip
         }
         return {"class": name, "params": params, "fitted": fitted}
+
+    def plain(self, obj) -> dict:
+        """A non-estimator object of the allow-list, by its constructor args."""
+        name = type(obj).__name__
+        params = {k: self.value(getattr(obj, k)) for k in _PLAIN[name]}
+        return {"class": name, "params": params}
 
     def net(self, net) -> dict:
         from ._classifier import MergeNet
@@ -225,6 +256,9 @@ class _Reader:
             if not (k.endswith("_") and k[:1].isalpha() and k.isidentifier()):
                 raise ValueError(f"model file sets an unexpected attribute {k!r}")
             setattr(est, k, self.value(v))
+        if node["class"] == "IsotonicRegression" and fitted:
+            # the interpolating function is rebuilt from the saved thresholds
+            est._build_f(est.X_thresholds_, est.y_thresholds_)
         return est
 
 

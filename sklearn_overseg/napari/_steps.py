@@ -87,11 +87,11 @@ def apply_reviewed(
 ) -> np.ndarray:
     """A corrected copy of ``volume`` merging exactly the pairs marked in ``merge``.
 
-    The pairs to merge go through the corrector's own ``decide`` (chains top
-    to bottom, the z-layer rule) and ``apply`` (relabelling, gap
-    interpolation), in the order :func:`~sklearn_overseg.apply_decisions`
-    uses for a reviewed CSV (most probable first), so the result is what
-    ``overseg apply-decisions`` makes of the saved decisions.
+    The person's verdicts go through the corrector's own ``decide``
+    (``reviewed=``: chains top to bottom, the z-layer rule, most probable
+    pair first, as :func:`~sklearn_overseg.apply_decisions` does for a
+    reviewed CSV) and ``apply`` (relabelling, gap interpolation), so the
+    result is what ``overseg apply-decisions`` makes of the saved decisions.
 
     Parameters
     ----------
@@ -104,12 +104,7 @@ def apply_reviewed(
     merge : ndarray of bool, shape (n,)
         The pairs a person (or the model, for pairs left unreviewed) merges.
     """
-    chosen = np.flatnonzero(np.asarray(merge, bool))
-    candidates = screening.candidates[chosen]
-    # every chosen pair is approved; the ranks keep the most probable first
-    # when chains must be resolved, as apply_decisions does
-    threshold = float(corrector.threshold)
-    rank = screening.probabilities[chosen]
-    approved = threshold + (1.0 - threshold) * np.clip(rank, 0.0, 1.0)
-    decisions = corrector.decide(volume, candidates, approved)
+    decisions = corrector.decide(
+        volume, screening.candidates, screening.probabilities, reviewed=merge
+    )
     return corrector.apply(volume, decisions)

@@ -4,10 +4,14 @@ Usage::
 
     python -m sklearn_overseg.pretrained.train            # axis and tilted
     python -m sklearn_overseg.pretrained.train --models axis --out DIR
+    python -m sklearn_overseg.pretrained.train --ranges-only   # no retraining
 
 The training data are synthetic tissues made by :mod:`sklearn_overseg.datasets`
 (dense, loosely packed and nuclei, at several anisotropies), damaged by the
 oversegmentation simulator; nothing is downloaded. The run is deterministic.
+The axis model also learns stitch splits (its screener proposes gap-0 pairs):
+its pairs come from :func:`~sklearn_overseg.pretrained.axis_training_candidates`
+(missing layers and ``slice_and_stitch`` damage).
 The classifier of both models is a seed ensemble of networks (probabilities
 averaged, :func:`seed_ensemble`): one network's training seed alone moved the
 results by a few points.
@@ -32,7 +36,8 @@ from scipy import ndimage as ndi
 from ..correction import MergeCorrector
 from ..datasets import make_tissue, oversegment
 from ..datasets._pieces import keep_largest_pieces, relabel_consecutive
-from ..models import MergeNet, make_pair_pipeline, save_model
+from ..features import FragmentExtentFeatures
+from ..models import GapRoutedClassifier, MergeNet, make_pair_pipeline, save_model
 from ..screening import CandidateScreener
 
 HERE = Path(__file__).resolve().parent
@@ -81,6 +86,7 @@ TILTED_ENSEMBLE_SIZE = 5
 #: Networks of the axis model's seed ensemble: one network's seed alone moved
 #: the distinct-cell gaps merged on real tissue by a few.
 AXIS_ENSEMBLE_SIZE = 5
+
 
 
 def training_volumes(seed: int = 0) -> list[np.ndarray]:
@@ -208,9 +214,21 @@ def seed_ensemble(n_networks: int, **net_params):
 def build_corrector(model: str) -> MergeCorrector:
     """The (unfitted) corrector each pretrained model is made from."""
     if model == "axis":
+        # Stitch splits (gap 0) and missing layers each get their own
+        # ensemble: the gap model is trained exactly as before stitch splits
+        # were added, so its decisions on gaps do not move.
         return MergeCorrector(
-            screener=CandidateScreener(mode="axis", max_gap=2),
-            classifier=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
+            screener=CandidateScreener(mode="axis", max_gap=2, min_gap=0),
+            classifier=GapRoutedClassifier(
+                stitch=make_pair_pipeline(
+                    seed_ensemble(AXIS_ENSEMBLE_SIZE),
+                    extent=FragmentExtentFeatures(),
+                ),
+                gaps=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
+                # gapped pairs help the stitch classifier tell one cell's shape
+                # continuing from two cells (fewer stacked cells joined)
+                stitch_pairs="all",
+            ),
             damage="axis",
             n_rounds=4,
             random_state=0,
@@ -239,6 +257,21 @@ def build_corrector(model: str) -> MergeCorrector:
     raise ValueError(f"unknown model {model!r}; choose 'axis' or 'tilted'")
 
 
+def fit_from_candidates(corrector: MergeCorrector, candidates, y) -> MergeCorrector:
+    """Fit ``corrector`` on labelled pairs (a training recipe's output).
+
+    What ``MergeCorrector.fit`` does once it has its pairs: the screener is
+    cloned as it is, the pair classifier is a fitted clone.
+    """
+    from sklearn.base import clone
+
+    corrector.screener_ = clone(corrector.screener)
+    corrector.classifier_ = clone(corrector.classifier).fit(candidates, y)
+    corrector.n_training_pairs_ = len(y)
+    corrector.voxel_size_ = None  # trained in voxels, as the shipped models
+    return corrector
+
+
 #: ``n_jobs`` of the tilted pair pipeline's costly steps, set during training.
 _PARALLEL_STEPS = (
     "classifier__reslice__n_jobs",
@@ -264,8 +297,13 @@ def train(model: str, out: Path = HERE, seed: int = 0) -> Path:
             **{key.removeprefix("classifier__"): None for key in _PARALLEL_STEPS}
         )
     else:
-        volumes = training_volumes(seed)
-        corrector.fit(volumes)
+        from ._axis_recipe import axis_training_candidates
+
+        candidates, y, groups = axis_training_candidates(
+            seed=seed, screener=corrector.screener
+        )
+        volumes = np.unique(groups)
+        fit_from_candidates(corrector, candidates, y)
     elapsed = time.perf_counter() - start
     path = save_model(corrector, Path(out) / f"{model}.json")
     print(
@@ -275,14 +313,56 @@ def train(model: str, out: Path = HERE, seed: int = 0) -> Path:
     return path
 
 
+def training_feature_range(corrector: MergeCorrector, model: str, seed: int = 0):
+    """The box of the recipe's training pair features, for a fitted corrector.
+
+    The training pairs are remade exactly as :func:`train` makes them (same
+    volumes, damage and seeds) and seen through ``corrector``'s fitted
+    feature steps. ``MergeCorrector.fit`` learns this range itself; this
+    gives it to a model trained before ranges existed, without retraining.
+    """
+    from ..correction import make_training_candidates
+    from ..models import FeatureRange, pipeline_features
+
+    if model == "tilted":
+        flawed, _ = tilted_training_volumes(seed)
+        candidates = corrector.screener_.transform(flawed)
+    else:
+        candidates, _, _ = make_training_candidates(
+            training_volumes(seed), screener=corrector.screener_, mode="axis",
+            n_rounds=corrector.n_rounds, random_state=corrector.random_state,
+        )
+    features, _ = pipeline_features(corrector.classifier_, candidates)
+    return FeatureRange().fit(features)
+
+
+def attach_training_range(model: str, out: Path = HERE, seed: int = 0) -> Path:
+    """Add the training feature range to a saved model, without retraining."""
+    from ..models import load_model
+
+    path = Path(out) / f"{model}.json"
+    corrector = load_model(path)
+    corrector.feature_range_ = training_feature_range(corrector, model, seed)
+    return save_model(corrector, path)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=["axis", "tilted"])
     parser.add_argument("--out", type=Path, default=HERE)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--ranges-only", action="store_true",
+        help="add the training feature range to the saved models in --out "
+        "without retraining them",
+    )
     args = parser.parse_args(argv)
     for model in args.models:
-        train(model, args.out, args.seed)
+        if args.ranges_only:
+            print(f"{model}: training range -> "
+                  f"{attach_training_range(model, args.out, args.seed)}")
+        else:
+            train(model, args.out, args.seed)
 
 
 if __name__ == "__main__":

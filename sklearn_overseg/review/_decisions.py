@@ -1,9 +1,12 @@
 """Human review of merge decisions: a CSV to edit, and re-applying it.
 
-The review report writes ``decisions.csv``: one row per merged or unsure
-(borderline) pair, with columns ``upper, lower, probability, merged,
-gap_start, gap_stop, kind, borderline``. A person sets ``merged`` to ``yes``
-or ``no`` (in a spreadsheet or a text editor) and :func:`apply_decisions`
+The review report writes ``decisions.csv``: one row per merged, unsure or
+borderline pair, unsure pairs first, with columns ``upper, lower,
+probability, merged, gap_start, gap_stop, kind, borderline, decision,
+out_of_range``. ``decision`` is the corrector's (``merged``, ``kept apart``
+or ``unsure``: left to a person, not merged). A person sets ``merged`` to
+``yes`` or ``no`` (in a spreadsheet or a text editor) and
+:func:`apply_decisions`
 merges exactly the pairs marked ``yes`` in the original segmentation, with
 the corrector's own merging (union-find, top to bottom) and gap
 interpolation, so that unedited decisions reproduce ``correct``'s output.
@@ -24,11 +27,17 @@ from .._candidates import CandidateSet
 from .._validation import check_label_volume
 from ..correction import MergeDecisions, label_z_extents, resolve_merges
 
-__all__ = ["apply_decisions", "is_borderline", "read_decisions", "write_decisions"]
+__all__ = [
+    "apply_decisions",
+    "is_borderline",
+    "read_decisions",
+    "review_order",
+    "write_decisions",
+]
 
 COLUMNS = (
     "upper", "lower", "probability", "merged", "gap_start", "gap_stop", "kind",
-    "borderline",
+    "borderline", "decision", "out_of_range",
 )
 _YES = {"yes", "y", "true", "1", "x", "merge", "merged"}
 _NO = {"no", "n", "false", "0", "", "reject", "rejected"}
@@ -39,6 +48,35 @@ def is_borderline(probability: float, threshold: float, borderline: float) -> bo
     return abs(probability - threshold) <= borderline
 
 
+def decision_of(record: Mapping) -> str:
+    """A record's decision (records made before the review band: by ``merged``)."""
+    return str(record.get("decision") or (
+        "merged" if record["merged"] else "kept apart"
+    ))
+
+
+def review_order(
+    records: Sequence[Mapping], threshold: float, borderline: float
+) -> list:
+    """The records a person should see, in the order to review them.
+
+    Unsure pairs first (the corrector left them undecided), then the other
+    borderline or merged pairs; each group from the probability closest to
+    the threshold outwards. Confident rejections are left out.
+    """
+    def unsure(r) -> bool:
+        return decision_of(r) == "unsure"
+
+    rows = [
+        r for r in records
+        if r["merged"] or unsure(r)
+        or is_borderline(r["probability"], threshold, borderline)
+    ]
+    return sorted(
+        rows, key=lambda r: (not unsure(r), abs(r["probability"] - threshold))
+    )
+
+
 def write_decisions(
     records: Sequence[Mapping],
     path: str | os.PathLike,
@@ -46,7 +84,7 @@ def write_decisions(
     threshold: float = 0.5,
     borderline: float = 0.2,
 ) -> Path:
-    """Write the merged and borderline pairs as a CSV for review.
+    """Write the unsure, merged and borderline pairs as a CSV for review.
 
     Parameters
     ----------
@@ -57,13 +95,15 @@ def write_decisions(
     threshold : float, default=0.5
         The corrector's decision threshold.
     borderline : float, default=0.2
-        Pairs with ``|probability - threshold| <= borderline`` are unsure and
-        listed even when they were not merged.
+        Pairs with ``|probability - threshold| <= borderline`` are listed
+        even when they were not merged (``borderline`` column).
 
     Returns
     -------
     Path
-        The file written. Rows run from the most unsure pair to the surest.
+        The file written. The pairs the corrector left unsure come first
+        (``merged`` is ``no`` for them: set it to ``yes`` to merge), then the
+        others, each group from the most borderline pair to the surest.
 
     Examples
     --------
@@ -75,11 +115,7 @@ def write_decisions(
     >>> read_decisions(path)[0]["merged"]
     True
     """
-    rows = [
-        r for r in records
-        if r["merged"] or is_borderline(r["probability"], threshold, borderline)
-    ]
-    rows.sort(key=lambda r: abs(r["probability"] - threshold))
+    rows = review_order(records, threshold, borderline)
     path = Path(path)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -93,6 +129,7 @@ def write_decisions(
                 r.get("kind", "axis"),
                 "yes" if is_borderline(r["probability"], threshold, borderline)
                 else "no",
+                decision_of(r), "yes" if r.get("out_of_range") else "no",
             ])
     return path
 

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 from .._geometry import LabelGeometry
 from .._progress import progress
 from .._validation import check_label_volume, check_voxel_size
-from ._decisions import is_borderline, write_decisions
+from ._decisions import decision_of, is_borderline, review_order, write_decisions
 from ._figures import draw_histogram, draw_pair
 from ._plain_words import plain_words_table
 
@@ -65,14 +65,18 @@ def _check_records(records) -> list[dict]:
     return out
 
 
+def _is_unsure(r, threshold, borderline) -> bool:
+    return decision_of(r) == "unsure" or is_borderline(
+        r["probability"], threshold, borderline
+    )
+
+
 def _pick_pairs(records, threshold, borderline, max_pairs):
-    """Unsure pairs (most unsure first), then merged pairs (least sure first)."""
-    unsure = [r for r in records
-              if is_borderline(r["probability"], threshold, borderline)]
-    unsure.sort(key=lambda r: abs(r["probability"] - threshold))
+    """Unsure pairs (left undecided first, then borderline), then sure merges."""
+    ordered = review_order(records, threshold, borderline)
+    unsure = [r for r in ordered if _is_unsure(r, threshold, borderline)]
     merged = [r for r in records
-              if r["merged"]
-              and not is_borderline(r["probability"], threshold, borderline)]
+              if r["merged"] and not _is_unsure(r, threshold, borderline)]
     merged.sort(key=lambda r: r["probability"])
     shown = (unsure + merged)[:max_pairs]
     return unsure, merged, {id(r) for r in shown}
@@ -112,8 +116,12 @@ def _card(r, image, threshold, borderline, features_html) -> str:
     p = r["probability"]
     tags = f"<span class='tag {'yes' if r['merged'] else 'no'}'>" \
         f"{'merged' if r['merged'] else 'not merged'}</span>"
-    if is_borderline(p, threshold, borderline):
-        tags += "<span class='tag unsure'>unsure</span>"
+    if decision_of(r) == "unsure":
+        tags += "<span class='tag unsure'>unsure: left to you</span>"
+    elif is_borderline(p, threshold, borderline):
+        tags += "<span class='tag unsure'>borderline</span>"
+    if r.get("out_of_range"):
+        tags += "<span class='tag unsure'>unlike the training pairs</span>"
     if r.get("gap_start") is not None and r["gap_stop"] - r["gap_start"] == 1:
         where = f"missing layer z = {r['gap_start']}"
     elif r.get("gap_start") is not None:
@@ -263,14 +271,16 @@ def _section(title: str, items, cards, empty: str) -> str:
 def _page(source, shape, records, unsure, merged, cards, threshold, borderline,
           n_before, n_after, decisions) -> str:
     n_merged = sum(bool(r["merged"]) for r in records)
+    n_left = sum(decision_of(r) == "unsure" for r in records)
     name = html.escape(source) if source else "the segmentation"
     summary = "".join(
         f"<tr><th>{k}</th><td class=num>{v}</td></tr>" for k, v in [
             ("volume (z, y, x)", " &times; ".join(map(str, shape))),
             ("candidate pairs", len(records)),
             ("merged pairs", n_merged),
-            (f"unsure pairs (|p &minus; {threshold:g}| &le; {borderline:g})",
-             len(unsure)),
+            ("unsure pairs left to you (not merged)", n_left),
+            (f"unsure or borderline pairs (|p &minus; {threshold:g}| &le; "
+             f"{borderline:g})", len(unsure)),
             ("decision threshold", f"{threshold:g}"),
             ("cells before &rarr; after", f"{n_before} &rarr; {n_after}"),
         ]
@@ -298,7 +308,10 @@ editor, set <code>merged</code> to <code>yes</code> or <code>no</code> for each
 pair, save it (as CSV) and run<br>
 <code>{command}</code><br>
 (with the same <code>--model</code> as for the correction). Only the pairs
-marked <code>yes</code> are merged, into the original segmentation.</p>
+marked <code>yes</code> are merged, into the original segmentation.
+The pairs the corrector left <b>unsure</b> (probability in its review band,
+or features unlike any training pair) come first; they are not merged
+unless you mark them <code>yes</code>.</p>
 {_section("Unsure pairs", unsure, cards, "No pair was close to the threshold.")}
 {_section("Confident merges", merged, cards, "No other pair was merged.")}
 </body></html>

@@ -1,7 +1,8 @@
 """Step 1: label volumes in, candidate pairs of fragments out.
 
 :class:`CandidateScreener` proposes axis pairs (fragments facing each other
-across missing layers) and contact pairs (fragments touching across a tilted
+across missing layers, or touching across two consecutive layers: stitch
+splits) and contact pairs (fragments touching across a tilted
 boundary).
 """
 
@@ -9,6 +10,7 @@ from ._axis import AxisPair, axis_candidate, gap_verdict, select_axis_pairs
 from ._contact import contact_pairs
 from ._facing_overlaps import dense_overlaps, facing_counts, sparse_count
 from ._screener import CandidateScreener
+from ._stacking import check_stitched
 
 # Public: CandidateScreener and contact_pairs. The others are the building
 # blocks that the block-wise path (sklearn_overseg.distributed) reuses.
@@ -16,6 +18,7 @@ __all__ = [
     "AxisPair",
     "CandidateScreener",
     "axis_candidate",
+    "check_stitched",
     "contact_pairs",
     "dense_overlaps",
     "facing_counts",

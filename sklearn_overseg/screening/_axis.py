@@ -233,6 +233,7 @@ def axis_candidates(
     *,
     volume_index: int,
     max_gap: int,
+    min_gap: int = 1,
     rule: str,
     min_overlap: float,
     max_gap_occupancy: float,
@@ -243,7 +244,7 @@ def axis_candidates(
 ) -> list[Candidate]:
     """Axis candidates of one validated volume (see :class:`CandidateScreener`)."""
     lookup = RowLookup(geometry.labels)
-    overlaps = facing_overlaps(volume, geometry, lookup, max_gap)
+    overlaps = facing_overlaps(volume, geometry, lookup, max_gap, min_gap)
     rules = dict(
         rule=rule, max_gap_occupancy=max_gap_occupancy, max_intrusion=max_intrusion
     )

@@ -1,7 +1,8 @@
 """Facing overlaps: the single pass over layers of the axis screen.
 
 An axis split leaves an upper fragment whose last layer ``z`` faces the first
-layer ``z + g + 1`` of the lower fragment across ``g`` missing layers. Layer
+layer ``z + g + 1`` of the lower fragment across ``g`` missing layers (``g = 0``:
+a stitch split, the fragments touch across the interface of two layers). Layer
 ``z`` is compared with layer ``z + g + 1`` only at pixels where the first holds
 a label *ending* at ``z`` and the second a label *starting* at ``z + g + 1``;
 overlapping pairs are counted with :func:`numpy.unique` on int64 pair keys
@@ -60,6 +61,7 @@ def facing_counts(
     lookup: RowLookup,
     max_gap: int,
     *,
+    min_gap: int = 1,
     layers: tuple[int, int] | None = None,
     z_offset: int = 0,
 ) -> tuple[np.ndarray, ...]:
@@ -70,7 +72,8 @@ def facing_counts(
     (y, x) window. Only the faces in ``layers = (lo, hi)`` (global layers,
     default: all layers of ``volume``) are counted: upper faces (last layers)
     and lower faces (first layers) in the range, and the overlaps of an upper
-    face in the range with the lower faces ``1..max_gap`` gap layers below it,
+    face in the range with the lower faces ``min_gap..max_gap`` gap layers
+    below it (``min_gap`` is 0 or 1),
     which ``volume`` must hold. Disjoint ranges (and disjoint (y, x) windows)
     therefore give counts that add up to those of the whole volume. At most
     ``max_gap + 1`` upper faces are kept in memory at a time.
@@ -83,7 +86,7 @@ def facing_counts(
     first = geometry.z_starts.astype(np.int64)
     last = geometry.z_stops.astype(np.int64) - 1
     lo, hi = (z_offset, z_offset + volume.shape[0]) if layers is None else layers
-    gaps = range(1, max_gap + 1)
+    gaps = range(min_gap, max_gap + 1)
     starts_at, ends_at = set(first.tolist()), set(last.tolist())
     upper_layers = {
         z for z in ends_at if lo <= z < hi and any(z + g + 1 in starts_at for g in gaps)
@@ -132,14 +135,19 @@ def dense_overlaps(
 
 
 def facing_overlaps(
-    volume: np.ndarray, geometry: LabelGeometry, lookup: RowLookup, max_gap: int
+    volume: np.ndarray,
+    geometry: LabelGeometry,
+    lookup: RowLookup,
+    max_gap: int,
+    min_gap: int = 1,
 ) -> tuple[np.ndarray, ...]:
     """Count pixel overlaps between last-layer and first-layer masks across gaps.
 
     Returns ``(upper_rows, lower_rows, overlaps, last_area, first_area)``: the
-    rows (in ``geometry``) of every pair whose gap is ``1..max_gap`` layers and
-    whose facing masks share at least one pixel, the number of shared pixels,
+    rows (in ``geometry``) of every pair whose gap is ``min_gap..max_gap``
+    layers and whose facing masks share at least one pixel, the number of shared
+    pixels,
     and for every label the area of its last and of its first layer mask.
     """
-    counts = facing_counts(volume, geometry, lookup, max_gap)
+    counts = facing_counts(volume, geometry, lookup, max_gap, min_gap=min_gap)
     return dense_overlaps(len(geometry), *counts)

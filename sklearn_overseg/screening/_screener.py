@@ -20,6 +20,7 @@ from .._geometry import LabelGeometry
 from .._validation import check_volumes, check_voxel_size
 from ._axis import axis_candidates
 from ._contact import contact_candidates
+from ._stacking import check_stitched
 
 __all__ = ["CandidateScreener"]
 
@@ -55,6 +56,15 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
       ``max_gap_occupancy`` of the footprint in some gap layer (a flat cell
       filling the gap).
 
+    With ``min_gap=0`` the screen also proposes **stitch splits** (``g = 0``):
+    the upper label's last layer lies directly above the lower label's first
+    layer and their masks overlap in ``(y, x)``, so the two touch across a
+    horizontal interface. This is what an IoU stitcher (cellpose's
+    ``stitch3D``) leaves when a cell's overlap with the layer above falls
+    below its threshold: a small end cap or a mid-cell cut. Such pairs have no
+    gap to judge or rebuild; the same overlap, matching and tie rules apply,
+    and there is no size cutoff (a one-layer cap of a few pixels is proposed).
+
     Neighbouring cells usually cover the rim of the footprint in the gap layer
     (cells are not prisms), which is why passing cells are judged on the
     facing region, where the two fragments see each other through the gap. In
@@ -80,6 +90,9 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         candidates; a pair found by both is kept once, as its axis candidate.
     max_gap : int, default=1
         Largest number of missing layers between two fragments (1 to 3).
+    min_gap : {0, 1}, default=1
+        Smallest number of missing layers: ``0`` also proposes fragments that
+        touch across the interface of two consecutive layers (stitch splits).
     rule : {"extended", "paper"}, default="extended"
         Gap and matching rule, see above.
     min_overlap : float in [0, 1], default=0.1
@@ -124,6 +137,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     _parameter_constraints: dict = {
         "mode": [StrOptions({"axis", "contact", "both"})],
         "max_gap": [Interval(Integral, 1, 3, closed="both")],
+        "min_gap": [Interval(Integral, 0, 1, closed="both")],
         "rule": [StrOptions({"extended", "paper"})],
         "min_overlap": [Interval(Real, 0, 1, closed="both")],
         "max_gap_occupancy": [Interval(Real, 0, 1, closed="right")],
@@ -140,6 +154,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         mode: str = "axis",
         *,
         max_gap: int = 1,
+        min_gap: int = 1,
         rule: str = "extended",
         min_overlap: float = 0.1,
         max_gap_occupancy: float = 0.5,
@@ -152,6 +167,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     ):
         self.mode = mode
         self.max_gap = max_gap
+        self.min_gap = min_gap
         self.rule = rule
         self.min_overlap = min_overlap
         self.max_gap_occupancy = max_gap_occupancy
@@ -256,6 +272,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
 
     def _screen_volume(self, volume, volume_index, voxel_size) -> list[Candidate]:
         geometry = LabelGeometry.from_volume(volume)
+        check_stitched(volume.shape[0], geometry.z_starts, geometry.z_stops)
         common = dict(
             volume_index=volume_index, padding=self.padding, voxel_size=voxel_size
         )
@@ -265,6 +282,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 volume,
                 geometry,
                 max_gap=self.max_gap,
+                min_gap=self.min_gap,
                 rule=self.rule,
                 min_overlap=self.min_overlap,
                 max_gap_occupancy=self.max_gap_occupancy,

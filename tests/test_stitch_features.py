@@ -1,0 +1,120 @@
+"""FragmentExtentFeatures and GapRoutedClassifier: contract and behaviour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import estimator_checks as sk_checks
+
+from sklearn_overseg import (
+    Candidate,
+    CandidateScreener,
+    CandidateSet,
+    FragmentExtentFeatures,
+    GapRoutedClassifier,
+    GeoWassersteinFeatures,
+    TopologyFeatures,
+    label_candidates,
+    load_model,
+    make_pair_pipeline,
+    save_model,
+)
+from sklearn_overseg.datasets import make_tissue, slice_and_stitch
+
+CHECKS = [
+    sk_checks.check_estimator_cloneable,
+    sk_checks.check_estimator_repr,
+    sk_checks.check_parameters_default_constructible,
+    sk_checks.check_get_params_invariance,
+    sk_checks.check_set_params,
+    sk_checks.check_no_attributes_set_in_init,
+    sk_checks.check_do_not_raise_errors_in_init_or_set_params,
+    sk_checks.check_mixin_order,
+]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize("estimator", [FragmentExtentFeatures(), GapRoutedClassifier()])
+def test_data_free_sklearn_checks(estimator, check):
+    check(type(estimator).__name__, clone(estimator))
+
+
+def cap_pair(n_upper=4, cap=(4, 4)) -> CandidateSet:
+    crop = np.zeros((n_upper + 1, 10, 10), dtype=np.uint8)
+    crop[:n_upper, 1:9, 1:9] = 1
+    crop[n_upper, 3 : 3 + cap[0], 3 : 3 + cap[1]] = 2
+    return CandidateSet([Candidate(0, 1, 2, crop, gap=(n_upper, n_upper))])
+
+
+def test_extent_features_of_a_one_layer_cap():
+    X = cap_pair()
+    row = FragmentExtentFeatures().fit(X).transform(X)[0]
+    names = FragmentExtentFeatures().fit(X).get_feature_names_out().tolist()
+    values = dict(zip(names, row.tolist()))
+    assert values["upper_layers"] == 4 and values["lower_layers"] == 1
+    assert values["gap_layers"] == 0
+    assert values["facing_cover_lower"] == 1.0  # the cap lies under the cell
+    assert values["facing_cover_upper"] == pytest.approx(16 / 64)
+    assert values["volume_ratio"] == pytest.approx(16 / 256)
+
+
+def test_gap_0_features_are_finite_for_one_layer_fragments():
+    crop = np.zeros((2, 6, 6), dtype=np.uint8)
+    crop[0, 1:4, 1:4], crop[1, 2:5, 2:5] = 1, 2  # both fragments one layer
+    X = CandidateSet([Candidate(0, 1, 2, crop, gap=(1, 1))])
+    for features in (GeoWassersteinFeatures(), TopologyFeatures(),
+                     FragmentExtentFeatures()):
+        assert np.isfinite(features.fit(X).transform(X)).all()
+
+
+@pytest.fixture(scope="module")
+def stitched_pairs():
+    truth = make_tissue((24, 64, 64), n_cells=20, random_state=0)
+    flawed, _ = slice_and_stitch(truth, stitch_threshold=0.5, random_state=0)
+    X = CandidateScreener(min_gap=0, max_gap=2).fit_transform(flawed)
+    return X, label_candidates(X, [flawed], [truth])
+
+
+def test_routing_sends_each_kind_to_its_classifier(stitched_pairs, tmp_path):
+    X, y = stitched_pairs
+    clf = GapRoutedClassifier(
+        stitch=make_pair_pipeline(
+            LogisticRegression(), extent=FragmentExtentFeatures()
+        ),
+        gaps=make_pair_pipeline(LogisticRegression()),
+    ).fit(X, y)
+    touching = np.array([c.n_gap_layers == 0 for c in X])
+    assert 0 < touching.sum() < len(X)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba[touching], clf.stitch_.predict_proba(X[touching]))
+    np.testing.assert_allclose(proba[~touching], clf.gaps_.predict_proba(X[~touching]))
+    assert set(clf.predict(X).tolist()) <= {0, 1}
+    save_model(clf, tmp_path / "routed.json")
+    np.testing.assert_allclose(load_model(tmp_path / "routed.json").predict_proba(X),
+                               proba)
+
+
+def test_routing_needs_both_classes_in_both_parts(stitched_pairs):
+    X, y = stitched_pairs
+    touching = np.array([c.n_gap_layers == 0 for c in X])
+    with pytest.raises(ValueError, match="'stitch' classifier"):
+        GapRoutedClassifier(gaps=make_pair_pipeline(LogisticRegression())).fit(
+            X, np.where(touching, 1, y)
+        )
+
+
+@pytest.mark.parametrize("stitch_pairs", ["touching", "all"])
+def test_the_stitch_classifier_learns_from_the_chosen_pairs(stitched_pairs,
+                                                           stitch_pairs):
+    X, y = stitched_pairs
+    clf = GapRoutedClassifier(
+        stitch=make_pair_pipeline(LogisticRegression()),
+        gaps=make_pair_pipeline(LogisticRegression()),
+        stitch_pairs=stitch_pairs,
+    ).fit(X, y)
+    touching = np.array([c.n_gap_layers == 0 for c in X])
+    seen = clf.stitch_.named_steps["scale"].n_samples_seen_
+    assert seen == (touching.sum() if stitch_pairs == "touching" else len(X))
+    assert clf.gaps_.named_steps["scale"].n_samples_seen_ == (~touching).sum()

@@ -1,0 +1,169 @@
+"""Stitch splits (gap 0): screening, no gap filling, block-wise path, bad input."""
+
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pytest
+
+from sklearn_overseg import CandidateScreener, load_pretrained
+from sklearn_overseg._geometry import LabelGeometry
+from sklearn_overseg.datasets import make_tissue, slice_and_stitch, stitch_slices
+
+
+def cell_with_cap(cap_pixels: int = 20) -> np.ndarray:
+    """A 4-layer cell (label 1) and a one-layer cap of ``cap_pixels`` below it."""
+    volume = np.zeros((6, 16, 16), np.uint16)
+    volume[:4, 3:13, 3:13] = 1
+    volume[4, 6:10, 6 : 6 + cap_pixels // 4] = 2
+    return volume
+
+
+def test_a_twenty_voxel_one_layer_cap_is_proposed_only_with_min_gap_0():
+    volume = cell_with_cap(20)
+    assert (volume == 2).sum() == 20
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
+    assert found.pairs.tolist() == [[1, 2]]
+    assert found[0].n_gap_layers == 0 and found[0].gap == (4, 4)
+    assert len(CandidateScreener(max_gap=2).fit_transform(volume)) == 0
+
+
+def test_gap_0_and_gap_pairs_share_the_one_to_one_matching():
+    volume = cell_with_cap(20)
+    volume[5, 6:10, 6:11] = 3  # below the cap: 2-3 touch, 1-3 face across a gap
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
+    # as for gaps, a small piece inside the gap of a pair is matched last: the
+    # cap is that pair's noise mask, not a partner of either fragment
+    assert found.pairs.tolist() == [[1, 3]] and found[0].gap_labels == (2,)
+    without_3 = cell_with_cap(20)
+    without_3[5, 6:10, 6:11] = 2  # the cap is two layers thick
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(without_3)
+    assert found.pairs.tolist() == [[1, 2]]
+
+
+def test_min_gap_is_validated():
+    with pytest.raises(ValueError, match="min_gap"):
+        CandidateScreener(min_gap=2).fit_transform(cell_with_cap())
+
+
+def test_stacked_unstitched_masks_are_refused_with_a_hint():
+    volume = np.zeros((6, 12, 20), np.uint16)
+    for z in range(6):  # two 2D masks per layer, never stitched: 12 labels
+        volume[z, 2:9, 2:9], volume[z, 2:9, 11:18] = 2 * z + 1, 2 * z + 2
+    for call in (
+        lambda: CandidateScreener(min_gap=0).fit_transform(volume),
+        lambda: load_pretrained().correct(volume),
+    ):
+        with pytest.raises(ValueError, match="stitch_slices"):
+            call()
+    stitched = stitch_slices(volume)
+    assert len(CandidateScreener(min_gap=0).fit_transform(stitched)) == 0
+
+
+def test_a_flat_cell_split_in_two_one_layer_halves_is_not_refused():
+    volume = np.zeros((4, 12, 12), np.uint16)
+    volume[1, 2:9, 2:9], volume[2, 2:9, 2:9] = 1, 2
+    found = CandidateScreener(min_gap=0).fit_transform(volume)
+    assert found.pairs.tolist() == [[1, 2]]
+
+
+def test_a_single_layer_volume_gets_a_warning_not_a_crash():
+    volume = np.zeros((1, 8, 8), np.uint16)
+    volume[0, 1:4, 1:4], volume[0, 4:7, 4:7] = 1, 2
+    with pytest.warns(UserWarning, match="single z layer"):
+        found = CandidateScreener(min_gap=0, mode="both").fit_transform(volume)
+    assert len(found) == 0
+    with pytest.warns(UserWarning, match="single z layer"):
+        np.testing.assert_array_equal(load_pretrained().correct(volume), volume)
+
+
+def test_merging_a_gap_0_pair_adds_no_voxel():
+    volume = cell_with_cap(20)
+    corrector = copy.deepcopy(load_pretrained())
+    corrector.screener_.set_params(min_gap=0)
+    corrector.threshold = 0.0  # merge every candidate
+    corrected = corrector.correct(volume)
+    np.testing.assert_array_equal(corrected > 0, volume > 0)
+    assert set(np.unique(corrected).tolist()) == {0, 1}
+
+
+@pytest.fixture(scope="module")
+def stitched() -> np.ndarray:
+    truth = make_tissue((24, 96, 96), n_cells=30, mode="dense", random_state=4)
+    flawed, _ = slice_and_stitch(truth, stitch_threshold=0.5, random_state=4)
+    return flawed.astype(np.uint32)
+
+
+def test_blockwise_screening_of_gap_0_equals_in_memory(stitched):
+    pytest.importorskip("dask")
+    from sklearn_overseg.distributed import VolumeReader
+    from sklearn_overseg.distributed._screening import screen_axis_pairs
+
+    screener = CandidateScreener(min_gap=0, max_gap=2)
+    expected = screener.fit_transform(stitched)
+    assert any(c.n_gap_layers == 0 for c in expected)
+    geometry = LabelGeometry.from_volume(stitched)
+    pairs = screen_axis_pairs(
+        VolumeReader(stitched), geometry, screener.get_params(),
+        block_shape=(3, 50, 64),
+    )
+    labels = geometry.labels
+    assert [(labels[p.upper_row], labels[p.lower_row]) for p in pairs] == [
+        (c.upper, c.lower) for c in expected
+    ]
+    assert [p.overlap for p in pairs] == [c.score for c in expected]
+
+
+def test_correct_zarr_of_stitch_splits_equals_in_memory(stitched, tmp_path):
+    pytest.importorskip("dask")
+    zarr = pytest.importorskip("zarr")
+    from sklearn_overseg.distributed import correct_zarr
+
+    corrector = copy.deepcopy(load_pretrained())
+    corrector.screener_.set_params(min_gap=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = corrector.correct(stitched)
+    assert not np.array_equal(expected, stitched)  # something was merged
+    source = zarr.open_array(
+        store=str(tmp_path / "s.zarr"), mode="w", shape=stitched.shape,
+        dtype=stitched.dtype, chunks=(8, 48, 40),
+    )
+    source[...] = stitched
+    result = correct_zarr(
+        source, tmp_path / "fixed.zarr", corrector, chunks=(8, 96, 40)
+    )
+    assert np.array_equal(result[...], expected)
+
+
+def ellipsoid(shape, center, radii) -> np.ndarray:
+    zz, yy, xx = np.indices(shape)
+    return sum(((a - c) / r) ** 2 for a, c, r in zip((zz, yy, xx), center, radii)) <= 1
+
+
+def test_the_default_model_merges_a_stitcher_cap_on_a_cell():
+    # a rounded cell whose last layer an IoU stitcher cut off (IoU < 0.25)
+    cell = ellipsoid((12, 32, 32), (5, 16, 16), (5.3, 11, 9))
+    volume = cell.astype(np.uint16)
+    last = np.flatnonzero(cell.any(axis=(1, 2)))[-1]
+    volume[last][cell[last]] = 2
+    assert 10 <= (volume == 2).sum() <= 40
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
+    assert found.pairs.tolist() == [[1, 2]] and found[0].n_gap_layers == 0
+    corrected = load_pretrained().correct(volume)
+    np.testing.assert_array_equal(corrected, cell.astype(np.uint16))
+
+
+def test_the_default_model_keeps_stacked_cells_apart():
+    # two rounded cells stacked in z, each flattened where they meet
+    shape = (18, 32, 32)
+    upper = ellipsoid(shape, (4, 15, 16), (5, 10, 8))
+    lower = ellipsoid(shape, (12, 17, 15), (5, 8, 11))
+    upper[8:], lower[:8] = False, False
+    volume = np.zeros(shape, np.uint16)
+    volume[upper], volume[lower] = 1, 2
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
+    assert found.pairs.tolist() == [[1, 2]] and found[0].n_gap_layers == 0
+    np.testing.assert_array_equal(load_pretrained().correct(volume), volume)
