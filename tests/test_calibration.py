@@ -141,12 +141,14 @@ def test_fine_tune_improves_on_a_shifted_domain(net_corrector):
 
 def test_fine_tune_every_network_of_the_pretrained_ensemble():
     corrector = load_pretrained("axis")
-    old = [copy.deepcopy(net.module_.state_dict()) for net in
-           corrector.classifier_[-1].estimators_]
+    # the default model routes gapped pairs to their own seed ensemble
+    gaps = corrector.classifier_.gaps_
+    old = [copy.deepcopy(net.module_.state_dict()) for net in gaps[-1].estimators_]
     mine = _tissues([60], mode="nuclei")
     corrector.calibrate(_tissues([61, 62], mode="dense"))
+    assert type(gaps[-1]).__name__ == "CalibratedClassifierCV"
     corrector.fine_tune(mine, epochs=1)
-    final = corrector.classifier_[-1]
+    final = gaps[-1]
     assert type(final).__name__ == "BaggingClassifier"  # calibrator dropped
     for net, state in zip(final.estimators_, old):
         moved = [not np.array_equal(state[k].numpy(), v.numpy())

@@ -23,7 +23,13 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GroupKFold
 
-from ..models import feature_stage, fit_with_features, pipeline_features
+from ..models import (
+    GapRoutedClassifier,
+    feature_stage,
+    fit_with_features,
+    pipeline_features,
+    split_by_route,
+)
 
 __all__ = ["calibrate_classifier", "fit_calibrated", "uncalibrated"]
 
@@ -77,8 +83,14 @@ def calibrate_classifier(classifier, candidates, labels, method: str) -> None:
     """Calibrate a fitted pair pipeline in place on held-out labelled pairs.
 
     The final model (without a previous calibrator) is frozen and wrapped in
-    a ``CalibratedClassifierCV`` fitted on the pairs' model inputs.
+    a ``CalibratedClassifierCV`` fitted on the pairs' model inputs. A
+    :class:`~sklearn_overseg.models.GapRoutedClassifier` calibrates each of
+    its pipelines on the pairs it decides.
     """
+    if isinstance(classifier, GapRoutedClassifier):
+        for model, pairs, truth in split_by_route(classifier, candidates, labels):
+            calibrate_classifier(model, pairs, truth, method)
+        return
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
         raise ValueError(

@@ -16,7 +16,7 @@ import numbers
 import numpy as np
 from sklearn.ensemble import BaggingClassifier
 
-from ..models import pipeline_features
+from ..models import GapRoutedClassifier, pipeline_features, split_by_route
 from ._calibration import uncalibrated
 
 __all__ = ["fine_tune_classifier"]
@@ -45,10 +45,12 @@ def _tune(model, X, y, epochs: int, lr: float | None) -> None:
 
 def fine_tune_classifier(
     classifier, candidates, labels, *, epochs: int = 20, lr: float | None = None
-) -> np.ndarray:
+) -> np.ndarray | None:
     """Warm-start training of a fitted pair pipeline's model, in place.
 
-    Returns the raw features of the fine-tuning pairs.
+    Returns the raw features of the fine-tuning pairs (``None`` for a
+    :class:`~sklearn_overseg.models.GapRoutedClassifier`, whose routes use
+    different features).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or (
         epochs < 1
@@ -62,6 +64,11 @@ def fine_tune_classifier(
             "no candidate pairs to fine-tune on: the volumes hold no split "
             "the screener finds; give volumes with oversegmented cells"
         )
+    if isinstance(classifier, GapRoutedClassifier):
+        # each route fine-tunes on its own pairs; their features differ
+        for model, pairs, truth in split_by_route(classifier, candidates, labels):
+            fine_tune_classifier(model, pairs, truth, epochs=epochs, lr=lr)
+        return None
     features, inputs = pipeline_features(classifier, candidates)
     name, model = classifier.steps[-1]
     model = uncalibrated(model)

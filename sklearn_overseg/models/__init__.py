@@ -12,7 +12,7 @@ from ._feature_range import (
     fit_with_features,
     pipeline_features,
 )
-from ._gap_routing import GapRoutedClassifier
+from ._gap_routing import GapRoutedClassifier, split_by_route
 from ._pair_pipeline import make_pair_pipeline
 from ._pretrained import available_pretrained, load_pretrained
 from ._serialization import load_model, save_model
@@ -33,6 +33,7 @@ __all__ = [
     "make_pair_pipeline",
     "pipeline_features",
     "save_model",
+    "split_by_route",
 ]
 
 _LAZY_NAMES = {"MergeMLP": "._classifier", "MergeNet": "._classifier"}

@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet, check_candidate_set
 
-__all__ = ["GapRoutedClassifier"]
+__all__ = ["GapRoutedClassifier", "split_by_route"]
 
 
 def _touching(X: CandidateSet) -> np.ndarray:
@@ -158,3 +158,18 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         return tags
+
+
+def split_by_route(classifier, X: CandidateSet, y) -> list[tuple]:
+    """``(pair classifier, pairs, labels)`` for each classifier that decides pairs.
+
+    A :class:`GapRoutedClassifier` gives its fitted ``stitch_`` classifier the
+    gap-0 pairs and ``gaps_`` the others; any other classifier gets them all.
+    Routes without a pair are left out.
+    """
+    y = np.asarray(y)
+    if not isinstance(classifier, GapRoutedClassifier):
+        return [(classifier, X, y)]
+    touching = classifier.route(X)
+    routes = [(classifier.stitch_, touching), (classifier.gaps_, ~touching)]
+    return [(model, X[rows], y[rows]) for model, rows in routes if rows.any()]
