@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._image_check import check_not_image
+
 __all__ = [
     "check_label_volume",
     "check_out_array",
@@ -27,6 +29,7 @@ def check_label_volume(
     name: str = "labels",
     allow_background_only: bool = False,
     copy: bool = False,
+    reject_images: bool = False,
 ) -> np.ndarray:
     """Validate a 3D instance-label volume and return it as an integer array.
 
@@ -40,6 +43,9 @@ def check_label_volume(
         Accept a volume that contains no foreground label.
     copy : bool, default=False
         Return a copy even when no conversion is needed.
+    reject_images : bool, default=False
+        Refuse a volume whose statistics are those of a microscope image
+        rather than labels (see ``_image_check.check_not_image``).
 
     Returns
     -------
@@ -109,6 +115,8 @@ def check_label_volume(
         raise ValueError(f"{name} contains negative labels (minimum {arr.min()}).")
     if not allow_background_only and not arr.any():
         raise ValueError(f"{name} contains only background (label 0).")
+    if reject_images:
+        check_not_image(arr, name)
     if copy or arr is volume and not arr.flags.writeable:
         arr = arr.copy()
     return arr
@@ -125,7 +133,8 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     volumes : ndarray of shape (z, y, x) or sequence of such arrays
         The label volumes.
     name : str, default="volumes"
-        Name used in error messages.
+        Name used in error messages. A volume of the list is named in the
+        singular, with its position when there are several: "volume 2 of 3".
     **kwargs
         Passed to :func:`check_label_volume`.
 
@@ -144,7 +153,7 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     if isinstance(volumes, np.ndarray) or hasattr(volumes, "__array__"):
         arr = np.asarray(volumes)
         if arr.ndim == 3:
-            return [check_label_volume(arr, name=name, **kwargs)]
+            return [check_label_volume(arr, name=_item_names(name, 1)[0], **kwargs)]
         if arr.ndim == 4 and arr.shape[-1] == 1:
             raise ValueError(
                 f"{name} has shape {arr.shape}: a 3D volume with a trailing "
@@ -166,9 +175,17 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     if len(volumes) == 0:
         raise ValueError(f"{name} is an empty list; expected at least one volume.")
     return [
-        check_label_volume(v, name=f"{name}[{i}]", **kwargs)
-        for i, v in enumerate(volumes)
+        check_label_volume(v, name=item, **kwargs)
+        for v, item in zip(volumes, _item_names(name, len(volumes)))
     ]
+
+
+def _item_names(name: str, n: int) -> list[str]:
+    """Names of the volumes of a list in messages: "volume", "volume 2 of 3"."""
+    item = name[:-1] if name.endswith("volumes") else name
+    if n == 1:
+        return [item]
+    return [f"{item} {i + 1} of {n}" for i in range(n)]
 
 
 def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:
@@ -212,15 +229,20 @@ def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:
     return vs
 
 
-def check_single_volume(volume) -> np.ndarray:
-    """Validate one label volume (a list of several is refused clearly)."""
+def check_single_volume(volume, *, assume_labels: bool = False) -> np.ndarray:
+    """Validate one label volume (a list of several is refused clearly).
+
+    An all-background volume is valid. Unless ``assume_labels``, a volume that
+    looks like a microscope image is refused (see ``_image_check``).
+    """
     if hasattr(volume, "__array__") and np.ndim(volume) not in (0, 3):
         shape = np.shape(volume)
         raise ValueError(
             f"volume must be one 3D (z, y, x) label volume, got a {len(shape)}D "
             f"array of shape {shape}; use transform for a stack of volumes"
         )
-    volumes = check_volumes(volume, name="volume")
+    volumes = check_volumes(volume, name="volume", allow_background_only=True,
+                            reject_images=not assume_labels)
     if len(volumes) != 1:
         raise ValueError(
             f"expected one 3D label volume, got {len(volumes)} volumes; use "

@@ -227,8 +227,14 @@ ENTRY_POINTS = {
 ACCEPTS = {
     "contact_pairs": {"background_only"},
     "write_labels": {"background_only", "uint64_beyond_int64"},
-    "screener_fit": {"uint64_beyond_int64"},  # fit only validates
+    "screener_fit": {"background_only", "uint64_beyond_int64"},  # only validates
 }
+# an all-background volume (an empty tile of a large stack) is valid: nothing
+# to screen, correct or learn from
+for _entry in ("screen_axis", "screen_contact", "screen_both", "correct",
+               "transform", "predict_merges", "score", "apply_decisions",
+               "make_training_candidates", "label_candidates"):
+    ACCEPTS.setdefault(_entry, set()).add("background_only")
 for _metric in ("average_precision", "jaccard_index", "variation_of_information"):
     # metrics compare label arrays of any dimension, cells or not
     ACCEPTS[_metric] = {"2d", "4d_channel", "background_only", "uint64_beyond_int64"}
@@ -243,6 +249,7 @@ OTHER_ERRORS = {
     ("oversegment", "uint64_beyond_int64"): (ValueError, "64-bit"),
     ("make_training_candidates", "uint64_beyond_int64"): (ValueError, "64-bit"),
     ("corrector_fit", "uint64_beyond_int64"): (ValueError, "64-bit"),
+    ("corrector_fit", "background_only"): (ValueError, "no candidate pairs"),
 }
 
 
@@ -260,6 +267,20 @@ def _check_accepted(entry: str, volume: np.ndarray, result, ctx) -> None:
         np.testing.assert_array_equal(read_labels(ctx.folder / "out.tif"), volume)
     elif entry == "screener_fit":
         assert result.n_volumes_in_ == 1
+    elif entry.startswith("screen_") or entry == "predict_merges":
+        assert len(result) == 0
+    elif entry in ("correct", "apply_decisions"):
+        np.testing.assert_array_equal(result, volume)
+        assert result.dtype == volume.dtype and result is not volume
+    elif entry == "transform":
+        assert len(result) == 1
+        np.testing.assert_array_equal(result[0], volume)
+    elif entry == "score":
+        assert result == 1.0
+    elif entry == "make_training_candidates":
+        assert len(result[0]) == len(result[1]) == 0
+    elif entry == "label_candidates":
+        assert len(result) == 0
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -395,7 +416,7 @@ def test_bad_calls_around_volumes(pretrained):
         pretrained.correct(v, out=np.zeros((7, 8, 8), np.int64))
     with pytest.raises(ValueError, match="empty list"):
         pretrained.transform([])
-    with pytest.raises(ValueError, match=r"volumes\[1\]"):
+    with pytest.raises(ValueError, match=r"^volume 2 of 2 must be a 3D"):
         pretrained.transform([v, v[0]])
     with pytest.raises(ValueError, match="ground truth"):
         label_candidates(CandidateScreener().fit_transform(v), [v], [v[:, :-1]])
@@ -538,14 +559,17 @@ def cli_files(tmp_path_factory):
     return folder, saved
 
 
-CLI_TRAIN_MESSAGES = {"uint64_beyond_int64": "64-bit"}
+CLI_TRAIN_MESSAGES = {"uint64_beyond_int64": "64-bit",
+                      "background_only": "no candidate pairs"}
+# decisions.csv merges labels 1 and 2, which an empty volume does not hold
+CLI_APPLY_MESSAGES = {"background_only": "labels absent from the volume"}
 CLI_MESSAGES = {  # what the one-line error says about each bad file
     "2d": "3D", "4d_channel": "3D", "bool": "bool",
     "float_fraction": "non-integer values (first at z=0, y=0, x=0: 0.5)",
     "nan": "NaN values (first at z=0, y=0, x=0: nan)",
     "inf": "infinite values (first at z=0, y=0, x=0: inf)",
     "negative": "negative", "no_layers": "empty", "object": "object",
-    "complex": "complex", "background_only": "only background",
+    "complex": "complex",
     # whole-number floats are read as the smallest unsigned dtype holding
     # them: 2**63 needs uint64, so the file is the uint64 one below
     "float_beyond_int64": "2**63", "uint64_beyond_int64": "2**63",
@@ -572,9 +596,15 @@ def test_cli_refuses_bad_files_in_one_line(command, cli_files, fast_models, caps
             assert main(argv) == 0
             capsys.readouterr()
             continue
-        message = CLI_MESSAGES[case]
-        if command == "train":
-            message = CLI_TRAIN_MESSAGES.get(case, message)
+        if command == "correct" and case == "background_only":  # an empty tile
+            assert main(argv) == 0
+            assert "no cells, nothing to correct" in capsys.readouterr().out
+            assert not read_labels(out).any()
+            os.remove(out)  # the other commands must not leave one
+            continue
+        message = {"train": CLI_TRAIN_MESSAGES,
+                   "apply-decisions": CLI_APPLY_MESSAGES}.get(command, {}).get(case)
+        message = message or CLI_MESSAGES[case]
         _one_line_error(capsys, argv, message)
         assert not os.path.exists(out)
 
@@ -649,7 +679,8 @@ def model_files(pretrained, tmp_path_factory):
 
 
 MODEL_ERRORS = {
-    "cut_json": "corrupt", "truncated_npz": "corrupt|truncated",
+    "cut_json": "not a sklearn_overseg model file",
+    "truncated_npz": "corrupt|truncated",
     "empty_npz": "corrupt|truncated", "newer_version": "format version",
     "older_version": "format version", "hostile_class": "unknown class",
     "smuggled_class": "unknown class", "object_array": "inconsistent|[Oo]bject",
@@ -706,7 +737,7 @@ def test_read_only_zarr_store_is_a_clear_error(tmp_path, monkeypatch):
     store = tmp_path / "out.zarr"
     write_labels(store, _template("two_fragments"))
 
-    def read_only_writer(path, labels, key, voxel_size):
+    def read_only_writer(path, labels, key, voxel_size, name=None):
         raise PermissionError(errno.EACCES, "Permission denied", "zarr.json")
 
     monkeypatch.setitem(io_labels._WRITERS, "zarr", read_only_writer)

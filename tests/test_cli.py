@@ -321,6 +321,15 @@ def test_train_then_correct_with_the_model(runs, data):
 def test_demo_console_script(runs):
     result = _ok(runs["demo"])
     assert "mAP" in result.stdout and "merged" in result.stdout
+    # every score is explained in the user's terms, then the next step
+    out = result.stdout
+    assert "VOI split: cells still split" in out
+    assert "VOI merge: cells wrongly joined" in out
+    assert "precision: share of the merges made" in out
+    assert "recall: share of the split cells" in out
+    assert "mAP: how many cells match" in out
+    assert out.strip().splitlines()[-1].endswith(
+        "overseg correct your_labels.tif -o corrected.tif --report review/")
 
 
 def test_user_error_in_a_subprocess(runs):

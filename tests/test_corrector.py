@@ -280,7 +280,7 @@ def test_training_without_negatives_is_refused():
     flawed = column.copy()
     flawed[5] = 0
     flawed[6:][flawed[6:] == 1] = 2
-    with pytest.raises(ValueError, match="both"):
+    with pytest.raises(ValueError, match="n_stacked_confounders="):
         MergeCorrector(
             classifier=make_pair_pipeline(LogisticRegression())
         ).fit([flawed], [column])

@@ -208,3 +208,62 @@ def test_report_renders_in_a_browser(report, tmp_path):
     saturated = (pixels.max(axis=2) - pixels.min(axis=2)) > 40
     assert saturated.mean() > 0.01
     assert len(np.unique(pixels[saturated], axis=0)) > 500
+
+
+def test_tilted_figure_fills_and_outlines_the_pieces_in_the_legend_colours(
+        case, tmp_path, monkeypatch):
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+
+    from sklearn_overseg.review import _figures
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path: drawn.append(fig))
+    record = next(r for r in case["records"] if r["kind"] == "contact")
+    volume = case["volume"]
+    _figures.draw_pair(volume, case["corrected"], LabelGeometry.from_volume(volume),
+                       record, (2.0, 1.0, 1.0), tmp_path / "pair.png")
+    (fig,) = drawn
+    legend = {h.get_label().split()[0]: h for h in fig.legends[0].legend_handles}
+    upper_colour = legend["upper"].get_facecolor()[:3]
+    lower_colour = legend["lower"].get_facecolor()[:3]
+    assert legend["upper"].get_edgecolor()[:3] == upper_colour
+    assert upper_colour != lower_colour
+    before = fig.axes[:4]  # the top row: the pieces before correction
+    seen_upper = seen_lower = 0
+    for ax in before:
+        rgb = ax.images[0].get_array()
+        seen_upper += np.all(np.isclose(rgb, upper_colour), axis=-1).sum()
+        seen_lower += np.all(np.isclose(rgb, lower_colour), axis=-1).sum()
+        outlines = [tuple(c.get_edgecolor()[0][:3]) for c in ax.collections]
+        assert set(outlines) <= {tuple(upper_colour), tuple(lower_colour)}
+    assert seen_upper > 0 and seen_lower > 0
+    assert to_rgb(_figures._UPPER_COLOUR) == tuple(upper_colour)
+
+
+def test_plain_words_column_and_raw_features_behind_a_toggle(case, tmp_path):
+    names = ["geo__upper_emd_max", "geo__lower_emd_max", "geo__gap_emd",
+             "topology__unimodal"]
+    features = np.tile([2.0, 3.0, 1.0, 1.0], (len(case["records"]), 1))
+    features[1] = [2.0, 3.0, 7.5, 0.0]  # a jump across the gap, a dipping curve
+    page = write_review_report(
+        case["volume"], case["corrected"], case["records"], tmp_path,
+        features=features, feature_names=names,
+    )
+    text = page.read_text()
+    cards = re.findall(r"<article.*?</article>", text, flags=re.S)
+    assert len(cards) == 5
+    for card in cards:
+        assert "<th>in plain words</th>" in card
+        # the raw names only inside the toggle
+        plain, details = card.split("<details>")
+        assert "geo__gap_emd" not in plain and "geo__gap_emd" in details
+    second = case["records"][1]
+    card = next(c for c in cards
+                if f"Cells {second['upper']} + {second['lower']}" in c)
+    assert re.search(r"shape changes smoothly across the gap</td><td><b>no</b>",
+                     card)
+    assert re.search(r"grows then shrinks, like one cell</td><td><b>no</b>", card)
+    first = next(c for c in cards if "touching cells" in c)
+    assert re.search(r"shape changes smoothly across the cut</td><td><b>yes</b>",
+                     first)

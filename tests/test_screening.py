@@ -256,7 +256,6 @@ def test_pickle_and_clone():
     [
         (np.ones((4, 4), dtype=int), ValueError, "3D"),
         (np.full((3, 4, 4), 1.5), ValueError, "non-integer"),
-        (np.zeros((3, 4, 4), dtype=int), ValueError, "only background"),
         (np.ones((3, 4, 4), dtype=bool), TypeError, "boolean"),
         ("volume", TypeError, "list of them"),
         ([], ValueError, "empty list"),
@@ -265,6 +264,22 @@ def test_pickle_and_clone():
 def test_bad_volumes_raise(volume, error, match):
     with pytest.raises(error, match=match):
         CandidateScreener().fit_transform(volume)
+
+
+@pytest.mark.parametrize("mode", ["axis", "contact", "both"])
+def test_empty_tile_has_no_candidates(mode):
+    empty = np.zeros((3, 4, 4), dtype=np.uint16)
+    assert len(CandidateScreener(mode=mode).fit_transform(empty)) == 0
+    assert len(CandidateScreener(mode=mode).fit_transform([empty, empty])) == 0
+
+
+def test_bad_volume_of_a_list_is_named_by_position():
+    good = np.ones((3, 4, 4), dtype=np.uint16)
+    with pytest.raises(ValueError, match=r"^volume 2 of 3 contains negative") as e:
+        CandidateScreener().fit_transform([good, -good.astype(int), good])
+    assert "[" not in str(e.value)
+    with pytest.raises(ValueError, match=r"^volume contains negative"):
+        CandidateScreener().fit_transform(-good.astype(int))
 
 
 @pytest.mark.parametrize(

@@ -264,3 +264,73 @@ def test_unsupported_estimators_point_to_joblib(tmp_path):
     pipe = make_pair_pipeline(RandomForestClassifier(n_estimators=2))
     with pytest.raises(TypeError, match="joblib"):
         save_model(MergeCorrector(classifier=pipe), tmp_path / "forest.json")
+
+
+def _overseg_with_model(folder, model: str):
+    import subprocess
+    import sys
+
+    np.save(folder / "in.npy", np.ones((4, 8, 8), dtype=np.uint8))
+    return subprocess.run(
+        [sys.executable, "-m", "sklearn_overseg.cli", "correct", "in.npy", "-o",
+         "out.npy", "--model", model, "-q"],
+        cwd=folder, capture_output=True, text=True, timeout=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('{"name": "my-app", "version": "1.0"}', "does not say format"),  # unrelated
+        ('{"format": "sklearn_overseg-model", ', "not valid JSON"),  # malformed
+        ("[1, 2, 3]", "does not say format"),
+    ],
+)
+def test_cli_names_an_unrelated_or_malformed_json(tmp_path, text, why):
+    (tmp_path / "settings.json").write_text(text)  # no settings.npz beside it
+    result = _overseg_with_model(tmp_path, "settings.json")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        "overseg: error: settings.json is not a sklearn_overseg model file (")
+    assert why in lines[0]
+    assert "settings.npz" not in lines[0] and "KeyError" not in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda doc: doc.pop("estimator"),
+         "has no 'estimator' entry (the description of the trained model)"),
+        (lambda doc: doc["estimator"].pop("params"),
+         "the MergeCorrector entry has no 'params' entry (its settings)"),
+        (lambda doc: _drop_state(doc),
+         "the MergeNet entry has no 'state_dict' entry (the network weights)"),
+    ],
+)
+def test_missing_keys_are_named_in_words(saved, tmp_path, edit, words):
+    doc = json.loads(saved.read_text())
+    edit(doc)
+    path = _copy(saved, tmp_path, "partial", json_text=json.dumps(doc))
+    with pytest.raises(ValueError, match="is incomplete") as info:
+        load_model(path)
+    assert words in str(info.value)
+    assert "KeyError" not in str(info.value)
+    result = _overseg_with_model(tmp_path, "partial.json")
+    assert result.returncode == 1 and words in result.stderr, result.stderr
+    assert "partial.npz" not in result.stderr
+
+
+def _drop_state(doc):
+    """Remove the network weights' entry from every MergeNet in a description."""
+    def visit(node):
+        if isinstance(node, dict):
+            if node.get("class") == "MergeNet" and node.get("fitted"):
+                node["fitted"].pop("state_dict")
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+    visit(doc)

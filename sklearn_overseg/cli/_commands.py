@@ -20,7 +20,7 @@ from .._validation import check_voxel_size
 from ..correction import MergeCorrector
 from ..features import uses_image
 from ..io import read_image, read_labels, write_labels
-from ..io._labels import check_destination
+from ..io._labels import check_destination, same_data_as
 from ..models import available_pretrained, load_model, load_pretrained, save_model
 from ..review import apply_decisions, read_decisions
 
@@ -39,17 +39,36 @@ def load_corrector(spec: str) -> MergeCorrector:
         try:
             model = load_model(path)
         except ValueError as exc:
-            raise ValueError(f"cannot load the model '{path}': {exc}") from exc
+            message = str(exc)
+            if str(path) not in message:
+                message = f"cannot load the model '{path}': {message}"
+            raise ValueError(message) from exc
         if not isinstance(model, MergeCorrector):
             raise ValueError(
                 f"model file '{path}' holds a {type(model).__name__}, not a "
                 "corrector made by 'overseg train'"
+            )
+        if not hasattr(model, "classifier_"):
+            raise ValueError(
+                f"model file '{path}' holds an untrained corrector (no trained "
+                "classifier in it); train one with 'overseg train'"
             )
         return model
     raise ValueError(
         f"--model {spec!r} is neither a model file (.json) nor a pretrained model "
         f"(choose from: default, {', '.join(names)})"
     )
+
+
+def check_output(args) -> None:
+    """Fail before any work if the output cannot be written or is the input."""
+    check_destination(args.output)
+    if not args.overwrite and same_data_as(args.input, args.output):
+        raise ValueError(
+            f"the output '{args.output}' is the input '{args.input}': writing it "
+            "would destroy your segmentation. Choose another output with -o, or "
+            "add --overwrite to replace the input"
+        )
 
 
 def read_file(path: str, **kwargs):
@@ -63,10 +82,11 @@ def read_file(path: str, **kwargs):
                          f"({type(exc).__name__}: {exc})") from exc
 
 
-def read_input(path: str, voxel_size, *, quiet: bool):
+def read_input(path: str, voxel_size, *, quiet: bool, assume_labels: bool = False):
     """Labels and voxel size (the ``--voxel-size`` override, else the file's)."""
     with stage(f"reading {path}", enabled=not quiet):
-        volume, stored = read_file(path, return_voxel_size=True)
+        volume, stored = read_file(path, return_voxel_size=True,
+                                   assume_labels=assume_labels)
     if voxel_size is not None:
         return volume, tuple(check_voxel_size(voxel_size).tolist())
     return volume, stored
@@ -114,8 +134,14 @@ def run_correct(args) -> int:
     quiet = args.quiet
     if args.report:
         _require_matplotlib()
-    check_destination(args.output)  # fail now, not after the work
-    volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
+    check_output(args)  # fail now, not after the work
+    volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet,
+                                    assume_labels=args.assume_labels)
+    if not volume.any():  # an empty tile of a large stack is valid
+        write_labels(args.output, volume, voxel_size=voxel_size)
+        print(f"no cells, nothing to correct; wrote {args.output} (a copy of the "
+              "input)" + ("; no review report" if args.report else ""))
+        return 0
     corrector = load_corrector(args.model)
     configure(corrector, threshold=args.threshold, jobs=args.jobs,
               verbose=0 if quiet else 1, abstain=args.abstain)
@@ -128,7 +154,9 @@ def run_correct(args) -> int:
             f"the model {args.model!r} uses the raw image; give it with --image RAW"
         )
     with stage("screening", enabled=not quiet):
-        candidates = corrector.screen(volume, voxel_size=voxel_size, image=image)
+        # checked not to be an image when read (or --assume-labels)
+        candidates = corrector.screen(volume, voxel_size=voxel_size,
+                                      assume_labels=True, image=image)
     scores = corrector.score_pairs(candidates, return_features=True)
     decisions = corrector.decide(volume, candidates, scores)
     corrected = corrector.apply(volume, decisions)
@@ -171,8 +199,10 @@ def run_train(args) -> int:
             "ground-truth volume(s); give one ground truth per flawed volume"
         )
     with stage("reading volumes", enabled=not args.quiet):
-        truths = [read_file(p) for p in args.ground_truth]
-        flawed = [read_file(p) for p in args.flawed or []]
+        truths = [read_file(p, assume_labels=args.assume_labels)
+                  for p in args.ground_truth]
+        flawed = [read_file(p, assume_labels=args.assume_labels)
+                  for p in args.flawed or []]
     for f, t, name in zip(flawed, truths, args.flawed or []):
         if f.shape != t.shape:
             raise ValueError(
@@ -201,7 +231,8 @@ def run_evaluate(args) -> int:
     """``overseg evaluate``."""
     from ..metrics import average_precision, jaccard_index, variation_of_information
 
-    pred, truth = read_file(args.prediction), read_file(args.ground_truth)
+    pred = read_file(args.prediction, assume_labels=args.assume_labels)
+    truth = read_file(args.ground_truth, assume_labels=args.assume_labels)
     if pred.shape != truth.shape:
         raise ValueError(
             f"the prediction has shape {pred.shape} but the ground truth "
@@ -237,8 +268,9 @@ def run_demo(args) -> int:
 def run_apply_decisions(args) -> int:
     """``overseg apply-decisions``."""
     quiet = args.quiet
-    check_destination(args.output)  # fail now, not after the work
-    volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
+    check_output(args)  # fail now, not after the work
+    volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet,
+                                    assume_labels=args.assume_labels)
     decisions = read_decisions(args.decisions)
     corrector = load_corrector(args.model)
     configure(corrector, jobs=args.jobs, verbose=0 if quiet else 1)

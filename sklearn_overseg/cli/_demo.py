@@ -89,10 +89,20 @@ def run_demo(
         f"in {seconds:.2f} s")
     say(f"merge decisions: precision {scores['precision']:.3f}, "
         f"recall {scores['recall']:.3f}, F1 {scores['f1']:.3f}")
+    say("  precision: share of the merges made that joined two pieces of one "
+        "cell (1 = no cells wrongly joined)")
+    say("  recall: share of the split cells that were joined again "
+        "(1 = no cells still split)")
     say(f"mAP (IoU 0.25/0.5/0.75): {result['map_before']:.3f} -> "
         f"{result['map_after']:.3f}")
+    say("  mAP: how many cells match their true shape, from 0 to 1 "
+        "(1 = every cell found whole, none split or wrongly joined)")
     vb, va = result["voi_before"], result["voi_after"]
     say(f"VOI split/merge: {vb[0]:.3f}/{vb[1]:.3f} -> {va[0]:.3f}/{va[1]:.3f}")
+    say("  VOI split: cells still split (0 = none); VOI merge: cells wrongly "
+        "joined (0 = none)")
+    say("next step, on your own segmentation: overseg correct your_labels.tif "
+        "-o corrected.tif --report review/")
     return result
 
 

@@ -61,6 +61,28 @@ def _positive(kind):
     return parse
 
 
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of jobs, got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "0 jobs cannot run anything; give 1 (the default), a number of "
+            "cores, or -1 for every core")
+    return value
+
+
+JOBS_HELP = (
+    "parallel jobs for {what} (default 1; -1 uses every core, -2 all but "
+    "one). On a small machine keep 1: starting workers costs more than it "
+    "saves on small volumes (on 2 cores, -1 was slower than 1 for a "
+    "24 x 128 x 128 volume); try more only for large volumes with many "
+    "candidate pairs, and time it"
+)
+
+
 def _model_option(parser, what: str) -> None:
     parser.add_argument(
         "--model", default="default", metavar="MODEL",
@@ -83,12 +105,31 @@ def _common_options(parser, *, jobs: bool = True) -> None:
     )
     if jobs:
         parser.add_argument(
-            "--jobs", type=int, metavar="N",
-            help="parallel jobs for pair features and gap rebuilding "
-            "(default 1; -1 uses every core)",
+            "--jobs", type=_jobs, metavar="N",
+            help=JOBS_HELP.format(what="pair features and gap rebuilding"),
         )
     parser.add_argument("-q", "--quiet", action="store_true",
                         help="no progress bars")
+
+
+def _assume_labels_option(parser) -> None:
+    parser.add_argument(
+        "--assume-labels", action="store_true",
+        help="read the input(s) as labels even if they look like a microscope "
+        "image (most voxels non-zero, many distinct values, neighbouring "
+        "voxels rarely equal), which is otherwise refused as a likely mix-up "
+        "of image and segmentation",
+    )
+
+
+def _overwrite_option(parser) -> None:
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="allow OUTPUT to be the input file itself (it is replaced); without "
+        "it, writing over the input is refused. Outputs are written to a "
+        "temporary file renamed at the end, so an interrupted run never leaves "
+        "a half-written file",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
         "with image features; label-only models (the pretrained ones) "
         "ignore it with a warning",
     )
+    _overwrite_option(p)
+    _assume_labels_option(p)
     _common_options(p)
 
     p = sub.add_parser(
@@ -175,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the paper's neural network (mlp, default) or a "
                    "logistic regression (faster, for small data)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--jobs", type=int, metavar="N",
-                   help="parallel jobs for gap rebuilding (default 1)")
+    p.add_argument("--jobs", type=_jobs, metavar="N",
+                   help=JOBS_HELP.format(what="gap rebuilding"))
+    _assume_labels_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
     p = sub.add_parser(
@@ -188,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prediction", metavar="PRED", help=f"segmentation: {FORMATS_HELP}")
     p.add_argument("ground_truth", metavar="GT", help="ground truth, same shape")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    _assume_labels_option(p)
 
     p = sub.add_parser(
         "demo", help="correct a built-in synthetic tissue and show the result",
@@ -217,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                    help="where to write the result")
     _model_option(p, "the corrector used for the report (for gap rebuilding)")
+    _overwrite_option(p)
+    _assume_labels_option(p)
     _common_options(p)
     return parser
 

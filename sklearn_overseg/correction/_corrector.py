@@ -79,6 +79,45 @@ __all__ = ["MergeCorrector"]
 MIN_PAIRS_FOR_RANGE = 100
 
 
+def _training_pairs_message(labels: np.ndarray, *, flawed: bool) -> str:
+    """Why training cannot start (one kind of pair missing) and what to do."""
+    n_pos, n_neg = int(np.sum(labels == 1)), int(np.sum(labels == 0))
+    if n_pos + n_neg == 0:
+        return (
+            "training found no candidate pairs in the volumes (no cell split "
+            "across a gap, no two cells stacked across one); give volumes with "
+            "cells, more or larger ones"
+        )
+    if n_neg == 0 and flawed:
+        return (
+            f"training needs distinct-cell pairs (two different cells stacked "
+            f"across a gap) besides true splits, but all {n_pos} candidate "
+            "pairs of the flawed volumes are true splits. When you make the "
+            "flawed volumes with the simulator, ask it for such gaps too: "
+            "datasets.oversegment(truth, n_splits=..., n_stacked_confounders=5); "
+            "or train on the ground truth alone, MergeCorrector(damage='axis')"
+            ".fit(truths), which makes them itself"
+        )
+    if n_neg == 0:
+        return (
+            f"training needs distinct-cell pairs (two different cells stacked "
+            f"across a gap) besides true splits, but the simulator made none "
+            f"among {n_pos} pairs: the volumes have too few cells stacked along "
+            "z. Give more or larger volumes, or train on flawed volumes with "
+            "their ground truth, fit(flawed, truths)"
+        )
+    return (
+        f"training needs true splits besides distinct-cell pairs, but none of "
+        f"the {n_neg} candidate pairs is a cell split in two. "
+        + (
+            "Check that each flawed volume is paired with its own ground truth, "
+            "or make flawed volumes with datasets.oversegment(truth, "
+            "n_splits=10)"
+            if flawed else "Give more or larger volumes"
+        )
+    )
+
+
 class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     """Detect and repair oversegmented cells in 3D label volumes.
 
@@ -272,7 +311,7 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         _raise_for_params(fit_params, self, "fit")
         routed = process_routing(self, "fit", **fit_params)
-        volumes = check_volumes(X)
+        volumes = check_volumes(X, allow_background_only=True)
         self.screener_ = clone(self.screener) if self.screener is not None else (
             CandidateScreener()
         )
@@ -290,11 +329,7 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             volumes, y, kind, rng=rng, fit=True, images=images
         )
         if len(np.unique(labels)) < 2:
-            raise ValueError(
-                "training needs both true splits and distinct-cell pairs, got "
-                f"{int(labels.sum())} positive and {int((labels == 0).sum())} "
-                "negative candidate pairs; give more or larger volumes"
-            )
+            raise ValueError(_training_pairs_message(labels, flawed=kind is None))
         per_pair = {
             key: _per_pair(value, cands.volume_index, len(volumes), key)
             for key, value in routed.classifier.fit.items()
@@ -538,13 +573,14 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     # screen -> score_pairs -> decide -> apply: the one correction flow that
     # correct, predict_merges, the command line and report, the block-wise
     # path, napari and reviewed decisions all go through.
-    def screen(self, volume, *, voxel_size=None, image=None) -> CandidateSet:
+    def screen(self, volume, *, voxel_size=None, image=None,
+               assume_labels: bool = False) -> CandidateSet:
         """Step 1: the candidate pairs of one label volume.
 
         Parameters
         ----------
         volume : ndarray of shape (z, y, x)
-            A label volume.
+            A label volume (all-background is valid: no pair).
         voxel_size : float, sequence of 3 floats or None, default=None
             Its voxel size (z, y, x), see :meth:`working_voxel_size`.
         image : ndarray of shape (z, y, x), optional
@@ -553,6 +589,8 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             (screening alone, for example to rebuild the gaps of reviewed
             decisions, works without it); one without ignores it, with a
             warning.
+        assume_labels : bool, default=False
+            Skip the check that refuses a microscope image given as labels.
 
         Returns
         -------
@@ -561,7 +599,8 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             (``Candidate.image``) when the classifier uses it.
         """
         check_is_fitted(self)
-        return self._screen(check_single_volume(volume), voxel_size, image)
+        volume = check_single_volume(volume, assume_labels=assume_labels)
+        return self._screen(volume, voxel_size, image)
 
     def _screen(self, volume, voxel_size, image=None) -> CandidateSet:
         normalised = None if image is None else check_image(image, volume)
@@ -729,7 +768,8 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         ndarray of shape (z, y, x)
         """
         check_is_fitted(self)
-        volume = check_single_volume(volume)
+        # the volume was screened (and checked not to be an image) already
+        volume = check_single_volume(volume, assume_labels=True)
         return self._apply(volume, decisions, check_out_array(out, volume))
 
     def _apply(self, volume, decisions, out) -> np.ndarray:
@@ -744,17 +784,23 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         candidates = self._screen(volume, voxel_size, image)
         return self.decide(volume, candidates, self._scores(candidates, False))
 
-    def predict_merges(self, volume, *, voxel_size=None, image=None) -> list[dict]:
+    def predict_merges(self, volume, *, voxel_size=None, image=None,
+                       assume_labels: bool = False) -> list[dict]:
         """The review list: every candidate pair with its decision.
 
         Parameters
         ----------
         volume : ndarray of shape (z, y, x)
-            A label volume.
+            A label volume (integer labels up to ``2**63 - 1``); an
+            all-background one has no candidate pair (an empty list).
         voxel_size : float, sequence of 3 floats or None, default=None
             Its voxel size (z, y, x), see :meth:`working_voxel_size`.
         image : ndarray of shape (z, y, x), optional
             The raw image, see :meth:`screen`.
+        assume_labels : bool, default=False
+            Skip the check that refuses a microscope image given as labels
+            (most voxels non-zero, many distinct values, neighbouring voxels
+            rarely equal).
 
         Returns
         -------
@@ -766,10 +812,12 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             a gap).
         """
         check_is_fitted(self)
-        return self._decisions(check_single_volume(volume), voxel_size, image).records()
+        volume = check_single_volume(volume, assume_labels=assume_labels)
+        return self._decisions(volume, voxel_size, image).records()
 
     def correct(
-        self, volume, *, voxel_size=None, image=None, out: np.ndarray | None = None
+        self, volume, *, voxel_size=None, image=None,
+        out: np.ndarray | None = None, assume_labels: bool = False,
     ) -> np.ndarray:
         """Return a corrected copy of one label volume (same dtype).
 
@@ -779,7 +827,9 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         volume : ndarray of shape (z, y, x)
-            A label volume; it is not modified (unless it is ``out``).
+            A label volume: integer labels up to ``2**63 - 1``, ``0`` is
+            background. It is not modified (unless it is ``out``). An
+            all-background volume (an empty tile) comes back unchanged.
         voxel_size : float, sequence of 3 floats or None, default=None
             Its voxel size (z, y, x), see :meth:`working_voxel_size`.
         image : ndarray of shape (z, y, x), optional
@@ -790,6 +840,10 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             validated ``volume`` (for example a ``numpy.memmap`` on disk).
             ``out=volume`` corrects in place, which halves the peak memory of
             very large volumes. ``None`` (default) returns a new array.
+        assume_labels : bool, default=False
+            Skip the check that refuses a microscope image given as labels
+            (most voxels non-zero, many distinct values, neighbouring voxels
+            rarely equal).
 
         Returns
         -------
@@ -797,30 +851,39 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             The corrected labels (``out`` when given).
         """
         check_is_fitted(self)
-        volume = check_single_volume(volume)
+        volume = check_single_volume(volume, assume_labels=assume_labels)
         out = check_out_array(out, volume)
         return self._apply(volume, self._decisions(volume, voxel_size, image), out)
 
-    def transform(self, X, voxel_size=None) -> list[np.ndarray]:
+    def transform(self, X, voxel_size=None, *, assume_labels: bool = False
+                  ) -> list[np.ndarray]:
         """Correct every volume; returns a list of corrected copies.
 
         Parameters
         ----------
         X : ndarray of shape (z, y, x) or list of such arrays
-            Label volumes.
+            Label volumes (all-background ones come back unchanged).
         voxel_size : float, sequence of 3 floats or None, default=None
             Their voxel size (z, y, x), see :meth:`working_voxel_size`.
+        assume_labels : bool, default=False
+            Skip the check that refuses a microscope image given as labels,
+            as in :meth:`correct`.
 
         Returns
         -------
         list of ndarray
         """
         check_is_fitted(self)
-        volumes = check_volumes(X)
+        volumes = check_volumes(X, allow_background_only=True,
+                                reject_images=not assume_labels)
         bar = progress(
             volumes, desc="correcting volumes", unit="volume",
             enabled=self.verbose > 0 and len(volumes) > 1,
         )
+        if assume_labels:
+            return [self.correct(v, voxel_size=voxel_size, assume_labels=True)
+                    for v in bar]
+        # subclasses overriding correct may take no other option
         return [self.correct(v, voxel_size=voxel_size) for v in bar]
 
     def score(self, X, y=None, *, voxel_size=None) -> float:

@@ -78,7 +78,9 @@ def label_candidates(candidates: CandidateSet, flawed_volumes, truth_volumes):
     >>> label_candidates(cands, [flawed], [truth]).tolist()
     [1]
     """
-    flawed_volumes = check_volumes(flawed_volumes, name="flawed volumes")
+    flawed_volumes = check_volumes(
+        flawed_volumes, name="flawed volumes", allow_background_only=True
+    )
     truth_volumes = check_volumes(
         truth_volumes, name="ground truth", allow_background_only=True
     )
@@ -186,6 +188,8 @@ def damaged_copies(
     """
     for v, truth in enumerate(volumes):
         n_cells = len(np.unique(truth)) - (1 if (truth == 0).any() else 0)
+        if n_cells == 0:  # an empty tile: nothing to split
+            continue
         for _ in range(n_rounds):
             seed = int(random_state.randint(2**31 - 1))
             n_splits = max(1, int(round(split_fraction * n_cells)))
@@ -302,7 +306,9 @@ def make_training_candidates(
     from ..screening import CandidateScreener
 
     mode = check_damage_kind(mode)
-    volumes = check_volumes(volumes, name="ground-truth volumes")
+    volumes = check_volumes(
+        volumes, name="ground-truth volumes", allow_background_only=True
+    )
     normalised = None if images is None else _check_images(images, volumes)
     rng = check_random_state(random_state)
     if screener is None:

@@ -172,8 +172,6 @@ def correct_zarr(
         chunks or default_block_shape(reader.shape, out.chunks), out
     )
     geometry = blockwise_geometry(reader, block_shape=block_shape, client=client)
-    if len(geometry) == 0:
-        raise ValueError("the source contains only background (label 0).")
     check_stitched(reader.shape[0], geometry.z_starts, geometry.z_stops)
     pairs = screen_axis_pairs(
         reader, geometry, settings, block_shape=block_shape, client=client

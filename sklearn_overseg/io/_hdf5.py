@@ -85,7 +85,7 @@ def open_hdf5(path: Path, key: str | None) -> ArraySource:
     )
 
 
-def write_hdf5(path: Path, labels: np.ndarray, key, voxel_size) -> None:
+def write_hdf5(path: Path, labels: np.ndarray, key, voxel_size, *, name=None) -> None:
     """Write (or replace) one gzip-compressed, chunked dataset."""
     h5py = _h5py()
     key = DEFAULT_KEY if key is None else key
@@ -93,7 +93,7 @@ def write_hdf5(path: Path, labels: np.ndarray, key, voxel_size) -> None:
         if key in h5file:
             if not isinstance(h5file[key], h5py.Dataset):
                 raise ValueError(
-                    f"Key {key!r} in '{path}' is a group; cannot replace it "
+                    f"Key {key!r} in '{name or path}' is a group; cannot replace it "
                     "with a dataset."
                 )
             del h5file[key]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,14 @@ from ._common import ArraySource, parse_path_key, require_existing, resolve_form
 from ._float_labels import WholeNumberLabels, whole_number_labels
 from ._hdf5 import open_hdf5, write_hdf5
 from ._numpy_files import open_npy, open_npz, write_npy, write_npz
+from ._safe_write import atomic_write, atomic_write_directory, same_data
 from ._tiff import open_tiff, write_tiff
 from ._zarr import open_zarr, write_zarr
 
-__all__ = ["check_destination", "read_labels", "read_voxel_size", "write_labels"]
+__all__ = [
+    "check_destination", "read_labels", "read_voxel_size", "same_data_as",
+    "write_labels",
+]
 
 _OPENERS = {
     "npy": open_npy,
@@ -82,6 +87,7 @@ def read_labels(
     return_voxel_size: bool = False,
     mmap: bool = False,
     lazy: bool = False,
+    assume_labels: bool = False,
 ) -> Any:
     """Read a 3D label volume from a ``.npy``, ``.npz``, TIFF, HDF5 or zarr file.
 
@@ -109,6 +115,11 @@ def read_labels(
         checked once, block by block (memory for one block only), and comes
         back as an array-like that converts every block it reads to unsigned
         integers. Not available for ``.npz``.
+    assume_labels : bool, default=False
+        Skip the check that the array is not a microscope image given as
+        labels by mistake (most voxels non-zero, many distinct values,
+        neighbouring voxels rarely equal: see the ``ValueError`` below).
+        Arrays read with ``mmap`` or ``lazy`` are not checked.
 
     Returns
     -------
@@ -130,7 +141,8 @@ def read_labels(
         invalid labels (e.g. negative), float data holding NaN, infinite,
         negative or non-integer values (the message names the first such
         voxel) or labels beyond ``2**64 - 1``, or ``mmap=True`` on float
-        data.
+        data; or, unless ``assume_labels``, when the array looks like a
+        microscope image rather than labels (e.g. ``"cells.npz:raw"``).
     KeyError
         If the key is not in the file; the message lists the available keys.
     TypeError
@@ -171,12 +183,14 @@ def read_labels(
     try:
         _check_header(source)
         if source.dtype.kind == "f":
-            labels = _read_float(source, mmap=mmap, lazy=lazy)
+            labels = _read_float(source, mmap=mmap, lazy=lazy,
+                                 reject_images=not assume_labels)
         elif mmap or lazy:
             labels = _open_lazily(source)
         else:
             labels = check_label_volume(
-                source.load(), name=source.name, allow_background_only=True
+                source.load(), name=source.name, allow_background_only=True,
+                reject_images=not assume_labels,
             )
         voxel_size = source.voxel_size() if return_voxel_size else None
     finally:
@@ -193,7 +207,8 @@ def _open_lazily(source: ArraySource):
     return source.lazy()
 
 
-def _read_float(source: ArraySource, *, mmap: bool, lazy: bool):
+def _read_float(source: ArraySource, *, mmap: bool, lazy: bool,
+                reject_images: bool):
     """Float data checked to hold whole numbers and read as unsigned integers."""
     if mmap:
         raise ValueError(
@@ -203,7 +218,8 @@ def _read_float(source: ArraySource, *, mmap: bool, lazy: bool):
         )
     if not lazy:
         labels = whole_number_labels(source.load(), source.name)
-        return check_label_volume(labels, name=source.name, allow_background_only=True)
+        return check_label_volume(labels, name=source.name, allow_background_only=True,
+                                  reject_images=reject_images)
     array = _open_lazily(source)
     if type(array) is np.ndarray:  # already in memory (compressed TIFF)
         return whole_number_labels(array, source.name)
@@ -263,7 +279,11 @@ def write_labels(
     path : str or path-like
         Destination; the suffix picks the format as in :func:`read_labels`.
         ``.npy``, ``.npz`` and TIFF files are replaced; in HDF5 files and
-        zarr groups only the dataset named by ``key`` is replaced.
+        zarr groups only the dataset named by ``key`` is replaced. Files
+        (and whole zarr stores) are written under a temporary name in the
+        same folder and then renamed, so an interrupted write never leaves a
+        half-written file; adding a dataset to an existing HDF5 file or zarr
+        group happens in place.
     labels : array-like of shape (z, y, x)
         Non-negative integer labels. Float arrays are refused (cast them
         first) so that a float image is never saved as labels by mistake.
@@ -309,12 +329,65 @@ def write_labels(
     if voxel_size is not None:
         voxel_size = tuple(check_voxel_size(voxel_size).tolist())
     check_destination(path)
+    if file_format == "npy" and voxel_size is not None and key is None:
+        warnings.warn(
+            f".npy files cannot store a voxel size; it is not saved in '{path}'. "
+            "Use .npz, .tif, .h5 or .zarr to keep it.",
+            UserWarning,
+            stacklevel=2,
+        )
     try:
-        _WRITERS[file_format](path, array, key, voxel_size)
+        _write(path, array, key, voxel_size, file_format)
     except OSError as exc:
         if isinstance(exc, PermissionError) or exc.errno in _READ_ONLY_ERRORS:
             raise PermissionError(_read_only_message(path, exc)) from exc
         raise
+
+
+def _write(path: Path, array: np.ndarray, key, voxel_size, file_format: str):
+    """Write through a temporary file (or store) renamed into place.
+
+    Adding a dataset to an existing HDF5 file or zarr group is done in place,
+    since the file's other datasets must stay.
+    """
+    writer = _WRITERS[file_format]
+
+    def write(temporary: Path) -> None:
+        if file_format == "hdf5":
+            temporary.unlink()  # h5py creates the file itself
+        writer(temporary, array, key, voxel_size, name=path)
+
+    if file_format == "zarr":
+        if key is None or not path.exists():
+            atomic_write_directory(path, write)
+        else:
+            writer(path, array, key, voxel_size)
+    elif file_format == "hdf5" and path.exists():
+        writer(path, array, key, voxel_size)
+    else:
+        atomic_write(path, write)
+
+
+def same_data_as(source: str | os.PathLike, destination: str | os.PathLike) -> bool:
+    """Whether writing labels to ``destination`` would overwrite ``source``.
+
+    Both may be ``"file:key"`` paths. True when they name the same file (also
+    through a symbolic link or another spelling of the path) and writing would
+    replace the data read from ``source``: the whole file for TIFF, ``.npy``
+    and ``.npz``, the same dataset (or no key) for HDF5 and zarr.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_overseg.io._labels import same_data_as
+    >>> folder = tempfile.mkdtemp()
+    >>> np.save(os.path.join(folder, "cells.npy"), np.ones((2, 2, 2), np.uint8))
+    >>> same_data_as(os.path.join(folder, "cells.npy"),
+    ...              os.path.join(folder, "..", os.path.basename(folder), "cells.npy"))
+    True
+    """
+    return same_data(_resolve(source, None), _resolve(destination, None))
 
 
 def _read_only_message(path: Path, exc: OSError | None = None) -> str:

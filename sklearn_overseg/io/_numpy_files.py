@@ -8,7 +8,6 @@ and, when given, the voxel size under ``"voxel_size"``.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -152,28 +151,28 @@ def open_npz(path: Path, key: str | None) -> ArraySource:
     )
 
 
-def write_npy(path: Path, labels: np.ndarray, key, voxel_size) -> None:
-    """Write a ``.npy`` file; a voxel size cannot be stored and is dropped."""
+def write_npy(path: Path, labels: np.ndarray, key, voxel_size, *, name=None) -> None:
+    """Write a ``.npy`` file (a voxel size cannot be stored: see ``write_labels``).
+
+    ``name`` is the path shown in messages (the destination, when ``path`` is
+    the temporary file written first).
+    """
     if key is not None:
         raise ValueError(
-            f"'{path}' is a .npy file, which holds a single array; "
+            f"'{name or path}' is a .npy file, which holds a single array; "
             f"it cannot store key {key!r}."
-        )
-    if voxel_size is not None:
-        warnings.warn(
-            f".npy files cannot store a voxel size; it is not saved in '{path}'. "
-            "Use .npz, .tif, .h5 or .zarr to keep it.",
-            UserWarning,
-            stacklevel=3,
         )
     np.save(path, labels, allow_pickle=False)
 
 
-def write_npz(path: Path, labels: np.ndarray, key, voxel_size) -> None:
+def write_npz(path: Path, labels: np.ndarray, key, voxel_size, *, name=None) -> None:
     """Write a compressed ``.npz`` archive (replacing any existing file)."""
     key = DEFAULT_NPZ_KEY if key is None else key
     if key in VOXEL_SIZE_KEYS:
-        raise ValueError(f"Key {key!r} is reserved for the voxel size in .npz files.")
+        raise ValueError(
+            f"Key {key!r} is reserved for the voxel size in .npz files "
+            f"('{name or path}')."
+        )
     arrays = {key: labels}
     if voxel_size is not None:
         arrays["voxel_size"] = np.asarray(voxel_size, dtype=float)

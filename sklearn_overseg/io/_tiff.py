@@ -95,10 +95,16 @@ def open_tiff(path: Path, key: str | None) -> ArraySource:
     )
 
 
-def write_tiff(path: Path, labels: np.ndarray, key, voxel_size) -> None:
-    """Write a 3D label stack, as an ImageJ hyperstack when ImageJ can hold it."""
+def write_tiff(path: Path, labels: np.ndarray, key, voxel_size, *, name=None) -> None:
+    """Write a 3D label stack, as an ImageJ hyperstack when ImageJ can hold it.
+
+    ``name`` is the path shown in messages (the destination, when ``path`` is
+    the temporary file written first).
+    """
     if key is not None:
-        raise ValueError(f"'{path}' is a TIFF file; it cannot store key {key!r}.")
+        raise ValueError(
+            f"'{name or path}' is a TIFF file; it cannot store key {key!r}."
+        )
     options: dict = {}
     metadata: dict = {"axes": "ZYX"}
     if voxel_size is not None:

@@ -94,7 +94,7 @@ def _holds_single_array(path: Path) -> bool:
         return False
 
 
-def write_zarr(path: Path, labels: np.ndarray, key, voxel_size) -> None:
+def write_zarr(path: Path, labels: np.ndarray, key, voxel_size, *, name=None) -> None:
     """Write the labels as the store's root array, or as ``key`` in a group."""
     zarr = _zarr()
     chunks = tuple(min(n, c) for n, c in zip(labels.shape, _MAX_CHUNK))
@@ -104,15 +104,16 @@ def write_zarr(path: Path, labels: np.ndarray, key, voxel_size) -> None:
     else:
         if _holds_single_array(path):
             raise ValueError(
-                f"'{path}' is a single zarr array; cannot add key {key!r} to it. "
-                "Write without a key to replace it, or use another store."
+                f"'{name or path}' is a single zarr array; cannot add key "
+                f"{key!r} to it. Write without a key to replace it, or use "
+                "another store."
             )
         group = zarr.open_group(store=str(path), mode="a")
-        name = key.strip("/")
+        member = key.strip("/")
         if hasattr(group, "create_array"):  # zarr 3
-            array = group.create_array(name, overwrite=True, **options)
+            array = group.create_array(member, overwrite=True, **options)
         else:  # zarr 2
-            array = group.create_dataset(name, overwrite=True, **options)
+            array = group.create_dataset(member, overwrite=True, **options)
     array[...] = labels
     if voxel_size is not None:
         array.attrs["voxel_size"] = [float(v) for v in voxel_size]

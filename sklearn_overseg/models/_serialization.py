@@ -177,6 +177,28 @@ class _Writer:
         return {"class": "MergeNet", "params": params, "fitted": fitted}
 
 
+class _MissingEntry(Exception):
+    """A model file lacks an entry it needs; the message says which, in words."""
+
+
+#: what each entry of an estimator's description holds, for messages
+_ENTRIES = {
+    "class": "which estimator it is",
+    "params": "its settings",
+    "n_features_in_": "its number of input features",
+    "pos_weight_": "its class weight",
+    "state_dict": "the network weights",
+}
+
+
+def _entry(node: dict, key: str, where: str):
+    """``node[key]``, or a :class:`_MissingEntry` naming what is missing."""
+    if not isinstance(node, dict) or key not in node:
+        what = _ENTRIES.get(key, "a needed value")
+        raise _MissingEntry(f"{where} has no {key!r} entry ({what})")
+    return node[key]
+
+
 class _Reader:
     def __init__(self, arrays) -> None:
         self.arrays = arrays
@@ -187,7 +209,13 @@ class _Reader:
         if not isinstance(v, dict):
             return v
         if "__array__" in v:
-            return np.asarray(self.arrays[v["__array__"]])
+            key = v["__array__"]
+            if key not in self.arrays:
+                raise _MissingEntry(
+                    f"its weights file lacks the array {key!r} it refers to "
+                    "(were the .json and .npz saved together?)"
+                )
+            return np.asarray(self.arrays[key])
         if "__tuple__" in v:
             return tuple(self.value(x) for x in v["__tuple__"])
         if "__class__" in v:
@@ -202,20 +230,25 @@ class _Reader:
         return _resolve(name)
 
     def estimator(self, node: dict):
-        cls = self._cls(node["class"])
-        est = cls(**{k: self.value(v) for k, v in node["params"].items()})
+        name = node["class"]
+        cls = self._cls(name)
+        where = f"the {name} entry"
+        params = _entry(node, "params", where)
+        if not isinstance(params, dict):
+            raise _MissingEntry(f"{where} has no settings ('params' is not a table)")
+        est = cls(**{k: self.value(v) for k, v in params.items()})
         fitted = node.get("fitted", {})
-        if node["class"] == "MergeNet":
+        if name == "MergeNet":
             if fitted:
                 import torch
 
-                est.n_features_in_ = int(fitted["n_features_in_"])
-                est.pos_weight_ = fitted["pos_weight_"]
+                est.n_features_in_ = int(_entry(fitted, "n_features_in_", where))
+                est.pos_weight_ = _entry(fitted, "pos_weight_", where)
                 est.classes_ = self.value(fitted.get("classes_", [0, 1]))
                 est.initialize()
                 state = {
                     k: torch.from_numpy(np.array(self.value(v)))
-                    for k, v in fitted["state_dict"].items()
+                    for k, v in _entry(fitted, "state_dict", where).items()
                 }
                 est.module_.load_state_dict(state)
                 est.module_.eval()
@@ -300,19 +333,13 @@ def load_model(path):
         If a file is corrupt or truncated, or from an incompatible version.
     """
     json_path, npz_path = _paths(path)
-    for p in (json_path, npz_path):
-        if not p.exists():
-            raise FileNotFoundError(f"model file not found: {p}")
-    try:
-        doc = json.loads(json_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"corrupt model file {json_path}: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != "sklearn_overseg-model":
-        raise ValueError(f"{json_path} is not a sklearn_overseg model file")
-    if doc.get("format_version") != FORMAT_VERSION:
-        raise ValueError(
-            f"{json_path} has model format version {doc.get('format_version')}, "
-            f"this sklearn_overseg reads version {FORMAT_VERSION}"
+    if not json_path.exists():
+        raise FileNotFoundError(f"model file not found: {json_path}")
+    doc = _read_description(json_path)
+    if not npz_path.exists():
+        raise FileNotFoundError(
+            f"the weights of model {json_path} are missing: {npz_path.name} "
+            "must lie beside it (save_model and 'overseg train' write both)"
         )
     if not zipfile.is_zipfile(npz_path):
         raise ValueError(
@@ -325,5 +352,40 @@ def load_model(path):
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
         raise ValueError(f"corrupt or truncated model weights {npz_path}: {exc}") \
             from None
-    except (KeyError, TypeError, RuntimeError) as exc:
-        raise ValueError(f"model file {json_path} is inconsistent: {exc}") from None
+    except _MissingEntry as exc:
+        raise ValueError(f"model file {json_path} is incomplete: {exc}") from None
+    except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
+        detail = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        raise ValueError(
+            f"model file {json_path} does not match its weights or this version "
+            f"of sklearn_overseg ({type(exc).__name__}: {detail})"
+        ) from None
+
+
+_NOT_A_MODEL = (
+    "{path} is not a sklearn_overseg model file ({why}); give a .json file "
+    "written by 'overseg train' or save_model, or a pretrained name"
+)
+
+
+def _read_description(json_path: Path) -> dict:
+    """The model file's JSON, checked to be a model description of our format."""
+    try:
+        doc = json.loads(json_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        why = f"not valid JSON: {exc}"
+        raise ValueError(_NOT_A_MODEL.format(path=json_path, why=why)) from None
+    if not isinstance(doc, dict) or doc.get("format") != "sklearn_overseg-model":
+        why = "it does not say format 'sklearn_overseg-model'"
+        raise ValueError(_NOT_A_MODEL.format(path=json_path, why=why))
+    if doc.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{json_path} has model format version {doc.get('format_version')}, "
+            f"this sklearn_overseg reads version {FORMAT_VERSION}"
+        )
+    if not isinstance(doc.get("estimator"), dict):
+        raise ValueError(
+            f"model file {json_path} is incomplete: it has no 'estimator' entry "
+            "(the description of the trained model)"
+        )
+    return doc

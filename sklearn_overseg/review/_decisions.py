@@ -280,7 +280,7 @@ def apply_decisions(
     >>> np.unique(out).tolist(), bool((out[3] == 1).any())
     ([0, 1], True)
     """
-    volume = check_label_volume(volume, name="volume")
+    volume = check_label_volume(volume, name="volume", allow_background_only=True)
     if not isinstance(decisions, (list, tuple)):
         decisions = read_decisions(decisions)
     decisions = _check_rows(decisions)
@@ -318,7 +318,8 @@ def apply_decisions(
     gaps = {frozenset((d["upper"], d["lower"])) for d in approved
             if d.get("kind", "axis") == "axis"} & done
     if gaps and corrector.interpolate:
-        candidates = corrector.screen(volume, voxel_size=voxel_size)
+        candidates = corrector.screen(volume, voxel_size=voxel_size,
+                                      assume_labels=True)
         accepted = [c for c in candidates if frozenset((c.upper, c.lower)) in done]
         lost = gaps - {frozenset((c.upper, c.lower)) for c in accepted}
         if lost:

@@ -2,16 +2,19 @@
 
 A pair's figure shows the XY layers above, at and below the gap (or the
 contact) and an XZ section through the pair, before and after correction,
-each label in a fixed random colour, the two fragments (then the merged cell)
-outlined. Used by :func:`~sklearn_overseg.write_review_report`.
+each label in a fixed random colour except the two pieces, filled and
+outlined in the legend's colours (cyan upper, magenta lower); after
+correction the merged cell is outlined in white. Used by
+:func:`~sklearn_overseg.write_review_report`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import hsv_to_rgb
+from matplotlib.colors import hsv_to_rgb, to_rgb
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from .._geometry import LabelGeometry
@@ -32,11 +35,17 @@ _PALETTE = _make_palette()
 _UPPER_COLOUR, _LOWER_COLOUR, _MERGED_COLOUR = "#00e5ff", "#ff3df5", "#ffffff"
 
 
-def _colour(labels: np.ndarray, highlight) -> np.ndarray:
-    """RGB image of labels: highlighted labels bright, others dimmed."""
+def _colour(labels: np.ndarray, highlight, fills=None) -> np.ndarray:
+    """RGB image of labels: highlighted labels bright, others dimmed.
+
+    ``fills`` maps labels to a colour of their own (the legend's colours of
+    the two pieces), used instead of the palette's.
+    """
     labels = np.asarray(labels)
     rgb = _PALETTE[(labels % len(_PALETTE)).astype(np.intp)]
     rgb[~np.isin(labels, highlight)] *= 0.4
+    for label, colour in (fills or {}).items():
+        rgb[labels == label] = to_rgb(colour)
     rgb[labels == 0] = 0.0
     return rgb
 
@@ -52,7 +61,10 @@ def _panel(ax, image, highlight, aspect, upper, lower, merged_labels) -> None:
 
     ``merged_labels`` is ``None`` for the "before" row.
     """
-    ax.imshow(_colour(image, highlight), interpolation="nearest", aspect=aspect)
+    fills = {upper: _UPPER_COLOUR, lower: _LOWER_COLOUR} if merged_labels is None \
+        else None
+    ax.imshow(_colour(image, highlight, fills), interpolation="nearest",
+              aspect=aspect)
     if merged_labels is None:
         _outline(ax, image == upper, _UPPER_COLOUR)
         _outline(ax, image == lower, _LOWER_COLOUR)
@@ -118,7 +130,21 @@ def draw_pair(volume, corrected, geometry, record, spacing, path) -> None:
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
+    fig.legend(handles=_legend(upper, lower), loc="outside lower center", ncols=3,
+               fontsize=9, frameon=False)
     fig.savefig(path)
+
+
+def _legend(upper: int, lower: int) -> list[Patch]:
+    """The legend: the two pieces' colours (fill and outline), the merged cell."""
+    return [
+        Patch(facecolor=_UPPER_COLOUR, edgecolor=_UPPER_COLOUR,
+              label=f"upper piece {upper}"),
+        Patch(facecolor=_LOWER_COLOUR, edgecolor=_LOWER_COLOUR,
+              label=f"lower piece {lower}"),
+        Patch(facecolor="0.25", edgecolor=_MERGED_COLOUR, linewidth=2,
+              label="merged cell (outline)"),
+    ]
 
 
 def draw_histogram(probabilities, merged, threshold, borderline, path) -> None:

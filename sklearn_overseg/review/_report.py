@@ -24,6 +24,7 @@ from .._progress import progress
 from .._validation import check_label_volume, check_voxel_size
 from ._decisions import decision_of, is_borderline, review_order, write_decisions
 from ._figures import draw_histogram, draw_pair
+from ._plain_words import plain_words_table
 
 __all__ = ["write_review_report"]
 
@@ -45,7 +46,8 @@ th{background:#f4f4f4}.num{text-align:right;font-variant-numeric:tabular-nums}
 .tag{display:inline-block;padding:.05em .55em;border-radius:1em;font-size:.85em;
  margin-left:.4em;color:#fff}.yes{background:#2a7d3a}.no{background:#8a8a8a}
 .unsure{background:#c77700}code{background:#f1f1f1;padding:.1em .3em}
-.note{color:#555;font-size:.92em}
+.note{color:#555;font-size:.92em}.plain{margin:.4em 0}
+details{margin:.4em 0}summary{cursor:pointer}
 """
 
 
@@ -80,10 +82,12 @@ def _pick_pairs(records, threshold, borderline, max_pairs):
     return unsure, merged, {id(r) for r in shown}
 
 
-def _top_features(index, features, names, standardised) -> str:
+def _top_features(index, features, names, standardised, kind="axis") -> str:
+    """Plain-words statements, then the raw features behind a toggle."""
     if features is None:
         return ""
     values = features[index]
+    plain = plain_words_table(values, names, kind=kind) if names is not None else ""
     names = names if names is not None else [f"feature {j}" for j in
                                              range(len(values))]
     if standardised is not None:
@@ -104,7 +108,8 @@ def _top_features(index, features, names, standardised) -> str:
             f"<td class=num>{values[j]:.3g}</td></tr>" for j in order
         )
         caption = "Features"
-    return f"<p class=note>{caption}</p><table>{head}{rows}</table>"
+    return (f"{plain}<details><summary class=note>{caption} (feature values)"
+            f"</summary><table>{head}{rows}</table></details>")
 
 
 def _card(r, image, threshold, borderline, features_html) -> str:
@@ -241,7 +246,7 @@ def write_review_report(
         cards[id(r)] = _card(
             r, image, threshold, borderline,
             _top_features(r["index"], features, feature_names,
-                          standardised_features),
+                          standardised_features, str(r.get("kind", "axis"))),
         )
     n_cells_after = len(LabelGeometry.from_volume(corrected))
     page = _page(
@@ -291,9 +296,10 @@ def _page(source, shape, records, unsure, merged, cards, threshold, borderline,
 <h1>Merge review</h1>
 <p class=note>Oversegmentation correction of {name}. Each figure shows the XY
 layers above, at and below the gap, and an XZ section through the pair
-(right), before (top row) and after (bottom row) correction. The upper
-fragment is outlined in cyan, the lower one in magenta, the merged cell in
-white; other cells are dimmed.</p>
+(right), before (top row) and after (bottom row) correction. Before, the
+upper piece is filled and outlined in cyan and the lower one in magenta, as in
+each figure's legend; after, the merged cell is outlined in white. Other cells
+are dimmed.</p>
 <div class=summary><table>{summary}</table>
 <img src="histogram.png" alt="histogram of merge probabilities"></div>
 <h2>How to review</h2>

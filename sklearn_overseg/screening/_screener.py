@@ -226,7 +226,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self : CandidateScreener
         """
         self.validate_settings(voxel_size)
-        self.n_volumes_in_ = len(check_volumes(volumes))
+        self.n_volumes_in_ = len(check_volumes(volumes, allow_background_only=True))
         return self
 
     def transform(self, volumes, voxel_size=None) -> CandidateSet:
@@ -248,12 +248,13 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             Sorted by volume, then upper label, then lower label.
         """
         voxel_size = self.validate_settings(voxel_size)
-        return self._screen(check_volumes(volumes), voxel_size)
+        volumes = check_volumes(volumes, allow_background_only=True)
+        return self._screen(volumes, voxel_size)
 
     def fit_transform(self, volumes, y=None, *, voxel_size=None) -> CandidateSet:
         """Same as ``fit(volumes).transform(volumes, voxel_size)``, validating once."""
         voxel_size = self.validate_settings(voxel_size)
-        volumes = check_volumes(volumes)
+        volumes = check_volumes(volumes, allow_background_only=True)
         self.n_volumes_in_ = len(volumes)
         return self._screen(volumes, voxel_size)
 
