@@ -10,16 +10,21 @@ missing layers of accepted axis pairs by interpolation (:func:`apply_merges`).
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
-from joblib import Parallel, delayed
 
 from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
 from .._geometry import LabelGeometry
+from .._parallel import map_batches
 from .._progress import progress
 from ._interpolation import interpolate_masks
 from ._merging import relabel_volume, resolve_merges
 
 __all__ = ["apply_merges", "decide_merges", "label_z_extents", "merge_records"]
+
+#: Gaps a worker process must get (a few seconds of interpolation) to pay off.
+_GAPS_PER_JOB = 200
 
 def _gap_fill(cand: Candidate, method: str) -> np.ndarray:
     """Interpolated masks of the gap layers of one axis candidate (crop coords)."""
@@ -29,6 +34,12 @@ def _gap_fill(cand: Candidate, method: str) -> np.ndarray:
     return interpolate_masks(
         above, below, n_missing=g1 - g0, voxel_size=cand.voxel_size[1:], method=method
     )
+
+
+def _gap_fills(cands, method: str, verbose: int) -> list[np.ndarray]:
+    bar = progress(cands, desc="interpolating gaps", enabled=verbose > 0)
+    return [_gap_fill(c, method) for c in bar]
+
 
 def label_z_extents(volume: np.ndarray) -> dict[int, tuple[int, int]]:
     """``label -> (first layer, one past last layer)`` for every label present."""
@@ -86,15 +97,14 @@ def apply_merges(
     fills = []
     if interpolate:
         axis = [c for c in accepted if c.kind == "axis" and c.gap is not None]
-        masks = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(_gap_fill)(c, interpolation) for c in axis
+        # worker processes only when the gaps are work enough to pay for them
+        batches = map_batches(
+            partial(_gap_fills, method=interpolation, verbose=verbose),
+            axis,
+            n_jobs=n_jobs,
+            min_work_per_job=_GAPS_PER_JOB,
         )
-        masks = progress(
-            masks, desc="interpolating gaps", total=len(axis), enabled=verbose > 0
-        )
-        # exhaust the generator: an abandoned one (no gap to fill) makes joblib
-        # shut its workers down, and the next call pays their start-up again
-        fills = list(zip(axis, list(masks)))
+        fills = list(zip(axis, (mask for batch in batches for mask in batch)))
     # Noisy partial masks covered by a rebuilt layer join the merged cell,
     # unless they already belong to a merged group (as a fragment of another
     # merged pair, or absorbed by an earlier gap): relabelling them again
