@@ -45,7 +45,7 @@ def map_batches(
     *,
     n_jobs: int | None = None,
     work: float | None = None,
-    min_work_per_job: float = MIN_VOXELS_PER_JOB,
+    min_work_per_job: float | None = None,
 ) -> list:
     """``func`` applied to contiguous batches of ``items``, in order.
 
@@ -61,9 +61,9 @@ def map_batches(
     work : float, optional
         Amount of work in ``items`` (e.g. :func:`crop_voxels`); ``None``
         counts one unit per item.
-    min_work_per_job : float, default=MIN_VOXELS_PER_JOB
+    min_work_per_job : float, optional
         Work each job must get; with less, fewer jobs (down to the serial
-        ``[func(items)]``) are used.
+        ``[func(items)]``) are used. ``None``: :data:`MIN_VOXELS_PER_JOB`.
 
     Returns
     -------
@@ -78,6 +78,8 @@ def map_batches(
     [45]
     """
     work = len(items) if work is None else work
+    if min_work_per_job is None:
+        min_work_per_job = MIN_VOXELS_PER_JOB
     jobs = n_jobs_for(n_jobs, work, min_work_per_job)
     if jobs == 1 or len(items) < 2:
         return [func(items)]
