@@ -194,7 +194,9 @@ default="quantiles"
         key, so a pair's features do not depend on the other pairs or on
         ``n_jobs``.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib, threads by default) over chunks of candidates.
+        Most parallel jobs (joblib) over batches of candidates: worker
+        processes, and only as many as the candidates' crops are work for
+        (about 20 M voxels per job); little work runs in this process.
 
     Attributes
     ----------

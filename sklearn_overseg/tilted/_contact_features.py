@@ -120,7 +120,9 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         Bound of the absolute feature values (tiny fragments give extreme
         ratios).
     n_jobs : int or None, default=None
-        Parallel jobs (joblib, threads by default) over chunks of candidates.
+        Most parallel jobs (joblib) over batches of candidates: worker
+        processes, and only as many as the candidates' crops are work for
+        (about 20 M voxels per job); little work runs in this process.
 
     Attributes
     ----------

@@ -255,9 +255,9 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
         Keep at most this many layers on each side of the gap (bounds the
         cost of large cells); ``None`` keeps them all.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of candidates; threads unless a
-        ``joblib.parallel_config`` backend says otherwise (the work is in
-        numpy and scipy, and the crops are not copied to other processes).
+        Most parallel jobs (joblib) over batches of candidates: worker
+        processes, and only as many as the candidates' crops are work for
+        (about 20 M voxels per job); little work runs in this process.
 
     Examples
     --------
