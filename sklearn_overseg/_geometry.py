@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-__all__ = ["LabelGeometry", "require_int64_labels"]
+__all__ = ["LabelGeometry", "RowLookup", "require_int64_labels"]
 
 # find_objects allocates one entry per label value up to the maximum label.
 _MAX_DIRECT_LABEL = 1 << 24
@@ -102,6 +102,25 @@ class LabelGeometry:
             raise KeyError(f"label {label} is not present in the volume")
         return i
 
+    def pair_box(
+        self, rows: tuple[int, int], padding: int
+    ) -> tuple[slice, slice, slice]:
+        """Union bounding box of two labels (by row), padded in y and x.
+
+        Clipped to the volume. The z range is not padded: it runs from the
+        first layer of either label to the last layer of either label.
+        """
+        rows = list(rows)
+        lo = self.starts[rows].min(axis=0)
+        hi = self.stops[rows].max(axis=0)
+        box = [slice(int(lo[0]), int(hi[0]))]
+        for axis in (1, 2):
+            box.append(slice(
+                max(int(lo[axis]) - padding, 0),
+                min(int(hi[axis]) + padding, self.shape[axis]),
+            ))
+        return tuple(box)
+
     @property
     def z_starts(self) -> np.ndarray:
         """First z layer of each label."""
@@ -130,3 +149,35 @@ class LabelGeometry:
         lo = self.starts[rows].min(axis=0)
         hi = self.stops[rows].max(axis=0)
         return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+
+
+# Labels up to this value are mapped to rows with a dense lookup table (int32).
+_MAX_LOOKUP_TABLE_LABEL = 1 << 22
+
+
+class RowLookup:
+    """Map label values to rows of a :class:`LabelGeometry` (background -> n)."""
+
+    def __init__(self, labels: np.ndarray):
+        self.labels = labels
+        self.n = len(labels)
+        top = int(labels[-1]) if self.n else 0
+        self.table = None
+        if top <= _MAX_LOOKUP_TABLE_LABEL:
+            self.table = np.full(top + 1, self.n, dtype=np.int32)
+            self.table[labels] = np.arange(self.n, dtype=np.int32)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        if self.table is not None:
+            return self.table[values]
+        # uint64 against the int64 labels would be searched as float64, where
+        # labels near 2**63 collide; they fit int64 (LabelGeometry checks it)
+        values = np.asarray(values).astype(np.int64, copy=False)
+        pos = np.minimum(np.searchsorted(self.labels, values), self.n - 1)
+        return np.where(self.labels[pos] == values, pos, self.n)
+
+    def per_label(self, per_row: np.ndarray, fill) -> np.ndarray | None:
+        """Table label value -> ``per_row[row]`` (``fill`` for background)."""
+        if self.table is None:
+            return None
+        return np.append(per_row, fill).astype(np.int32)[self.table]

@@ -12,7 +12,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["check_label_volume", "check_voxel_size", "check_volumes"]
+__all__ = [
+    "check_label_volume",
+    "check_out_array",
+    "check_single_volume",
+    "check_voxel_size",
+    "check_volumes",
+]
 
 
 def check_label_volume(
@@ -204,3 +210,39 @@ def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:
     if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
         raise ValueError(f"voxel_size must be positive and finite, got {vs.tolist()}.")
     return vs
+
+
+def check_single_volume(volume) -> np.ndarray:
+    """Validate one label volume (a list of several is refused clearly)."""
+    if hasattr(volume, "__array__") and np.ndim(volume) not in (0, 3):
+        shape = np.shape(volume)
+        raise ValueError(
+            f"volume must be one 3D (z, y, x) label volume, got a {len(shape)}D "
+            f"array of shape {shape}; use transform for a stack of volumes"
+        )
+    volumes = check_volumes(volume, name="volume")
+    if len(volumes) != 1:
+        raise ValueError(
+            f"expected one 3D label volume, got {len(volumes)} volumes; use "
+            "transform for several"
+        )
+    return volumes[0]
+
+
+def check_out_array(out, volume: np.ndarray) -> np.ndarray | None:
+    """Validate the ``out`` array of a correction (``None`` passes)."""
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
+    if out.shape != volume.shape or out.dtype != volume.dtype:
+        raise ValueError(
+            f"out must have the volume's shape {volume.shape} and dtype "
+            f"{volume.dtype}, got shape {out.shape} and dtype {out.dtype}."
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only.")
+    same = out.ctypes.data == volume.ctypes.data and out.strides == volume.strides
+    if not same and np.may_share_memory(out, volume):
+        raise ValueError("out overlaps the volume without being the volume itself.")
+    return out

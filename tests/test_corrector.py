@@ -289,14 +289,17 @@ def test_n_jobs_reaches_the_pair_pipeline(monkeypatch):
     from sklearn_overseg.correction import _corrector
 
     seen = []
+    real = _corrector.score_pairs
 
-    class Spy(_corrector.MergeCorrector):
-        def predict_proba(self, candidates):
-            seen.append(joblib.effective_n_jobs(None))
-            return super().predict_proba(candidates)
+    def spy(*args, **kwargs):
+        seen.append(joblib.effective_n_jobs(None))
+        return real(*args, **kwargs)
 
+    monkeypatch.setattr(_corrector, "score_pairs", spy)
     truth = make_tissue((16, 48, 48), 8, random_state=0)
-    corrector = Spy(classifier=make_pair_pipeline(LogisticRegression()), n_rounds=1)
+    corrector = _corrector.MergeCorrector(
+        classifier=make_pair_pipeline(LogisticRegression()), n_rounds=1
+    )
     corrector.fit([truth])
     corrector.set_params(n_jobs=2).predict_merges(truth)
     corrector.set_params(n_jobs=None).predict_merges(truth)

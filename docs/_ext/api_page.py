@@ -37,12 +37,31 @@ TOP_LEVEL_GROUPS = [
         ],
     ),
     ("Step 5: rebuilding missing layers", ["interpolate_masks"]),
-    ("Step 6: tilted cuts", ["TiltedReslicer", "fit_contact_plane", "reslice_pair"]),
+    (
+        "Step 6: tilted cuts",
+        [
+            "TiltedReslicer",
+            "ContactFeatures",
+            "ClippedStandardScaler",
+            "fit_contact_plane",
+            "reslice_pair",
+        ],
+    ),
+    (
+        "Human review",
+        ["write_review_report", "read_decisions", "apply_decisions"],
+    ),
     ("Model files", ["save_model", "load_model"]),
 ]
 
 #: Public subpackages and modules documented after the top level.
 SUBMODULES = [
+    "sklearn_overseg.screening",
+    "sklearn_overseg.features",
+    "sklearn_overseg.tilted",
+    "sklearn_overseg.models",
+    "sklearn_overseg.correction",
+    "sklearn_overseg.review",
     "sklearn_overseg.datasets",
     "sklearn_overseg.io",
     "sklearn_overseg.metrics",

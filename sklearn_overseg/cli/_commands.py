@@ -10,25 +10,20 @@ identical to ``correct``'s.
 from __future__ import annotations
 
 import json
-import math
 import struct
 import warnings
 import zlib
 from pathlib import Path
 
 import numpy as np
-from sklearn.pipeline import FeatureUnion, Pipeline
-from sklearn.preprocessing import StandardScaler
 
-from .._progress import progress, stage
+from .._progress import stage
 from .._validation import check_voxel_size
-from ..correction._corrector import MergeCorrector
-from ..correction._steps import apply_merges, decide_merges, merge_records
+from ..correction import MergeCorrector
 from ..io import read_labels, write_labels
 from ..io._labels import check_destination
-from ..models._pretrained import available_pretrained, load_pretrained
-from ..models._serialization import load_model, save_model
-from ..review._decisions import _is_borderline, apply_decisions, read_decisions
+from ..models import available_pretrained, load_model, load_pretrained, save_model
+from ..review import apply_decisions, is_borderline, read_decisions
 
 __all__ = [
     "run_apply_decisions", "run_correct", "run_demo", "run_evaluate", "run_train",
@@ -78,7 +73,9 @@ def read_input(path: str, voxel_size, *, quiet: bool):
     return volume, stored
 
 
-def configure(corrector: MergeCorrector, voxel_size, *, threshold=None, jobs=None):
+def configure(
+    corrector: MergeCorrector, voxel_size, *, threshold=None, jobs=None, verbose=0
+):
     """Apply the command-line settings to a fitted corrector, in place.
 
     A model works in the units it was trained in. One trained without a voxel
@@ -90,6 +87,7 @@ def configure(corrector: MergeCorrector, voxel_size, *, threshold=None, jobs=Non
     if voxel_size is not None and corrector.screener_.voxel_size is not None:
         relative = np.asarray(voxel_size, dtype=float) / float(voxel_size[2])
         corrector.screener_.set_params(voxel_size=tuple(relative.tolist()))
+    corrector.set_params(verbose=verbose)
     if threshold is not None:
         corrector.set_params(threshold=threshold)
     if jobs is not None:
@@ -98,47 +96,6 @@ def configure(corrector: MergeCorrector, voxel_size, *, threshold=None, jobs=Non
         corrector.classifier_.set_params(
             **{k: jobs for k in params if k.endswith("n_jobs")}
         )
-
-
-def classify(corrector: MergeCorrector, candidates, *, quiet: bool):
-    """Merge probabilities, with the pair features when the model exposes them.
-
-    Returns ``(probabilities, features, standardised, names)``; the last three
-    are ``None`` for a classifier that is not a features-then-classifier
-    pipeline.
-    """
-    model = corrector.classifier_
-    n = len(candidates)
-    if n == 0:
-        return np.zeros(0), None, None, None
-    if not isinstance(model, Pipeline) or len(model) < 2:
-        with stage("classifying pairs", enabled=not quiet):
-            return np.asarray(model.predict_proba(candidates))[:, 1], None, None, None
-    head = [s for _, s in model.steps[:-1] if s not in (None, "passthrough")]
-    batch = max(16, math.ceil(n / 50))
-    scaled, raw, union = [], [], None
-    with progress(desc="pair features", total=n, unit="pair", enabled=not quiet) \
-            as bar:
-        for start in range(0, n, batch):
-            X, features = candidates[start:start + batch], None
-            for step in head:
-                X = step.transform(X)
-                if isinstance(step, FeatureUnion):
-                    union, features = step, X
-            scaled.append(X)
-            raw.append(features)
-            bar.update(min(batch, n - start))
-    X = np.concatenate(scaled)
-    with stage("classifying pairs", enabled=not quiet):
-        proba = np.asarray(model.steps[-1][1].predict_proba(X))[:, 1]
-    if union is None:
-        return proba, None, None, None
-    try:
-        names = [str(v) for v in union.get_feature_names_out()]
-    except Exception:  # names are optional decoration of the report
-        names = None
-    standardised = X if isinstance(head[-1], StandardScaler) else None
-    return proba, np.concatenate(raw), standardised, names
 
 
 def _require_matplotlib() -> None:
@@ -159,31 +116,30 @@ def run_correct(args) -> int:
     check_destination(args.output)  # fail now, not after the work
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     corrector = load_corrector(args.model)
-    configure(corrector, voxel_size, threshold=args.threshold, jobs=args.jobs)
+    configure(corrector, voxel_size, threshold=args.threshold, jobs=args.jobs,
+              verbose=0 if quiet else 1)
     with stage("screening", enabled=not quiet):
-        candidates = corrector.screener_.transform([volume])
-    proba, features, standardised, names = classify(corrector, candidates,
-                                                    quiet=quiet)
-    threshold = corrector.threshold
-    mapping, merged = decide_merges(volume, candidates, proba, threshold)
-    corrected = apply_merges(
-        volume, [c for c, m in zip(candidates, merged) if m], mapping,
-        interpolate=corrector.interpolate, interpolation=corrector.interpolation,
-        n_jobs=corrector.n_jobs, verbose=0 if quiet else 1,
-    )
+        candidates = corrector.screen(volume)
+    scores = corrector.score_pairs(candidates, return_features=True)
+    decisions = corrector.decide(volume, candidates, scores.probabilities)
+    corrected = corrector.apply(volume, decisions)
     with stage(f"writing {args.output}", enabled=not quiet):
         write_labels(args.output, corrected, voxel_size=voxel_size)
-    n_unsure = sum(_is_borderline(p, threshold, args.borderline) for p in proba)
-    print(f"{len(candidates)} candidate pairs, {int(merged.sum())} merged, "
+    threshold = corrector.threshold
+    n_unsure = sum(
+        is_borderline(p, threshold, args.borderline) for p in decisions.probabilities
+    )
+    print(f"{len(candidates)} candidate pairs, {int(decisions.merged.sum())} merged, "
           f"{n_unsure} unsure; wrote {args.output}")
     if args.report:
-        from ..review._report import write_review_report
+        from ..review import write_review_report
 
         page = write_review_report(
-            volume, corrected, merge_records(candidates, proba, merged),
+            volume, corrected, decisions.records(),
             args.report, threshold=threshold, borderline=args.borderline,
-            max_pairs=args.max_pairs, features=features, feature_names=names,
-            standardised_features=standardised, voxel_size=voxel_size,
+            max_pairs=args.max_pairs, features=scores.features,
+            feature_names=scores.feature_names,
+            standardised_features=scores.standardised, voxel_size=voxel_size,
             source=args.input, verbose=0 if quiet else 1,
         )
         print(f"review report: {page}")
@@ -194,8 +150,8 @@ def run_train(args) -> int:
     """``overseg train``."""
     from sklearn.linear_model import LogisticRegression
 
-    from ..models._pair_pipeline import make_pair_pipeline
-    from ..screening._screener import CandidateScreener
+    from ..models import make_pair_pipeline
+    from ..screening import CandidateScreener
 
     if Path(args.output).suffix.lower() != ".json":
         raise ValueError(f"the model name must end in .json, got '{args.output}'")
@@ -274,9 +230,8 @@ def run_apply_decisions(args) -> int:
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     decisions = read_decisions(args.decisions)
     corrector = load_corrector(args.model)
-    configure(corrector, voxel_size, jobs=args.jobs)
-    corrected = apply_decisions(volume, decisions, corrector=corrector,
-                                verbose=0 if quiet else 1)
+    configure(corrector, voxel_size, jobs=args.jobs, verbose=0 if quiet else 1)
+    corrected = apply_decisions(volume, decisions, corrector=corrector)
     with stage(f"writing {args.output}", enabled=not quiet):
         write_labels(args.output, corrected, voxel_size=voxel_size)
     n_yes = sum(d["merged"] for d in decisions)

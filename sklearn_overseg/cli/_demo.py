@@ -16,7 +16,7 @@ import numpy as np
 
 from ..datasets import make_tissue, oversegment
 from ..metrics import mean_average_precision, merge_scores, variation_of_information
-from ..models._pretrained import load_pretrained
+from ..models import load_pretrained
 
 __all__ = ["run_demo"]
 

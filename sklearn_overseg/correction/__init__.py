@@ -5,11 +5,24 @@
 """
 
 from ._corrector import MergeCorrector
+from ._gap_writes import GapFill, fold_gap_fills, gap_fill, gap_region, paint_writes
 from ._interpolation import interpolate_masks
+from ._merging import relabel_volume, resolve_merges
+from ._steps import MergeDecisions, PairScores, label_z_extents
 from ._training import label_candidates, make_training_candidates
 
 __all__ = [
+    "GapFill",
     "MergeCorrector",
+    "MergeDecisions",
+    "PairScores",
+    "fold_gap_fills",
+    "gap_fill",
+    "gap_region",
+    "label_z_extents",
+    "paint_writes",
+    "relabel_volume",
+    "resolve_merges",
     "interpolate_masks",
     "label_candidates",
     "make_training_candidates",

@@ -21,49 +21,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
 from .._progress import progress
-from .._validation import check_volumes
-from ..models._pair_pipeline import make_pair_pipeline
-from ..screening._screener import CandidateScreener
-from ._steps import apply_merges, decide_merges, merge_records
+from .._validation import check_out_array, check_single_volume, check_volumes
+from ..models import make_pair_pipeline
+from ..screening import CandidateScreener
+from ._scoring import score_pairs
+from ._steps import MergeDecisions, apply_merges, decide_merges
 from ._training import label_candidates, make_training_candidates
 
 __all__ = ["MergeCorrector"]
-
-
-def _single_volume(volume) -> np.ndarray:
-    """Validate one label volume (a list of several is refused clearly)."""
-    if hasattr(volume, "__array__") and np.ndim(volume) not in (0, 3):
-        shape = np.shape(volume)
-        raise ValueError(
-            f"volume must be one 3D (z, y, x) label volume, got a {len(shape)}D "
-            f"array of shape {shape}; use transform for a stack of volumes"
-        )
-    volumes = check_volumes(volume, name="volume")
-    if len(volumes) != 1:
-        raise ValueError(
-            f"expected one 3D label volume, got {len(volumes)} volumes; use "
-            "transform for several"
-        )
-    return volumes[0]
-
-
-def _check_out(out, volume: np.ndarray) -> np.ndarray | None:
-    """Validate the ``out`` array of :meth:`MergeCorrector.correct`."""
-    if out is None:
-        return None
-    if not isinstance(out, np.ndarray):
-        raise TypeError(f"out must be a numpy array, got {type(out).__name__}.")
-    if out.shape != volume.shape or out.dtype != volume.dtype:
-        raise ValueError(
-            f"out must have the volume's shape {volume.shape} and dtype "
-            f"{volume.dtype}, got shape {out.shape} and dtype {out.dtype}."
-        )
-    if not out.flags.writeable:
-        raise ValueError("out is read-only.")
-    same = out.ctypes.data == volume.ctypes.data and out.strides == volume.strides
-    if not same and np.may_share_memory(out, volume):
-        raise ValueError("out overlaps the volume without being the volume itself.")
-    return out
 
 
 class MergeCorrector(TransformerMixin, BaseEstimator):
@@ -213,25 +178,113 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
         self.n_training_pairs_ = len(labels)
         return self
 
-    # ------------------------------------------------------------- predict
-    def predict_proba(self, candidates: CandidateSet) -> np.ndarray:
-        """Merge probability of each candidate pair, shape (n,)."""
-        check_is_fitted(self)
-        if len(candidates) == 0:
-            return np.zeros(0)
-        return np.asarray(self.classifier_.predict_proba(candidates))[:, 1]
+    # ---------------------------------------------------------------- steps
+    # screen -> score_pairs -> decide -> apply: the one correction flow that
+    # correct, predict_merges, the command line and report, the block-wise
+    # path, napari and reviewed decisions all go through.
+    def screen(self, volume) -> CandidateSet:
+        """Step 1: the candidate pairs of one label volume.
 
-    def _decide(self, volume: np.ndarray, vol_index: int = 0):
-        cands = self.screener_.transform([volume])
+        Parameters
+        ----------
+        volume : ndarray of shape (z, y, x)
+            A label volume.
+
+        Returns
+        -------
+        CandidateSet
+        """
+        check_is_fitted(self)
+        return self.screener_.transform([check_single_volume(volume)])
+
+    def _jobs(self):
         # steps left at n_jobs=None take the corrector's n_jobs (or, when it
         # is None too, that of an enclosing joblib.parallel_config)
-        jobs = nullcontext() if self.n_jobs is None else parallel_config(
+        return nullcontext() if self.n_jobs is None else parallel_config(
             n_jobs=self.n_jobs
         )
-        with jobs:
-            proba = self.predict_proba(cands)
-        mapping, merged = decide_merges(volume, cands, proba, self.threshold)
-        return cands, proba, mapping, merged
+
+    def score_pairs(self, candidates: CandidateSet, *, return_features=False):
+        """Step 2: merge probability of each candidate pair.
+
+        Parameters
+        ----------
+        candidates : CandidateSet
+            Pairs from :meth:`screen`.
+        return_features : bool, default=False
+            Also return the pair features behind the probabilities.
+
+        Returns
+        -------
+        ndarray of shape (n_pairs,) or PairScores
+            The probabilities, or a :class:`PairScores` with the features
+            when ``return_features`` is true.
+        """
+        check_is_fitted(self)
+        with self._jobs():
+            scores = score_pairs(
+                self.classifier_, candidates, return_features=return_features,
+                verbose=self.verbose,
+            )
+        return scores if return_features else scores.probabilities
+
+    def predict_proba(self, candidates: CandidateSet) -> np.ndarray:
+        """Merge probability of each candidate pair, shape (n,)."""
+        return self.score_pairs(candidates)
+
+    def decide(self, volume, candidates: CandidateSet, probabilities):
+        """Step 3: which pairs merge (threshold, chains top to bottom).
+
+        Parameters
+        ----------
+        volume : ndarray of shape (z, y, x) or LabelGeometry
+            The label volume the candidates come from (its z-extents forbid
+            merging two cells that share a layer through an axis pair).
+        candidates : CandidateSet
+        probabilities : array-like of shape (n_pairs,)
+
+        Returns
+        -------
+        MergeDecisions
+        """
+        check_is_fitted(self)
+        probabilities = np.asarray(probabilities, dtype=float).ravel()
+        mapping, merged = decide_merges(
+            volume, candidates, probabilities, self.threshold
+        )
+        return MergeDecisions(candidates, probabilities, merged, mapping)
+
+    def apply(self, volume, decisions: MergeDecisions, *, out=None) -> np.ndarray:
+        """Step 4: merge the decided pairs and rebuild their missing layers.
+
+        Parameters
+        ----------
+        volume : ndarray of shape (z, y, x)
+            The label volume the decisions were made on; not modified
+            (unless it is ``out``).
+        decisions : MergeDecisions
+            From :meth:`decide` (or :func:`apply_decisions` for reviewed ones).
+        out : ndarray, optional
+            See :meth:`correct`.
+
+        Returns
+        -------
+        ndarray of shape (z, y, x)
+        """
+        check_is_fitted(self)
+        volume = check_single_volume(volume)
+        return self._apply(volume, decisions, check_out_array(out, volume))
+
+    def _apply(self, volume, decisions, out) -> np.ndarray:
+        return apply_merges(
+            volume, decisions.accepted, decisions.mapping,
+            interpolate=self.interpolate, interpolation=self.interpolation,
+            n_jobs=self.n_jobs, verbose=self.verbose, out=out,
+        )
+
+    def _decisions(self, volume: np.ndarray) -> MergeDecisions:
+        candidates = self.screener_.transform([volume])
+        return self.decide(volume, candidates, self.score_pairs(candidates))
 
     def predict_merges(self, volume) -> list[dict]:
         """The review list: every candidate pair with its decision.
@@ -249,12 +302,13 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             ``gap_stop`` (absolute layers, ``None`` without a gap).
         """
         check_is_fitted(self)
-        volume = _single_volume(volume)
-        cands, proba, _, merged = self._decide(volume)
-        return merge_records(cands, proba, merged)
+        return self._decisions(check_single_volume(volume)).records()
 
     def correct(self, volume, *, out: np.ndarray | None = None) -> np.ndarray:
         """Return a corrected copy of one label volume (same dtype).
+
+        The four steps in a row: :meth:`screen`, :meth:`score_pairs`,
+        :meth:`decide` and :meth:`apply`.
 
         Parameters
         ----------
@@ -272,19 +326,9 @@ class MergeCorrector(TransformerMixin, BaseEstimator):
             The corrected labels (``out`` when given).
         """
         check_is_fitted(self)
-        volume = _single_volume(volume)
-        out = _check_out(out, volume)
-        cands, _, mapping, merged = self._decide(volume)
-        return apply_merges(
-            volume,
-            [c for c, m in zip(cands, merged) if m],
-            mapping,
-            interpolate=self.interpolate,
-            interpolation=self.interpolation,
-            n_jobs=self.n_jobs,
-            verbose=self.verbose,
-            out=out,
-        )
+        volume = check_single_volume(volume)
+        out = check_out_array(out, volume)
+        return self._apply(volume, self._decisions(volume), out)
 
     def transform(self, X) -> list[np.ndarray]:
         """Correct every volume; returns a list of corrected copies."""

@@ -192,7 +192,7 @@ def make_training_candidates(
     """
     from dataclasses import replace
 
-    from ..screening._screener import CandidateScreener
+    from ..screening import CandidateScreener
 
     if mode not in ("axis", "tilted"):
         raise ValueError(f"mode must be 'axis' or 'tilted', got {mode!r}")

@@ -24,12 +24,9 @@ import dask
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
-from .._candidates import GAP_NOISE, CandidateSet
-from ..correction._merging import resolve_merges
-from ..correction._steps import _gap_fill
-from ..screening._axis import axis_candidate
-from ..screening._contact import pair_box
-from ..screening._screener import CandidateScreener
+from .._candidates import CandidateSet
+from ..correction import GapFill, fold_gap_fills, gap_fill, gap_region
+from ..screening import CandidateScreener, axis_candidate
 from ._geometry import blockwise_geometry
 from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute
@@ -38,14 +35,22 @@ from ._source import VolumeReader, Window, block_grid, default_block_shape
 
 __all__ = ["correct_zarr"]
 
+
+class _PairTable:
+    """Screened pairs as :meth:`MergeCorrector.decide` reads them (no crops)."""
+
+    def __init__(self, labels: np.ndarray, pairs) -> None:
+        rows = np.array([(p.upper_row, p.lower_row) for p in pairs], np.int64)
+        self.pairs = labels[rows.reshape(-1, 2)] if len(pairs) else rows.reshape(0, 2)
+        self.kinds = np.full(len(pairs), "axis")
+
 #: Pairs classified (or interpolated) per task.
 PAIR_BATCH = 32
 
 
 def _candidate(reader, geometry, pair, crop_settings):
     """The candidate of one pair and its box, read from the store at once."""
-    box = pair_box(
-        geometry, (pair.upper_row, pair.lower_row), crop_settings["padding"]
+    box = geometry.pair_box((pair.upper_row, pair.lower_row), crop_settings["padding"]
     )
     window = Window(reader, box)
     return axis_candidate(window, geometry, pair, **crop_settings), window
@@ -56,33 +61,16 @@ def _classify(reader, geometry, pairs, corrector, crop_settings) -> np.ndarray:
     candidates = CandidateSet(
         _candidate(reader, geometry, p, crop_settings)[0] for p in pairs
     )
-    return corrector.predict_proba(candidates)
+    return corrector.score_pairs(candidates)
 
 
-def _fill_writes(reader, geometry, pairs, crop_settings, method) -> list:
-    """Rebuilt gap masks of accepted pairs, as ``(region, mask, absorbed)``.
-
-    ``mask`` is where the rebuilt layers may be painted (background or the
-    pair's noise masks), ``absorbed`` the noise labels a rebuilt layer covers
-    (they join the merged cell), exactly as :func:`apply_merges` decides.
-    """
-    found = []
+def _gap_fills(reader, geometry, pairs, crop_settings, method) -> list[GapFill]:
+    """The gap fills of a batch of accepted pairs, reading their crops."""
+    fills = []
     for pair in pairs:
         cand, window = _candidate(reader, geometry, pair, crop_settings)
-        mask = _gap_fill(cand, method)
-        (g0, g1), (z0, y0, x0) = cand.gap, cand.origin
-        h, w = cand.crop.shape[1:]
-        region = (slice(z0 + g0, z0 + g1), slice(y0, y0 + h), slice(x0, x0 + w))
-        current = window[region]
-        allowed = current == 0
-        absorbed = ()
-        if cand.gap_labels:
-            noise = np.isin(current, cand.gap_labels)
-            noise &= cand.crop[g0:g1] == GAP_NOISE
-            absorbed = tuple(int(v) for v in np.unique(current[noise & mask]))
-            allowed |= noise
-        found.append((region, mask & allowed, absorbed))
-    return found
+        fills.append(gap_fill(cand, window[gap_region(cand)], method))
+    return fills
 
 
 def _screener_settings(corrector) -> tuple[dict, dict]:
@@ -93,7 +81,7 @@ def _screener_settings(corrector) -> tuple[dict, dict]:
             "CandidateScreener with mode='axis', got "
             f"{getattr(screener, 'mode', type(screener).__name__)!r}."
         )
-    voxel_size = screener._check_settings()
+    voxel_size = screener.validate_settings()
     settings = screener.get_params()
     crops = dict(volume_index=0, padding=screener.padding, voxel_size=voxel_size)
     return settings, crops
@@ -191,38 +179,21 @@ def correct_zarr(
     )
     proba = np.concatenate(proba) if proba else np.zeros(0)
     labels = geometry.labels
-    mapping, merged = resolve_merges(
-        np.array(
-            [(labels[p.upper_row], labels[p.lower_row]) for p in pairs], np.int64
-        ).reshape(-1, 2),
-        proba,
-        corrector.threshold,
-        z_extents={
-            int(lab): (int(a), int(b))
-            for lab, a, b in zip(labels, geometry.z_starts, geometry.z_stops)
-        },
-    )
-    writes = []
+    decisions = corrector.decide(geometry, _PairTable(labels, pairs), proba)
+    fills = []
     if corrector.interpolate:
-        accepted = [p for p, m in zip(pairs, merged) if m]
+        accepted = [p for p, m in zip(pairs, decisions.merged) if m]
         found = compute(
             [
-                dask.delayed(_fill_writes, pure=True)(
+                dask.delayed(_gap_fills, pure=True)(
                     *shared, batch, crop_settings, corrector.interpolation
                 )
                 for batch in batches(accepted, PAIR_BATCH)
             ],
             client,
         )
-        # Fold in screening order, as the in-memory corrector does.
-        mapping = dict(mapping)
-        for pair, (region, mask, absorbed) in zip(
-            accepted, (w for part in found for w in part)
-        ):
-            upper = int(labels[pair.upper_row])
-            label = mapping.get(upper, upper)
-            mapping.update({lab: label for lab in absorbed})
-            writes.append((region, mask, label))
+        fills = [f for part in found for f in part]  # in screening order
+    mapping, writes = fold_gap_fills(fills, decisions.mapping)
     grid = block_grid(reader.shape, block_shape)
     grid_shape = tuple(-(-n // b) for n, b in zip(reader.shape, block_shape))
     routed = route_writes(writes, block_shape, grid_shape)

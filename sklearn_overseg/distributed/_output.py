@@ -14,29 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..correction._merging import relabel_volume
+from ..correction import paint_writes, relabel_volume
 from ._source import VolumeReader, default_block_shape
 
-__all__ = ["check_blocks", "open_target", "paint_writes", "route_writes", "write_block"]
-
-
-def paint_writes(values: np.ndarray, origin, writes) -> None:
-    """Paint gap fills into a block of the relabelled volume, in order.
-
-    ``values`` is the block whose first voxel sits at ``origin``; each write
-    ``(region, mask, label)`` sets ``label`` where ``mask`` holds and the
-    voxel is background or already ``label``, clipped to the block.
-    """
-    for region, mask, label in writes:
-        lo = [max(r.start, o) for r, o in zip(region, origin)]
-        hi = [min(r.stop, o + n) for r, o, n in zip(region, origin, values.shape)]
-        if any(a >= b for a, b in zip(lo, hi)):
-            continue
-        view = values[tuple(slice(a - o, b - o) for a, b, o in zip(lo, hi, origin))]
-        part = mask[
-            tuple(slice(a - r.start, b - r.start) for a, b, r in zip(lo, hi, region))
-        ]
-        view[part & ((view == 0) | (view == label))] = label
+__all__ = ["check_blocks", "open_target", "route_writes", "write_block"]
 
 
 def write_block(reader, target, block, mapping, writes) -> int:

@@ -20,14 +20,14 @@ from __future__ import annotations
 import dask
 import numpy as np
 
-from .._geometry import LabelGeometry
-from ..screening._axis import AxisPair, gap_verdict, select_axis_pairs
-from ..screening._contact import pair_box
-from ..screening._facing_overlaps import (
-    _RowLookup,
-    _sparse_count,
+from .._geometry import LabelGeometry, RowLookup
+from ..screening import (
+    AxisPair,
     dense_overlaps,
     facing_counts,
+    gap_verdict,
+    select_axis_pairs,
+    sparse_count,
 )
 from ._scheduler import batches, compute
 from ._source import VolumeReader, Window, block_grid
@@ -45,7 +45,7 @@ def _block_counts(reader: VolumeReader, geometry, block, max_gap: int):
     zs, ys, xs = block
     stop = min(zs.stop + max_gap + 1, reader.shape[0])
     values = reader[zs.start : stop, ys, xs]
-    lookup = _RowLookup(geometry.labels)
+    lookup = RowLookup(geometry.labels)
     return facing_counts(
         values, geometry, lookup, max_gap, layers=(zs.start, zs.stop),
         z_offset=zs.start,
@@ -56,16 +56,16 @@ def _add_counts(*parts):
     """Sum sparse ``(keys, counts)`` triples of several blocks."""
     summed = []
     for k in range(0, 6, 2):
-        summed += _sparse_count([p[k] for p in parts], [p[k + 1] for p in parts])
+        summed += sparse_count([p[k] for p in parts], [p[k + 1] for p in parts])
     return tuple(summed)
 
 
 def _judge(reader: VolumeReader, geometry, pairs, rules: dict) -> list:
     """Gap verdicts of a batch of pairs, each reading its own box once."""
-    lookup = _RowLookup(geometry.labels)
+    lookup = RowLookup(geometry.labels)
     return [
         gap_verdict(
-            Window(reader, pair_box(geometry, (u, v), 0)), geometry, lookup, u, v,
+            Window(reader, geometry.pair_box((u, v), 0)), geometry, lookup, u, v,
             **rules,
         )
         for u, v in pairs

@@ -12,8 +12,7 @@ from __future__ import annotations
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..features._geo_features import GeoWassersteinFeatures
-from ..features._topology import TopologyFeatures
+from ..features import GeoWassersteinFeatures, TopologyFeatures
 
 __all__ = ["make_pair_pipeline"]
 

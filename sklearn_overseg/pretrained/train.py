@@ -29,13 +29,11 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 
-from ..correction._corrector import MergeCorrector
+from ..correction import MergeCorrector
 from ..datasets import make_tissue, oversegment
 from ..datasets._pieces import keep_largest_pieces, relabel_consecutive
-from ..models._classifier import MergeNet
-from ..models._pair_pipeline import make_pair_pipeline
-from ..models._serialization import save_model
-from ..screening._screener import CandidateScreener
+from ..models import MergeNet, make_pair_pipeline, save_model
+from ..screening import CandidateScreener
 
 HERE = Path(__file__).resolve().parent
 
@@ -217,9 +215,8 @@ def build_corrector(model: str) -> MergeCorrector:
             random_state=0,
         )
     if model == "tilted":
-        from ..features._scaling import ClippedStandardScaler
-        from ..tilted._contact_features import ContactFeatures
-        from ..tilted._reslice import TiltedReslicer
+        from ..features import ClippedStandardScaler
+        from ..tilted import ContactFeatures, TiltedReslicer
 
         ensemble = seed_ensemble(TILTED_ENSEMBLE_SIZE, class_weight=5.0)
         # Contacts under 10 voxel faces are left alone: no cell worth merging

@@ -3,10 +3,11 @@
 The report needs matplotlib, which is imported only when a report is written.
 """
 
-from ._decisions import apply_decisions, read_decisions, write_decisions
+from ._decisions import apply_decisions, is_borderline, read_decisions, write_decisions
 
 __all__ = [
     "apply_decisions",
+    "is_borderline",
     "read_decisions",
     "write_decisions",
     "write_review_report",

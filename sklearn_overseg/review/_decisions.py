@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from .._candidates import CandidateSet
 from .._validation import check_label_volume
-from ..correction._merging import resolve_merges
-from ..correction._steps import apply_merges, label_z_extents
+from ..correction import MergeDecisions, label_z_extents, resolve_merges
 
-__all__ = ["apply_decisions", "read_decisions", "write_decisions"]
+__all__ = ["apply_decisions", "is_borderline", "read_decisions", "write_decisions"]
 
 COLUMNS = (
     "upper", "lower", "probability", "merged", "gap_start", "gap_stop", "kind",
@@ -34,7 +34,8 @@ _YES = {"yes", "y", "true", "1", "x", "merge", "merged"}
 _NO = {"no", "n", "false", "0", "", "reject", "rejected"}
 
 
-def _is_borderline(probability: float, threshold: float, borderline: float) -> bool:
+def is_borderline(probability: float, threshold: float, borderline: float) -> bool:
+    """Whether a pair is unsure: ``|probability - threshold| <= borderline``."""
     return abs(probability - threshold) <= borderline
 
 
@@ -76,7 +77,7 @@ def write_decisions(
     """
     rows = [
         r for r in records
-        if r["merged"] or _is_borderline(r["probability"], threshold, borderline)
+        if r["merged"] or is_borderline(r["probability"], threshold, borderline)
     ]
     rows.sort(key=lambda r: abs(r["probability"] - threshold))
     path = Path(path)
@@ -90,7 +91,7 @@ def write_decisions(
                 "" if r.get("gap_start") is None else r["gap_start"],
                 "" if r.get("gap_stop") is None else r["gap_stop"],
                 r.get("kind", "axis"),
-                "yes" if _is_borderline(r["probability"], threshold, borderline)
+                "yes" if is_borderline(r["probability"], threshold, borderline)
                 else "no",
             ])
     return path
@@ -208,7 +209,7 @@ def read_decisions(path: str | os.PathLike) -> list[dict]:
     return decisions
 
 
-def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
+def apply_decisions(volume, decisions, *, corrector=None) -> np.ndarray:
     """Merge the pairs marked ``yes`` in reviewed decisions.
 
     Parameters
@@ -221,9 +222,6 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
         The fitted corrector that made the decisions: its screener finds the
         gaps to rebuild and its interpolation settings are used. ``None``
         loads the pretrained ``"axis"`` corrector.
-    verbose : int, default=0
-        Show a progress bar over gap interpolations.
-
     Returns
     -------
     ndarray of shape (z, y, x)
@@ -244,7 +242,7 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
         decisions = read_decisions(decisions)
     decisions = _check_rows(decisions)
     if corrector is None:
-        from ..models._pretrained import load_pretrained
+        from ..models import load_pretrained
 
         corrector = load_pretrained("axis")
     check_is_fitted(corrector)
@@ -277,7 +275,7 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
     gaps = {frozenset((d["upper"], d["lower"])) for d in approved
             if d.get("kind", "axis") == "axis"} & done
     if gaps and corrector.interpolate:
-        candidates = corrector.screener_.transform([volume])
+        candidates = corrector.screen(volume)
         accepted = [c for c in candidates if frozenset((c.upper, c.lower)) in done]
         lost = gaps - {frozenset((c.upper, c.lower)) for c in accepted}
         if lost:
@@ -286,8 +284,8 @@ def apply_decisions(volume, decisions, *, corrector=None, verbose: int = 0):
                 "without rebuilding their gap layers (was another --model used?)",
                 UserWarning, stacklevel=2,
             )
-    return apply_merges(
-        volume, accepted, mapping, interpolate=corrector.interpolate,
-        interpolation=corrector.interpolation, n_jobs=corrector.n_jobs,
-        verbose=verbose,
+    reviewed = MergeDecisions(
+        CandidateSet(accepted), np.ones(len(accepted)),
+        np.ones(len(accepted), bool), mapping,
     )
+    return corrector.apply(volume, reviewed)

@@ -20,7 +20,7 @@ import numpy as np
 from .._geometry import LabelGeometry
 from .._progress import progress
 from .._validation import check_label_volume, check_voxel_size
-from ._decisions import _is_borderline, write_decisions
+from ._decisions import is_borderline, write_decisions
 from ._figures import draw_histogram, draw_pair
 
 __all__ = ["write_review_report"]
@@ -64,11 +64,11 @@ def _check_records(records) -> list[dict]:
 def _pick_pairs(records, threshold, borderline, max_pairs):
     """Unsure pairs (most unsure first), then merged pairs (least sure first)."""
     unsure = [r for r in records
-              if _is_borderline(r["probability"], threshold, borderline)]
+              if is_borderline(r["probability"], threshold, borderline)]
     unsure.sort(key=lambda r: abs(r["probability"] - threshold))
     merged = [r for r in records
               if r["merged"]
-              and not _is_borderline(r["probability"], threshold, borderline)]
+              and not is_borderline(r["probability"], threshold, borderline)]
     merged.sort(key=lambda r: r["probability"])
     shown = (unsure + merged)[:max_pairs]
     return unsure, merged, {id(r) for r in shown}
@@ -105,7 +105,7 @@ def _card(r, image, threshold, borderline, features_html) -> str:
     p = r["probability"]
     tags = f"<span class='tag {'yes' if r['merged'] else 'no'}'>" \
         f"{'merged' if r['merged'] else 'not merged'}</span>"
-    if _is_borderline(p, threshold, borderline):
+    if is_borderline(p, threshold, borderline):
         tags += "<span class='tag unsure'>unsure</span>"
     if r.get("gap_start") is not None and r["gap_stop"] - r["gap_start"] == 1:
         where = f"missing layer z = {r['gap_start']}"

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
-from .._geometry import LabelGeometry
-from ._contact import pair_box, pair_crop
-from ._facing_overlaps import _RowLookup, facing_overlaps
+from .._geometry import LabelGeometry, RowLookup
+from ._contact import pair_crop
+from ._facing_overlaps import facing_overlaps
 
 __all__ = [
     "AxisPair",
@@ -33,7 +33,7 @@ __all__ = [
 def gap_verdict(
     volume: np.ndarray,
     geometry: LabelGeometry,
-    lookup: _RowLookup,
+    lookup: RowLookup,
     upper_row: int,
     lower_row: int,
     *,
@@ -61,7 +61,7 @@ def gap_verdict(
     labels = geometry.labels
     za = int(geometry.z_stops[upper_row]) - 1
     zb = int(geometry.z_starts[lower_row])
-    _, ys, xs = pair_box(geometry, (upper_row, lower_row), 0)
+    _, ys, xs = geometry.pair_box((upper_row, lower_row), 0)
     upper_face = volume[za, ys, xs] == labels[upper_row]
     lower_face = volume[zb, ys, xs] == labels[lower_row]
     footprint = upper_face | lower_face
@@ -200,7 +200,7 @@ def axis_candidate(
     ``volume``, which may be any array-like indexable by slices (zarr, h5py).
     """
     u, v = pair.upper_row, pair.lower_row
-    box = pair_box(geometry, (u, v), padding)
+    box = geometry.pair_box((u, v), padding)
     crop = pair_crop(volume, geometry, box, ((UPPER, u), (LOWER, v)))
     z0 = box[0].start
     gap = (int(geometry.z_stops[u]) - z0, int(geometry.z_starts[v]) - z0)
@@ -242,7 +242,7 @@ def axis_candidates(
     voxel_size: tuple[float, float, float],
 ) -> list[Candidate]:
     """Axis candidates of one validated volume (see :class:`CandidateScreener`)."""
-    lookup = _RowLookup(geometry.labels)
+    lookup = RowLookup(geometry.labels)
     overlaps = facing_overlaps(volume, geometry, lookup, max_gap)
     rules = dict(
         rule=rule, max_gap_occupancy=max_gap_occupancy, max_intrusion=max_intrusion

@@ -95,29 +95,6 @@ def _shifted(volume: np.ndarray, axis: int, start: int) -> np.ndarray:
     return volume[tuple(index)]
 
 
-def pair_box(
-    geometry: LabelGeometry, rows: tuple[int, int], padding: int
-) -> tuple[slice, slice, slice]:
-    """Union bounding box of two labels, padded in y and x, clipped to the volume.
-
-    The z range is not padded: it runs from the first layer of either label to
-    the last layer of either label.
-    """
-    rows = list(rows)
-    lo = geometry.starts[rows].min(axis=0)
-    hi = geometry.stops[rows].max(axis=0)
-    shape = geometry.shape
-    box = [slice(int(lo[0]), int(hi[0]))]
-    for axis in (1, 2):
-        box.append(
-            slice(
-                max(int(lo[axis]) - padding, 0),
-                min(int(hi[axis]) + padding, shape[axis]),
-            )
-        )
-    return tuple(box)
-
-
 def pair_crop(
     volume: np.ndarray,
     geometry: LabelGeometry,
@@ -159,7 +136,7 @@ def contact_candidates(
     candidates = []
     for (low, high), area in zip(pairs[keep], areas[keep]):
         rows = (geometry.index(low), geometry.index(high))
-        box = pair_box(geometry, rows, padding)
+        box = geometry.pair_box(rows, padding)
         crop = pair_crop(volume, geometry, box, ((UPPER, rows[0]), (LOWER, rows[1])))
         candidates.append(
             Candidate(

@@ -14,40 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._geometry import LabelGeometry
+from .._geometry import LabelGeometry, RowLookup
 
-__all__ = ["dense_overlaps", "facing_counts", "facing_overlaps"]
+__all__ = ["dense_overlaps", "facing_counts", "facing_overlaps", "sparse_count"]
 
 # Labels up to this value are mapped to rows with a dense lookup table (int32).
 _MAX_TABLE_LABEL = 1 << 22
-
-
-class _RowLookup:
-    """Map label values to rows of a :class:`LabelGeometry` (background -> n)."""
-
-    def __init__(self, labels: np.ndarray):
-        self.labels = labels
-        self.n = len(labels)
-        top = int(labels[-1]) if self.n else 0
-        self.table = None
-        if top <= _MAX_TABLE_LABEL:
-            self.table = np.full(top + 1, self.n, dtype=np.int32)
-            self.table[labels] = np.arange(self.n, dtype=np.int32)
-
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        if self.table is not None:
-            return self.table[values]
-        # uint64 against the int64 labels would be searched as float64, where
-        # labels near 2**63 collide; they fit int64 (LabelGeometry checks it)
-        values = np.asarray(values).astype(np.int64, copy=False)
-        pos = np.minimum(np.searchsorted(self.labels, values), self.n - 1)
-        return np.where(self.labels[pos] == values, pos, self.n)
-
-    def per_label(self, per_row: np.ndarray, fill) -> np.ndarray | None:
-        """Table label value -> ``per_row[row]`` (``fill`` for background)."""
-        if self.table is None:
-            return None
-        return np.append(per_row, fill).astype(np.int32)[self.table]
 
 
 def _layer_faces(layer, layer_z, per_row_z, lookup, by_label_z):
@@ -72,7 +44,7 @@ def _shared_pixels(upper_faces, lower_faces, n: int) -> np.ndarray:
     return rows_a[pos[hit]].astype(np.int64) * n + rows_b[hit]
 
 
-def _sparse_count(values: list[np.ndarray], weights: list[np.ndarray] | None = None):
+def sparse_count(values: list[np.ndarray], weights: list[np.ndarray] | None = None):
     """Distinct values and their (weighted) counts."""
     values = np.concatenate(values + [np.zeros(0, np.int64)]).astype(np.int64)
     if weights is None:
@@ -85,7 +57,7 @@ def _sparse_count(values: list[np.ndarray], weights: list[np.ndarray] | None = N
 def facing_counts(
     volume,
     geometry: LabelGeometry,
-    lookup: _RowLookup,
+    lookup: RowLookup,
     max_gap: int,
     *,
     layers: tuple[int, int] | None = None,
@@ -138,14 +110,14 @@ def facing_counts(
                 if z - g - 1 in kept_upper
             ]
             if shared:
-                found, counts = _sparse_count(shared)
+                found, counts = sparse_count(shared)
                 keys.append(found)
                 key_counts.append(counts)
         if z in upper_layers:
             kept_upper[z] = _layer_faces(layer, z, last, lookup, last_by_label)
             last_rows.append(kept_upper[z][1])
-    pair_keys, overlaps = _sparse_count(keys, key_counts)
-    return (pair_keys, overlaps, *_sparse_count(last_rows), *_sparse_count(first_rows))
+    pair_keys, overlaps = sparse_count(keys, key_counts)
+    return (pair_keys, overlaps, *sparse_count(last_rows), *sparse_count(first_rows))
 
 
 def dense_overlaps(
@@ -160,7 +132,7 @@ def dense_overlaps(
 
 
 def facing_overlaps(
-    volume: np.ndarray, geometry: LabelGeometry, lookup: _RowLookup, max_gap: int
+    volume: np.ndarray, geometry: LabelGeometry, lookup: RowLookup, max_gap: int
 ) -> tuple[np.ndarray, ...]:
     """Count pixel overlaps between last-layer and first-layer masks across gaps.
 

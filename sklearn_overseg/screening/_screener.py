@@ -160,7 +160,8 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self.one_to_one = one_to_one
         self.n_jobs = n_jobs
 
-    def _check_settings(self) -> tuple[float, float, float]:
+    def validate_settings(self) -> tuple[float, float, float]:
+        """Check the parameters; returns the voxel size as three floats."""
         self._validate_params()
         if self.rule == "paper" and self.max_gap != 1:
             raise ValueError(
@@ -183,7 +184,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         -------
         self : CandidateScreener
         """
-        self._check_settings()
+        self.validate_settings()
         self.n_volumes_in_ = len(check_volumes(volumes))
         return self
 
@@ -201,12 +202,12 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         CandidateSet
             Sorted by volume, then upper label, then lower label.
         """
-        voxel_size = self._check_settings()
+        voxel_size = self.validate_settings()
         return self._screen(check_volumes(volumes), voxel_size)
 
     def fit_transform(self, volumes, y=None) -> CandidateSet:
         """Same as ``fit(volumes).transform(volumes)``, validating once."""
-        voxel_size = self._check_settings()
+        voxel_size = self.validate_settings()
         volumes = check_volumes(volumes)
         self.n_volumes_in_ = len(volumes)
         return self._screen(volumes, voxel_size)

@@ -19,10 +19,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils.validation import check_is_fitted
 
-from .._candidates import Candidate, CandidateSet
+from .._candidates import Candidate, CandidateSet, check_candidate_set
 from .._parallel import crop_voxels, map_batches
-from ..features._pair_features import PairFeaturesMixin
-from ..features._topology import check_candidate_set
+from ..features import PairFeaturesMixin
 from ._contact_geometry import contact_shape, section_profile
 from ._reslice import reslice_pair
 

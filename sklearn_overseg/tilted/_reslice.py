@@ -22,9 +22,8 @@ from scipy import ndimage as ndi
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
-from .._candidates import LOWER, UPPER, Candidate, CandidateSet
+from .._candidates import LOWER, UPPER, Candidate, CandidateSet, check_candidate_set
 from .._parallel import crop_voxels, map_batches
-from ..features._topology import check_candidate_set
 from ._plane import (
     _bounding_box,
     _check_crop,

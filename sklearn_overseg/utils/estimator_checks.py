@@ -282,7 +282,7 @@ def check_corrector_fills_only_gaps(name: str, corrector) -> None:
     corrector : estimator
         A corrector (fitted or not).
     """
-    from ..correction._merging import relabel_volume
+    from ..correction import relabel_volume
 
     for fitted, example, out in _corrections(corrector):
         flawed = example.flawed
@@ -449,7 +449,7 @@ def check_screener_recovers_splits(name: str, screener) -> None:
 @cache
 def _candidate_sets() -> tuple[CandidateSet, CandidateSet]:
     """Axis candidates and contact candidates of small synthetic volumes."""
-    from ..screening._screener import CandidateScreener
+    from ..screening import CandidateScreener
 
     axis = CandidateScreener(max_gap=2).transform(
         [example.flawed for gap in (1, 2) for example in _axis_examples(gap)]
