@@ -57,7 +57,8 @@ def map_batches(
         Independent work items; sliced, never copied item by item.
     n_jobs : int or None, default=None
         Most jobs to use (joblib's meaning: ``None`` follows
-        ``joblib.parallel_config``, ``-1`` all cores).
+        ``joblib.parallel_config``, ``-1`` all cores). The jobs are always
+        ``loky`` worker processes, whatever the configured backend.
     work : float, optional
         Amount of work in ``items`` (e.g. :func:`crop_voxels`); ``None``
         counts one unit per item.
@@ -84,6 +85,6 @@ def map_batches(
     if jobs == 1 or len(items) < 2:
         return [func(items)]
     size = -(-len(items) // (BATCHES_PER_JOB * jobs))
-    return Parallel(n_jobs=jobs, prefer="processes")(
+    return Parallel(n_jobs=jobs, backend="loky")(
         delayed(func)(items[batch]) for batch in gen_batches(len(items), size)
     )
