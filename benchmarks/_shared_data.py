@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
+    "ALL_NAMES",
     "NAMES",
     "SHARED",
     "available",
@@ -37,13 +38,17 @@ NAMES = (
     "nuclei_gonuclear_1137",
     "nuclei_cells3d",
 )
+#: Every volume of the folder: :data:`NAMES` plus the isotropic electron
+#: microscopy volume (its voxel size is not recorded), which the
+#: generalisation benchmark resamples in z.
+ALL_NAMES = (*NAMES, "em_medulla_gala")
 
 
 def _path(name: str) -> Path:
     stem = name[:-4] if name.endswith(".npz") else name
-    if stem not in NAMES:
+    if stem not in ALL_NAMES:
         raise ValueError(
-            f"unknown shared volume {name!r}; expected one of {', '.join(NAMES)}."
+            f"unknown shared volume {name!r}; expected one of {', '.join(ALL_NAMES)}."
         )
     return SHARED / f"{stem}.npz"
 
@@ -99,7 +104,7 @@ def load(name: str) -> tuple[np.ndarray, np.ndarray, tuple[float, float, float]]
     Parameters
     ----------
     name : str
-        One of :data:`NAMES` (with or without ``.npz``).
+        One of :data:`ALL_NAMES` (with or without ``.npz``).
 
     Returns
     -------

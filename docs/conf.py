@@ -81,7 +81,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": ["auto_examples"],
     "filename_pattern": r"/plot_",
     "within_subsection_order": "gallery_order.ExampleOrder",
-    "subsection_order": ["examples/method"],
+    "subsection_order": ["examples/method", "examples/napari"],
     "doc_module": ("sklearn_overseg",),
     "backreferences_dir": "api/generated/backreferences",
     "remove_config_comments": True,

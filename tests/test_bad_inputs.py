@@ -185,7 +185,8 @@ class _Context:
     def __init__(self, corrector, folder):
         self.corrector, self.folder = corrector, folder
         self.fresh = MergeCorrector(
-            classifier=make_pair_pipeline(LogisticRegression()), n_rounds=1
+            classifier=make_pair_pipeline(LogisticRegression()), damage="axis",
+            n_rounds=1,
         )
 
 
@@ -413,8 +414,8 @@ def _contact_candidate():
 
 
 VOXEL_ENTRY_POINTS = {
-    "screener": lambda vs, folder: CandidateScreener(voxel_size=vs).fit_transform(
-        _template("two_fragments")
+    "screener": lambda vs, folder: CandidateScreener().fit_transform(
+        _template("two_fragments"), voxel_size=vs
     ),
     "oversegment": lambda vs, folder: oversegment(
         _template("two_fragments"), 1, mode="tilted", voxel_size=vs

@@ -175,3 +175,21 @@ def test_baselines_return_copies_with_the_corrector_interface():
         assert out[0].dtype == vol.dtype and out[0] is not vol
     assert np.array_equal(NoCorrection().correct(vol), vol)
     assert len(np.unique(MergeAllCandidates().correct(vol))) == 2
+
+
+def test_lodo_cached_features_match_the_shipped_pipeline_features():
+    """bench_lodo's cached features + fold normalisation = the pipeline's own."""
+    from bench_lodo import Featurizer, TopologyNormalizer
+
+    from sklearn_overseg import make_pair_pipeline, make_training_candidates
+    from sklearn_overseg.datasets import make_tissue
+
+    vol = make_tissue((24, 64, 64), n_cells=20, random_state=0)
+    cands, _, _ = make_training_candidates([vol], n_rounds=1, random_state=0)
+    fz = Featurizer("axis", cands)
+    cached = fz.transform(cands)["absolute"]
+    reference = make_pair_pipeline()[:-2].fit_transform(cands)
+    cols = [i for i, n in enumerate(fz.names) if n.startswith("topology__")
+            and n not in ("topology__quadratic_won", "topology__unimodal")]
+    normalised = TopologyNormalizer(cols).fit(cached).transform(cached)
+    np.testing.assert_allclose(normalised, reference, rtol=1e-5, atol=1e-6)

@@ -178,17 +178,19 @@ def test_train_from_ground_truth_only(data, capsys):
                       MergeCorrector)
 
 
-def test_configure_sets_jobs_and_keeps_the_models_units(pretrained):
+def test_configure_sets_jobs_and_the_model_keeps_its_units(pretrained):
     corrector = copy.deepcopy(pretrained)
-    commands.configure(corrector, (2.0, 0.5, 0.5), threshold=0.7, jobs=2)
+    params = corrector.screener_.get_params()
+    commands.configure(corrector, threshold=0.7, jobs=2)
     assert corrector.threshold == 0.7 and corrector.n_jobs == 2
     assert corrector.classifier_.get_params()["features__geo__n_jobs"] == 2
+    assert corrector.screener_.get_params() == params  # fitted steps untouched
     # trained in voxels (no voxel size): it keeps measuring in voxels
-    assert corrector.screener_.voxel_size is None
+    assert corrector.working_voxel_size((2.0, 0.5, 0.5)) == (1.0, 1.0, 1.0)
     # trained with a voxel size: it gets the file's, relative to x
-    corrector.screener_.set_params(voxel_size=(3.0, 1.0, 1.0))
-    commands.configure(corrector, (2.0, 0.5, 0.5))
-    assert corrector.screener_.voxel_size == (4.0, 1.0, 1.0)
+    corrector.voxel_size_ = (3.0, 1.0, 1.0)
+    assert corrector.working_voxel_size((2.0, 0.5, 0.5)) == (4.0, 1.0, 1.0)
+    assert corrector.working_voxel_size() == (3.0, 1.0, 1.0)
 
 
 def _bad_inputs(folder: Path) -> list[tuple[list[str], str]]:

@@ -4,8 +4,10 @@ import copy
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from sklearn_overseg import (
     CandidateScreener,
@@ -34,7 +36,7 @@ def training():
 def corrector(training):
     """The paper's pipeline (MergeNet), trained briefly."""
     pipe = make_pair_pipeline(MergeNet(max_epochs=30))
-    return MergeCorrector(classifier=pipe, n_rounds=2).fit(training)
+    return MergeCorrector(classifier=pipe, damage="axis", n_rounds=2).fit(training)
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +45,7 @@ def gap2_corrector(training):
     return MergeCorrector(
         CandidateScreener(max_gap=2),
         classifier=make_pair_pipeline(LogisticRegression(max_iter=500)),
+        damage="axis",
         n_rounds=2,
     ).fit(training)
 
@@ -298,9 +301,148 @@ def test_n_jobs_reaches_the_pair_pipeline(monkeypatch):
     monkeypatch.setattr(_corrector, "score_pairs", spy)
     truth = make_tissue((16, 48, 48), 8, random_state=0)
     corrector = _corrector.MergeCorrector(
-        classifier=make_pair_pipeline(LogisticRegression()), n_rounds=1
+        classifier=make_pair_pipeline(LogisticRegression()), damage="axis", n_rounds=1
     )
     corrector.fit([truth])
     corrector.set_params(n_jobs=2).predict_merges(truth)
     corrector.set_params(n_jobs=None).predict_merges(truth)
     assert seen == [2, 1]
+
+
+# ---------------------------------------------------------- the two routes
+def _logistic(**kwargs):
+    return make_pair_pipeline(LogisticRegression(max_iter=500), **kwargs)
+
+
+@pytest.fixture(scope="module")
+def small_truths():
+    return [make_tissue((16, 48, 48), 10, random_state=s) for s in range(3)]
+
+
+def test_fit_without_y_is_deprecated_and_means_damage_axis(small_truths):
+    volume = small_truths[2]
+    new = MergeCorrector(classifier=_logistic(), damage="axis", n_rounds=1)
+    new.fit(small_truths[:2])
+    with pytest.warns(FutureWarning, match="damage='axis'"):
+        old = MergeCorrector(classifier=_logistic(), n_rounds=1)
+        old.fit(small_truths[:2])
+    assert old.n_training_pairs_ == new.n_training_pairs_
+    flawed, _ = oversegment(volume, n_splits=3, random_state=0)
+    assert old.predict_merges(flawed) == new.predict_merges(flawed)
+    with pytest.raises(ValueError, match="without y"):
+        MergeCorrector(classifier=_logistic(), damage="axis").fit(
+            small_truths, small_truths
+        )
+
+
+def test_tilted_damage_is_a_deprecated_alias_of_contact(small_truths):
+    from sklearn_overseg.tilted import TiltedReslicer
+
+    def corrector(damage):
+        return MergeCorrector(
+            CandidateScreener(mode="contact"), _logistic(reslicer=TiltedReslicer()),
+            damage=damage, n_rounds=1,
+        )
+
+    with pytest.warns(FutureWarning, match="'contact'"):
+        old = corrector("tilted").fit(small_truths[:1])
+    new = corrector("contact").fit(small_truths[:1])
+    assert old.n_training_pairs_ == new.n_training_pairs_
+
+
+def test_score_on_ground_truth_is_a_deterministic_merge_f1(small_truths):
+    corrector = MergeCorrector(classifier=_logistic(), damage="axis", n_rounds=1)
+    corrector.fit(small_truths[:2])
+    score = corrector.score(small_truths[2:])
+    assert 0 < score <= 1 and score == corrector.score(small_truths[2:])
+    # merging nothing finds none of the splits
+    assert corrector.set_params(threshold=1.0).score(small_truths[2:]) < score
+
+
+def test_grid_search_from_ground_truth_gives_finite_scores(small_truths):
+    grid = GridSearchCV(
+        MergeCorrector(classifier=_logistic(), damage="axis", n_rounds=1),
+        {"threshold": [0.5, 1.0]},
+        cv=GroupKFold(n_splits=3),
+    ).fit(small_truths, groups=[0, 1, 2])
+    scores = grid.cv_results_["mean_test_score"]
+    assert np.all(np.isfinite(scores)) and len(set(scores.tolist())) == 2
+    assert grid.best_params_ == {"threshold": 0.5}
+
+
+def test_random_state_accepts_a_random_state(small_truths):
+    seeded = MergeCorrector(
+        classifier=_logistic(), damage="axis", n_rounds=1, random_state=5
+    )
+    drawn = clone(seeded).set_params(random_state=np.random.RandomState(5))
+    seeded.fit(small_truths[:2])
+    drawn.fit(small_truths[:2])
+    flawed, _ = oversegment(small_truths[2], n_splits=3, random_state=0)
+    assert seeded.predict_merges(flawed) == drawn.predict_merges(flawed)
+    other = clone(seeded).set_params(random_state=np.random.RandomState(6))
+    cands = seeded.screen(flawed)
+    assert not np.allclose(
+        other.fit(small_truths[:2]).score_pairs(cands), seeded.score_pairs(cands)
+    )
+
+
+def test_voxel_size_is_data_and_the_model_keeps_its_units(small_truths):
+    flawed, _ = oversegment(small_truths[2], n_splits=3, random_state=0)
+    in_voxels = MergeCorrector(classifier=_logistic(), damage="axis", n_rounds=1)
+    in_voxels.fit(small_truths[:2])
+    assert in_voxels.voxel_size_ is None
+    cands = in_voxels.screen(flawed, voxel_size=(2.0, 0.5, 0.5))
+    assert {c.voxel_size for c in cands} == {(1.0, 1.0, 1.0)}
+    physical = clone(in_voxels).fit(small_truths[:2], voxel_size=(2.0, 0.5, 0.5))
+    assert physical.voxel_size_ == (4.0, 1.0, 1.0)
+    assert {c.voxel_size for c in physical.screen(flawed)} == {(4.0, 1.0, 1.0)}
+    cands = physical.screen(flawed, voxel_size=(3.0, 2.0, 2.0))
+    assert {c.voxel_size for c in cands} == {(1.5, 1.0, 1.0)}
+    np.testing.assert_array_equal(
+        physical.correct(flawed, voxel_size=(3.0, 2.0, 2.0)),
+        physical.transform([flawed], voxel_size=(3.0, 2.0, 2.0))[0],
+    )
+    # the deprecated screener parameter still trains in those units
+    old = MergeCorrector(
+        CandidateScreener(voxel_size=(4.0, 1.0, 1.0)), _logistic(), damage="axis",
+        n_rounds=1,
+    )
+    with pytest.warns(FutureWarning, match="voxel_size"):
+        old.fit(small_truths[:2])
+    assert old.voxel_size_ == (4.0, 1.0, 1.0)
+    assert old.predict_merges(flawed) == physical.predict_merges(flawed)
+    # a 0.1 model file kept it in the fitted screener: still used
+    del old.voxel_size_
+    old.screener_.set_params(voxel_size=(4.0, 1.0, 1.0))
+    assert old.working_voxel_size() == (4.0, 1.0, 1.0)
+
+
+def test_sample_weight_is_routed_to_the_classifier(small_truths):
+    """Metadata per volume reach the classifier's fit, per training pair."""
+    from sklearn import config_context
+    from sklearn.preprocessing import StandardScaler
+
+    def corrector(request: bool):
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        pipe = _logistic(scaler=scaler)
+        if request:
+            pipe.named_steps["clf"].set_fit_request(sample_weight=True)
+        return MergeCorrector(classifier=pipe, damage="axis", n_rounds=1)
+
+    with pytest.raises(ValueError, match="sample_weight"):  # routing is off
+        MergeCorrector(classifier=_logistic(), damage="axis").fit(
+            small_truths[:2], sample_weight=[1.0, 0.0]
+        )
+    with config_context(enable_metadata_routing=True):
+        with pytest.raises(ValueError, match="sample_weight"):  # not requested
+            corrector(False).fit(small_truths[:2], sample_weight=[1.0, 0.0])
+        with pytest.raises(ValueError, match="one value per training volume"):
+            corrector(True).fit(small_truths[:2], sample_weight=[1.0])
+        coef = {
+            str(w): corrector(True).fit(
+                small_truths[:2], **({} if w is None else {"sample_weight": w})
+            ).classifier_.named_steps["clf"].coef_
+            for w in ([1.0, 1.0], [1.0, 0.0], None)
+        }
+    np.testing.assert_allclose(coef["[1.0, 1.0]"], coef["None"])
+    assert not np.allclose(coef["[1.0, 0.0]"], coef["None"])

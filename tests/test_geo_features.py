@@ -253,3 +253,56 @@ def test_on_screened_synthetic_tissue():
     )
     out = union.fit_transform(X)
     assert out.shape == (len(X), 23) and np.all(np.isfinite(out))
+
+
+# ----------------------------------------------------------- relative units
+def _upscaled(candidate, factor):
+    """The same pair drawn ``factor`` times larger in y and x."""
+    crop = candidate.crop.repeat(factor, axis=1).repeat(factor, axis=2)
+    return Candidate(0, 1, 2, crop, gap=candidate.gap)
+
+
+@pytest.mark.parametrize("make", [split_cell, two_cells])
+def test_relative_units_are_free_of_cell_size(make):
+    small = make()
+    X = CandidateSet([small, _upscaled(small, 2)])
+    absolute = GeoWassersteinFeatures().fit(X).transform(X)
+    relative = GeoWassersteinFeatures(units="relative").fit(X).transform(X)
+    emd = slice(0, 11)  # the quantiles and the gap EMD
+    np.testing.assert_allclose(absolute[1, emd], 2 * absolute[0, emd], rtol=0.1,
+                               atol=0.3)
+    np.testing.assert_allclose(relative[1, emd], relative[0, emd], rtol=0.1,
+                               atol=0.02)
+    # the ratio features do not change with the units
+    np.testing.assert_allclose(relative[:, 11:], absolute[:, 11:], rtol=1e-5)
+
+
+def test_relative_units_divide_by_the_equivalent_radius_and_ignore_voxel_size():
+    from sklearn_overseg.features._geo_features import equivalent_radius
+
+    stack = cell()
+    X = CandidateSet([pair(stack[:11], stack[12:])])
+    absolute = GeoWassersteinFeatures(use_physical_units=False).fit(X).transform(X)
+    relative = GeoWassersteinFeatures(units="relative").fit(X).transform(X)
+    radius = equivalent_radius(np.concatenate([stack[:11], stack[12:]]))
+    np.testing.assert_allclose(relative[0, :11], absolute[0, :11] / radius,
+                               rtol=1e-5)
+    coarse = CandidateSet([pair(stack[:11], stack[12:], voxel_size=(2.0, 0.5, 0.5))])
+    in_um = GeoWassersteinFeatures(units="relative").fit(coarse).transform(coarse)
+    np.testing.assert_allclose(in_um, relative, rtol=1e-5)
+
+
+def test_topology_relative_gap_ratio_is_free_of_cell_size():
+    upper = cell(radius=6.0, center=(12, 12))[:11]
+    lower = cell(radius=4.0, center=(13, 10), aspect=1.4)[12:]
+    small = pair(upper[:, :24, :24], lower[:, :24, :24])
+    X = CandidateSet([small, _upscaled(small, 4)])
+    names = list(TopologyFeatures().fit(X).get_feature_names_out())
+    col = names.index("gap_overlap_ratio")
+    raw = dict(normalize=False)
+    absolute = TopologyFeatures(**raw).fit(X).transform(X)[:, col]
+    relative = TopologyFeatures(units="relative", **raw).fit(X).transform(X)[:, col]
+    assert abs(relative[1] - relative[0]) < 0.01
+    assert abs(relative[1] - relative[0]) < abs(absolute[1] - absolute[0])
+    with pytest.raises(ValueError, match="units"):
+        TopologyFeatures(units="microns").fit(X)

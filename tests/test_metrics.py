@@ -354,3 +354,54 @@ def test_merge_scores_from_volumes_errors():
         merge_scores_from_volumes(flawed, flawed, [(1, 10_000)])
     with pytest.raises(ValueError, match="flawed and corrected"):
         merge_scores_from_volumes(flawed, flawed[1:], pairs)
+
+
+# ------------------------------------------------------ calibration error
+def _ece_reference(y, p, n_bins):
+    """ECE by an explicit loop over equal-width bins (last bin closed)."""
+    total = 0.0
+    for b in range(n_bins):
+        lo, hi = b / n_bins, (b + 1) / n_bins
+        inside = (p >= lo) & ((p < hi) if b < n_bins - 1 else (p <= hi))
+        if inside.any():
+            total += inside.sum() * abs(y[inside].mean() - p[inside].mean())
+    return total / len(p)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_ece_matches_a_loop_reference(seed):
+    from sklearn_overseg.metrics import expected_calibration_error
+
+    rng = np.random.default_rng(seed)
+    p = rng.random(300)
+    y = (rng.random(300) < p**2).astype(int)  # overconfident on class 1
+    for n_bins in (1, 5, 10):
+        assert expected_calibration_error(y, p, n_bins=n_bins) == pytest.approx(
+            _ece_reference(y, p, n_bins)
+        )
+
+
+def test_ece_of_calibrated_and_of_confidently_wrong_probabilities():
+    from sklearn_overseg.metrics import expected_calibration_error
+
+    rng = np.random.default_rng(0)
+    p = rng.random(20_000)
+    y = (rng.random(20_000) < p).astype(int)
+    assert expected_calibration_error(y, p) < 0.02
+    assert expected_calibration_error(y, p, strategy="quantile") < 0.02
+    # always certain, wrong on 10% of the samples
+    y = np.r_[np.ones(90), np.zeros(10)]
+    assert expected_calibration_error(y, np.ones(100)) == pytest.approx(0.1)
+    assert expected_calibration_error([1, 1], [0.7, 0.9]) == pytest.approx(0.2)
+
+
+def test_ece_bad_input():
+    from sklearn_overseg.metrics import expected_calibration_error
+
+    with pytest.raises(ValueError, match="different lengths"):
+        expected_calibration_error([0, 1], [0.5])
+    with pytest.raises(ValueError, match="classes 0 and 1"):
+        expected_calibration_error([0, 2], [0.5, 0.5])
+    with pytest.raises(ValueError, match="probabilities"):
+        expected_calibration_error([0, 1], [0.5, np.nan])
+    assert np.isnan(expected_calibration_error([], []))

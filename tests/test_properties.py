@@ -61,6 +61,7 @@ def fitted_correctors() -> tuple[MergeCorrector, MergeCorrector]:
         corrector = MergeCorrector(
             CandidateScreener(max_gap=2),
             classifier=make_pair_pipeline(LogisticRegression(max_iter=500)),
+            damage="axis",
             n_rounds=2,
             random_state=0,
         ).fit(truth)
@@ -78,7 +79,8 @@ def both_modes_corrector() -> MergeCorrector:
             LogisticRegression(max_iter=500), reslicer=TiltedReslicer()
         )
         _CACHE["both"] = MergeCorrector(
-            CandidateScreener(mode="both", max_gap=2), pipeline, n_rounds=2
+            CandidateScreener(mode="both", max_gap=2), pipeline, damage="axis",
+            n_rounds=2,
         ).fit(truth)
     return _CACHE["both"]
 
@@ -349,7 +351,8 @@ def _train(seed: int) -> MergeCorrector:
     truth = [make_tissue((12, 32, 32), 8, random_state=s) for s in (0, 1)]
     net = MergeNet(max_epochs=6, random_state=seed)
     return MergeCorrector(
-        classifier=make_pair_pipeline(net), n_rounds=1, random_state=seed
+        classifier=make_pair_pipeline(net), damage="axis", n_rounds=1,
+        random_state=seed,
     ).fit(truth)
 
 

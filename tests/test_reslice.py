@@ -287,8 +287,8 @@ def test_real_cells_cut_by_planes_have_small_gap_emd():
     flawed, pairs = oversegment(
         data["labels"], 10, mode="tilted", voxel_size=voxel_size, random_state=0
     )
-    screener = CandidateScreener(mode="contact", voxel_size=voxel_size, min_contact=20)
-    cands = screener.fit_transform(flawed)
+    screener = CandidateScreener(mode="contact", min_contact=20)
+    cands = screener.fit_transform(flawed, voxel_size=voxel_size)
     truth = {tuple(sorted(p)) for p in pairs.tolist()}
     is_cut = np.array([tuple(sorted(c.key[1:])) in truth for c in cands])
     assert is_cut.sum() == len(pairs)

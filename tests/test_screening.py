@@ -189,8 +189,8 @@ def test_huge_sparse_labels():
 
 def test_several_volumes_order_and_voxel_size():
     volumes = [split_box(), np.flip(split_box(), axis=0), split_box(2, (10, 12, 12))]
-    screener = CandidateScreener(max_gap=2, voxel_size=(2.0, 0.5, 0.5))
-    cands = screener.fit_transform(volumes)
+    screener = CandidateScreener(max_gap=2)
+    cands = screener.fit_transform(volumes, voxel_size=(2.0, 0.5, 0.5))
     assert screener.n_volumes_in_ == 3
     assert cands.volume_index.tolist() == [0, 1, 2]
     assert cands.pairs.tolist() == [[5, 3], [3, 5], [5, 3]]
@@ -237,8 +237,8 @@ def test_candidate_set_indexing():
 
 
 def test_pickle_and_clone():
-    screener = CandidateScreener(mode="both", max_gap=2, voxel_size=(3, 1, 1))
-    cands = screener.fit_transform(split_box())
+    screener = CandidateScreener(mode="both", max_gap=2)
+    cands = screener.fit_transform(split_box(), voxel_size=(3, 1, 1))
     restored = pickle.loads(pickle.dumps(screener))
     assert restored.get_params() == screener.get_params()
     assert restored.n_volumes_in_ == 1
@@ -289,7 +289,21 @@ def test_paper_rule_needs_one_gap_layer_and_bad_voxel_size():
     with pytest.raises(ValueError, match="max_gap=1"):
         CandidateScreener(rule="paper", max_gap=2).fit(split_box())
     with pytest.raises(ValueError, match="voxel_size"):
-        CandidateScreener(voxel_size=(1, 2)).transform(split_box())
+        CandidateScreener().transform(split_box(), voxel_size=(1, 2))
+
+
+def test_voxel_size_in_the_constructor_is_deprecated():
+    volume = split_box()
+    expected = CandidateScreener().transform(volume, voxel_size=(3, 1, 1))
+    old = CandidateScreener(voxel_size=(3, 1, 1))
+    with pytest.warns(FutureWarning, match="transform"):
+        cands = old.transform(volume)
+    assert [c.voxel_size for c in cands] == [c.voxel_size for c in expected]
+    # the argument wins over the deprecated parameter, without a warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cands = old.transform(volume, voxel_size=(2, 1, 1))
+    assert {c.voxel_size for c in cands} == {(2.0, 1.0, 1.0)}
 
 
 # ------------------------------------------------------------ synthetic data

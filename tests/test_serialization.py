@@ -41,7 +41,7 @@ def flawed():
 @pytest.fixture(scope="module")
 def net_corrector(training):
     """The default pipeline (MergeNet), with fewer epochs to stay fast."""
-    corrector = MergeCorrector(n_rounds=2)
+    corrector = MergeCorrector(damage="axis", n_rounds=2)
     corrector.set_params(classifier=make_pair_pipeline(MergeNet(max_epochs=10)))
     return corrector.fit(training)
 
@@ -51,6 +51,7 @@ def logistic_corrector(training):
     return MergeCorrector(
         CandidateScreener(max_gap=2),
         classifier=make_pair_pipeline(LogisticRegression(max_iter=300)),
+        damage="axis",
         threshold=0.4,
         n_rounds=2,
     ).fit(training)

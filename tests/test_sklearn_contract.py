@@ -160,7 +160,7 @@ VOLUME_ESTIMATORS = [
     CandidateScreener(mode="contact"),
     GeoWassersteinFeatures(),
     TopologyFeatures(),
-    MergeCorrector(classifier=_logistic_pipeline(), n_rounds=2),
+    MergeCorrector(classifier=_logistic_pipeline(), damage="axis", n_rounds=2),
     ContactFeatures(),
 ] + ([TiltedReslicer()] if TiltedReslicer else [])
 
@@ -179,10 +179,12 @@ class _Broken(MergeCorrector):
     """A corrector that breaks one promise, chosen by ``flaw``."""
 
     def __init__(self, flaw="none", **kwargs):
-        super().__init__(classifier=_logistic_pipeline(), n_rounds=2, **kwargs)
+        super().__init__(
+            classifier=_logistic_pipeline(), damage="axis", n_rounds=2, **kwargs
+        )
         self.flaw = flaw
 
-    def correct(self, volume):
+    def correct(self, volume, **kwargs):
         if self.flaw == "in_place":
             out = super().correct(volume)
             if volume.flags.writeable:

@@ -143,12 +143,18 @@ def test_two_layer_gaps_with_a_wider_screener(tissues):
     assert set(np.unique(y)) == {0, 1}
 
 
-def test_tilted_mode_gives_contact_pairs(tissues):
+def test_contact_mode_gives_contact_pairs(tissues):
     X, y, _ = make_training_candidates(
-        tissues[:1], mode="tilted", n_rounds=1, random_state=0
+        tissues[:1], mode="contact", n_rounds=1, random_state=0
     )
     assert set(X.kinds) == {"contact"}
     assert set(np.unique(y)) == {0, 1}
+    with pytest.warns(FutureWarning, match="'contact'"):
+        old, old_y, _ = make_training_candidates(
+            tissues[:1], mode="tilted", n_rounds=1, random_state=0
+        )
+    np.testing.assert_array_equal(old.pairs, X.pairs)
+    np.testing.assert_array_equal(old_y, y)
 
 
 @pytest.mark.parametrize(

@@ -8,11 +8,11 @@ train a :class:`~sklearn_overseg.MergeCorrector` on your own labelled volumes.
 Two kinds of training data work:
 
 * **correct volumes only** (ground truth, or a segmentation you curated):
-  ``MergeCorrector().fit(ground_truths)`` damages them with the
-  oversegmentation simulator, several rounds each, and learns from the
+  ``MergeCorrector(damage="axis").fit(ground_truths)`` damages them with
+  the oversegmentation simulator, several rounds each, and learns from the
   candidate pairs that produces;
 * **flawed segmentations with their ground truth**:
-  ``MergeCorrector().fit(flawed, y=ground_truths)`` screens the real flaws of
+  ``MergeCorrector().fit(flawed, ground_truths)`` screens the real flaws of
   your segmenter and labels each candidate pair by the ground truth.
 
 Both are shown here on small synthetic volumes and compared on a held-out
@@ -61,9 +61,11 @@ with warnings.catch_warnings():  # stacked confounders are rare; fine if few
 # Route 1: from correct volumes
 # -----------------------------
 # The screener is part of the corrector: here it accepts gaps of up to two
-# missing layers. ``n_rounds`` is the number of damage rounds per volume.
+# missing layers. ``damage="axis"`` makes axis splits (missing layers) from
+# the correct volumes, ``n_rounds`` times per volume.
 from_truth = MergeCorrector(
-    screener=CandidateScreener(max_gap=2), n_rounds=3, random_state=0
+    screener=CandidateScreener(max_gap=2), damage="axis", n_rounds=3,
+    random_state=0,
 ).fit(train_truths)
 print(f"trained on {from_truth.n_training_pairs_} simulated candidate pairs")
 
@@ -73,7 +75,7 @@ print(f"trained on {from_truth.n_training_pairs_} simulated candidate pairs")
 # Only the flaws actually present are learned from, so this route needs more
 # (or larger) volumes to see enough pairs of both kinds.
 from_flawed = MergeCorrector(screener=CandidateScreener(max_gap=2)).fit(
-    flawed, y=train_truths
+    flawed, train_truths
 )
 print(f"trained on {from_flawed.n_training_pairs_} screened candidate pairs")
 

@@ -15,8 +15,6 @@ import warnings
 import zlib
 from pathlib import Path
 
-import numpy as np
-
 from .._progress import stage
 from .._validation import check_voxel_size
 from ..correction import MergeCorrector
@@ -73,20 +71,13 @@ def read_input(path: str, voxel_size, *, quiet: bool):
     return volume, stored
 
 
-def configure(
-    corrector: MergeCorrector, voxel_size, *, threshold=None, jobs=None, verbose=0
-):
+def configure(corrector: MergeCorrector, *, threshold=None, jobs=None, verbose=0):
     """Apply the command-line settings to a fitted corrector, in place.
 
-    A model works in the units it was trained in. One trained without a voxel
-    size (the pretrained models, ``overseg train``) measures in voxels and
-    keeps doing so: giving it the file's voxel size would show it shapes
-    unlike those it learned from. One trained with a voxel size measures in
-    x pixels, so its screener gets the voxel size relative to the x pixel.
+    The voxel size is not a setting but data: the commands pass the file's
+    to the corrector's steps, and the model uses it in the units it was
+    trained in (see :meth:`MergeCorrector.working_voxel_size`).
     """
-    if voxel_size is not None and corrector.screener_.voxel_size is not None:
-        relative = np.asarray(voxel_size, dtype=float) / float(voxel_size[2])
-        corrector.screener_.set_params(voxel_size=tuple(relative.tolist()))
     corrector.set_params(verbose=verbose)
     if threshold is not None:
         corrector.set_params(threshold=threshold)
@@ -116,10 +107,10 @@ def run_correct(args) -> int:
     check_destination(args.output)  # fail now, not after the work
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     corrector = load_corrector(args.model)
-    configure(corrector, voxel_size, threshold=args.threshold, jobs=args.jobs,
+    configure(corrector, threshold=args.threshold, jobs=args.jobs,
               verbose=0 if quiet else 1)
     with stage("screening", enabled=not quiet):
-        candidates = corrector.screen(volume)
+        candidates = corrector.screen(volume, voxel_size=voxel_size)
     scores = corrector.score_pairs(candidates, return_features=True)
     decisions = corrector.decide(volume, candidates, scores.probabilities)
     corrected = corrector.apply(volume, decisions)
@@ -173,11 +164,12 @@ def run_train(args) -> int:
         classifier = make_pair_pipeline(LogisticRegression(max_iter=1000))
     corrector = MergeCorrector(
         screener=CandidateScreener(max_gap=args.max_gap), classifier=classifier,
-        n_rounds=args.rounds, random_state=args.seed, n_jobs=args.jobs,
+        damage=None if flawed else "axis", n_rounds=args.rounds,
+        random_state=args.seed, n_jobs=args.jobs,
     )
     with stage("training", enabled=not args.quiet):
         if flawed:
-            corrector.fit(flawed, y=truths)
+            corrector.fit(flawed, truths)
         else:
             corrector.fit(truths)
     path = save_model(corrector, args.output)
@@ -230,8 +222,10 @@ def run_apply_decisions(args) -> int:
     volume, voxel_size = read_input(args.input, args.voxel_size, quiet=quiet)
     decisions = read_decisions(args.decisions)
     corrector = load_corrector(args.model)
-    configure(corrector, voxel_size, jobs=args.jobs, verbose=0 if quiet else 1)
-    corrected = apply_decisions(volume, decisions, corrector=corrector)
+    configure(corrector, jobs=args.jobs, verbose=0 if quiet else 1)
+    corrected = apply_decisions(
+        volume, decisions, corrector=corrector, voxel_size=voxel_size
+    )
     with stage(f"writing {args.output}", enabled=not quiet):
         write_labels(args.output, corrected, voxel_size=voxel_size)
     n_yes = sum(d["merged"] for d in decisions)

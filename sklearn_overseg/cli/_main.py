@@ -78,7 +78,7 @@ def _common_options(parser, *, jobs: bool = True) -> None:
         "size stored in the input file and is written to the output. The "
         "pretrained models and those of 'overseg train' measure in voxels "
         "(they were trained so), so it does not change their decisions; a "
-        "model trained in the Python API with a screener voxel size gets the "
+        "model trained in the Python API with fit(..., voxel_size=...) gets the "
         "ratios of this one",
     )
     if jobs:

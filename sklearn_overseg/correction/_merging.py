@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 __all__ = ["UnionFind", "resolve_merges", "relabel_volume"]
 
@@ -23,6 +24,10 @@ _SLAB_VOXELS = 1 << 22
 
 class UnionFind:
     """Disjoint sets over integer labels, with path compression.
+
+    Kept instead of :class:`scipy.cluster.hierarchy.DisjointSet`, which
+    makes ``resolve_merges`` slower for the same mapping
+    (``benchmarks/bench_library.py``, results in ``benchmarks/RESULTS.md``).
 
     Examples
     --------
@@ -168,7 +173,9 @@ def relabel_volume(
     Works for any label range. The volume is processed in slabs of z layers,
     so the temporaries stay small whatever its size: labels up to
     ``2**24`` go through a lookup table (one ``take`` per slab), larger ones
-    through a sorted search restricted to the voxels that change.
+    through a sorted search restricted to the voxels that change. It gives
+    what :func:`skimage.util.map_array` gives with the full label list, in
+    less time (``benchmarks/bench_library.py``).
 
     Parameters
     ----------
@@ -210,7 +217,7 @@ def relabel_volume(
             f"mapping holds labels that do not fit the volume's dtype {volume.dtype}"
         ) from None
     step = _slab_step(volume.shape)
-    slabs = [slice(z, z + step) for z in range(0, volume.shape[0], step)]
+    slabs = list(gen_batches(volume.shape[0], step)) if volume.shape[0] else []
     top = max(int(volume.max()), int(keys[-1])) if volume.size else 0
     if top <= _MAX_TABLE_LABEL:
         table = np.arange(top + 1, dtype=volume.dtype)

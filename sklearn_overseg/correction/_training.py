@@ -16,17 +16,26 @@ screener expects.
 
 from __future__ import annotations
 
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import clone
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    HasMethods,
+    Interval,
+    StrOptions,
+    validate_params,
+)
 
 from .._candidates import CandidateSet
 from .._validation import check_volumes
 
-__all__ = ["label_candidates", "make_training_candidates"]
+__all__ = [
+    "check_damage_kind", "damaged_copies", "label_candidates",
+    "make_training_candidates",
+]
 
 
 def _majority_truth(flawed: np.ndarray, truth: np.ndarray, labels: np.ndarray):
@@ -123,6 +132,65 @@ def _damage(truth, mode, n_splits, gap_layers, shrink, n_confounders, n_noise, s
         )
 
 
+def check_damage_kind(kind: str, *, name: str = "mode") -> str:
+    """``"axis"`` or ``"contact"``; ``"tilted"`` is a deprecated alias."""
+    if kind == "tilted":
+        warnings.warn(
+            f"{name}='tilted' is deprecated since 0.2 and will be removed in "
+            f"0.3: use {name}='contact' (the candidate kind that tilted cuts "
+            "make).",
+            FutureWarning,
+            stacklevel=3,
+        )
+        return "contact"
+    return kind
+
+
+def damaged_copies(
+    volumes, *, kind: str, n_rounds: int, max_gap: int = 1, random_state=None,
+    split_fraction: float = 0.25, confounder_fraction: float = 0.15,
+    noise_fraction: float = 0.3, shrink: int = 1,
+):
+    """Yield ``(volume index, flawed copy, true pairs)``, ``n_rounds`` per volume.
+
+    ``kind`` is ``"axis"`` (missing layers) or ``"contact"`` (tilted cuts);
+    see :func:`make_training_candidates` for the other parameters.
+    ``random_state`` is a ``RandomState`` (drawn from in order).
+    """
+    for v, truth in enumerate(volumes):
+        n_cells = len(np.unique(truth)) - (1 if (truth == 0).any() else 0)
+        for _ in range(n_rounds):
+            seed = int(random_state.randint(2**31 - 1))
+            n_splits = max(1, int(round(split_fraction * n_cells)))
+            flawed, pairs = _damage(
+                truth,
+                "tilted" if kind == "contact" else "axis",
+                n_splits,
+                gap_layers=int(np.random.RandomState(seed).randint(1, max_gap + 1)),
+                shrink=int(shrink),
+                n_confounders=int(round(confounder_fraction * n_cells)),
+                n_noise=int(round(noise_fraction * n_splits)),
+                seed=seed,
+            )
+            yield v, flawed, pairs
+
+
+@validate_params(
+    {
+        "volumes": "no_validation",  # check_volumes
+        "screener": [HasMethods(["transform"]), None],
+        "mode": [StrOptions({"axis", "contact", "tilted"}, deprecated={"tilted"})],
+        "n_rounds": [Interval(Integral, 1, None, closed="left")],
+        "split_fraction": [Interval(Real, 0, 1, closed="both")],
+        "confounder_fraction": [Interval(Real, 0, 1, closed="both")],
+        "noise_fraction": [Interval(Real, 0, 1, closed="both")],
+        "shrink": [Interval(Integral, 0, None, closed="left")],
+        "negative_ratio": [Interval(Real, 0, None, closed="left"), None],
+        "voxel_size": "no_validation",  # check_voxel_size
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_training_candidates(
     volumes,
     *,
@@ -134,6 +202,7 @@ def make_training_candidates(
     noise_fraction: float = 0.3,
     shrink: int = 1,
     negative_ratio: float | None = 1.0,
+    voxel_size=None,
     random_state=None,
 ):
     """Make labelled candidate pairs from correct (ground-truth) volumes.
@@ -148,10 +217,11 @@ def make_training_candidates(
     volumes : list of ndarray
         Correct label volumes (ground truth).
     screener : CandidateScreener, default=None
-        Screener to use (cloned); ``None`` uses ``CandidateScreener(mode=...)``
-        with ``mode="contact"`` for tilted training.
-    mode : {"axis", "tilted"}, default="axis"
-        Axis splits (missing layers) or tilted cuts (random planes).
+        Screener to use (cloned); ``None`` uses ``CandidateScreener(mode=mode)``.
+    mode : {"axis", "contact"}, default="axis"
+        The kind of candidates to make: axis splits (missing layers) or
+        contacts (cuts by tilted planes). ``"tilted"`` is a deprecated alias
+        of ``"contact"``.
     n_rounds : int, default=3
         Independent damage rounds per volume.
     split_fraction : float, default=0.25
@@ -169,6 +239,9 @@ def make_training_candidates(
     negative_ratio : float or None, default=1.0
         Keep at most ``negative_ratio`` negatives per positive (a random,
         seeded subset); ``None`` keeps every candidate (the realistic ratio).
+    voxel_size : float, sequence of 3 floats or None, default=None
+        Voxel size of the volumes, given to the screener; ``None`` measures
+        in voxels.
     random_state : int, RandomState or None
         Seed; the result is deterministic for a fixed seed.
 
@@ -194,37 +267,22 @@ def make_training_candidates(
 
     from ..screening import CandidateScreener
 
-    if mode not in ("axis", "tilted"):
-        raise ValueError(f"mode must be 'axis' or 'tilted', got {mode!r}")
-    _check_training_settings(
-        n_rounds, split_fraction, confounder_fraction, noise_fraction, shrink,
-        negative_ratio,
-    )
+    mode = check_damage_kind(mode)
     volumes = check_volumes(volumes, name="ground-truth volumes")
     rng = check_random_state(random_state)
     if screener is None:
-        screener = CandidateScreener(mode="axis" if mode == "axis" else "contact")
+        screener = CandidateScreener(mode=mode)
     screener = clone(screener)
-    max_gap = int(getattr(screener, "max_gap", 1))
     found, labels = [], []
-    for v, truth in enumerate(volumes):
-        n_cells = len(np.unique(truth)) - (1 if (truth == 0).any() else 0)
-        for _ in range(n_rounds):
-            seed = int(rng.randint(2**31 - 1))
-            n_splits = max(1, int(round(split_fraction * n_cells)))
-            flawed, _ = _damage(
-                truth,
-                mode,
-                n_splits,
-                gap_layers=int(np.random.RandomState(seed).randint(1, max_gap + 1)),
-                shrink=int(shrink),
-                n_confounders=int(round(confounder_fraction * n_cells)),
-                n_noise=int(round(noise_fraction * n_splits)),
-                seed=seed,
-            )
-            cands = screener.transform([flawed])
-            found.append(CandidateSet(replace(c, volume_index=v) for c in cands))
-            labels.append(label_candidates(cands, [flawed], [truth]))
+    for v, flawed, _ in damaged_copies(
+        volumes, kind=mode, n_rounds=n_rounds,
+        max_gap=int(getattr(screener, "max_gap", 1)), random_state=rng,
+        split_fraction=split_fraction, confounder_fraction=confounder_fraction,
+        noise_fraction=noise_fraction, shrink=shrink,
+    ):
+        cands = screener.transform([flawed], voxel_size=voxel_size)
+        found.append(CandidateSet(replace(c, volume_index=v) for c in cands))
+        labels.append(label_candidates(cands, [flawed], [volumes[v]]))
     candidates = CandidateSet.concatenate(found)
     y = np.concatenate(labels) if labels else np.zeros(0, dtype=np.int64)
     if negative_ratio is not None:
@@ -235,31 +293,3 @@ def make_training_candidates(
         keep = np.sort(np.concatenate([pos, neg]))
         candidates, y = candidates[keep], y[keep]
     return candidates, y, candidates.volume_index
-
-
-def _check_training_settings(
-    n_rounds, split_fraction, confounder_fraction, noise_fraction, shrink,
-    negative_ratio,
-) -> None:
-    if isinstance(n_rounds, bool) or not isinstance(n_rounds, numbers.Integral) or (
-        n_rounds < 1
-    ):
-        raise ValueError(f"n_rounds must be a positive integer, got {n_rounds!r}")
-    for name, value in (
-        ("split_fraction", split_fraction),
-        ("confounder_fraction", confounder_fraction),
-        ("noise_fraction", noise_fraction),
-    ):
-        if not isinstance(value, numbers.Real) or not 0 <= value <= 1:
-            raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
-    if isinstance(shrink, bool) or not isinstance(shrink, numbers.Integral) or (
-        shrink < 0
-    ):
-        raise ValueError(f"shrink must be a non-negative integer, got {shrink!r}")
-    if negative_ratio is not None and (
-        not isinstance(negative_ratio, numbers.Real) or not negative_ratio >= 0
-    ):
-        raise ValueError(
-            f"negative_ratio must be None or a non-negative number, got "
-            f"{negative_ratio!r}"
-        )

@@ -12,19 +12,45 @@ next to gaps and noisy partial masks inside gaps are added on request (see
 from __future__ import annotations
 
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_params,
+)
 
 from .._validation import check_label_volume, check_voxel_size
 from ._confounders import MAX_TRIM_LOSS, make_confounders
 from ._cuts import axis_splits, label_boxes, tilted_splits
 from ._gaps import add_noise_masks, shrink_next_to_gaps
-from ._tissue import check_int
 
 __all__ = ["oversegment"]
 
 
+@validate_params(
+    {
+        "labels": "no_validation",  # check_label_volume
+        "n_splits": [Interval(Integral, 0, None, closed="left")],
+        "mode": [StrOptions({"axis", "tilted"})],
+        "gap_layers": [Interval(Integral, 1, None, closed="left")],
+        "min_fragment_layers": [Interval(Integral, 1, None, closed="left")],
+        "max_cuts_per_cell": [Interval(Integral, 1, None, closed="left")],
+        "shrink": [Interval(Integral, 0, None, closed="left")],
+        "shrink_probability": [Interval(Real, 0, 1, closed="both")],
+        "n_stacked_confounders": [Interval(Integral, 0, None, closed="left")],
+        "confounder_style": [StrOptions({"trim", "blank"})],
+        "n_noise_masks": [Interval(Integral, 0, None, closed="left")],
+        "max_noise_fraction": [Interval(Real, 0, 1, closed="both")],
+        "min_tilt": [Interval(Real, 0, 90, closed="both")],
+        "voxel_size": "no_validation",  # check_voxel_size
+        "return_info": ["boolean"],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def oversegment(
     labels,
     n_splits: int = 10,
@@ -153,22 +179,11 @@ def oversegment(
     ((3, 2), True)
     """
     source = check_label_volume(labels)
-    n_splits = check_int(n_splits, "n_splits", 0)
-    if mode not in ("axis", "tilted"):
-        raise ValueError(f"mode must be 'axis' or 'tilted', got {mode!r}.")
-    gap_layers = check_int(gap_layers, "gap_layers", 1)
-    min_fragment_layers = check_int(min_fragment_layers, "min_fragment_layers", 1)
-    max_cuts_per_cell = check_int(max_cuts_per_cell, "max_cuts_per_cell", 1)
-    shrink = check_int(shrink, "shrink", 0)
-    n_stacked_confounders = check_int(n_stacked_confounders, "n_stacked_confounders", 0)
-    if confounder_style not in ("trim", "blank"):
-        raise ValueError(
-            f"confounder_style must be 'trim' or 'blank', got {confounder_style!r}."
-        )
-    n_noise_masks = check_int(n_noise_masks, "n_noise_masks", 0)
-    _check_range(shrink_probability, "shrink_probability", 0.0, 1.0)
-    _check_range(max_noise_fraction, "max_noise_fraction", 0.0, 1.0)
-    _check_range(min_tilt, "min_tilt", 0.0, 90.0)
+    n_splits, gap_layers, shrink = int(n_splits), int(gap_layers), int(shrink)
+    min_fragment_layers = int(min_fragment_layers)
+    max_cuts_per_cell = int(max_cuts_per_cell)
+    n_stacked_confounders = int(n_stacked_confounders)
+    n_noise_masks = int(n_noise_masks)
     spacing = check_voxel_size(voxel_size)
     rng = check_random_state(random_state)
 
@@ -275,18 +290,10 @@ def _dtype_max(dtype) -> int:
 
 def _dtype_holding(dtype: np.dtype, value: int) -> np.dtype:
     """``dtype`` if it can hold ``value``, else the smallest wider integer dtype."""
-    if value <= _dtype_max(dtype):
-        return dtype
-    kind = "u" if np.dtype(dtype).kind == "u" else "i"
-    for bits in (16, 32, 64):
-        wider = np.dtype(f"{kind}{bits // 8}")
-        if wider.itemsize > np.dtype(dtype).itemsize and value <= _dtype_max(wider):
-            return wider
-    raise ValueError(f"labels up to {value} do not fit in a 64-bit integer.")
-
-
-def _check_range(value, name: str, low: float, high: float) -> None:
-    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}], got {value}.")
+    dtype = np.dtype(dtype)
+    # a signed dtype holds value when it holds -(value + 1)
+    needed = np.min_scalar_type(value if dtype.kind == "u" else -(int(value) + 1))
+    wider = np.promote_types(dtype, needed) if needed.kind in "iu" else None
+    if wider is None or wider.kind != dtype.kind:
+        raise ValueError(f"labels up to {value} do not fit in a 64-bit integer.")
+    return wider

@@ -11,11 +11,12 @@ says it could win there, so time and memory grow with the volume, not with
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 from scipy import ndimage as ndi
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._nuclei import (
     draw_nuclei,
@@ -32,6 +33,19 @@ _MODES = ("dense", "loose", "nuclei")
 _TILE = (16, 64, 64)
 
 
+@validate_params(
+    {
+        "shape": "no_validation",  # check_shape
+        "n_cells": [Interval(Integral, 1, None, closed="left")],
+        "mode": [StrOptions(set(_MODES))],
+        "anisotropy": [Interval(Real, 0, None, closed="neither")],
+        "elongation": [Interval(Real, 0, None, closed="neither"), None],
+        "gap_width": [Interval(Integral, 1, None, closed="left")],
+        "gap_fraction": [Interval(Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_tissue(
     shape=(40, 128, 128),
     n_cells: int = 60,
@@ -87,16 +101,10 @@ def make_tissue(
     ((24, 64, 64), 1, 20)
     """
     shape = check_shape(shape)
-    n_cells = check_int(n_cells, "n_cells", 1)
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}.")
-    anisotropy = check_positive(anisotropy, "anisotropy")
+    n_cells, gap_width, anisotropy = int(n_cells), int(gap_width), float(anisotropy)
     if elongation is None:
         elongation = 1.2 if mode == "nuclei" else 1.5
-    elongation = check_positive(elongation, "elongation")
-    gap_width = check_int(gap_width, "gap_width", 1)
-    if not 0.0 <= gap_fraction <= 1.0:
-        raise ValueError(f"gap_fraction must be in [0, 1], got {gap_fraction}.")
+    elongation = float(elongation)
     if n_cells > np.prod(shape) // 27:
         raise ValueError(
             f"n_cells={n_cells} is too many for a volume of shape {shape}; "
@@ -193,19 +201,3 @@ def check_shape(shape) -> tuple[int, int, int]:
     if len(shape) != 3 or min(shape) < 3:
         raise ValueError(f"shape must be 3 ints >= 3 (z, y, x), got {shape}.")
     return shape
-
-
-def check_int(value, name: str, minimum: int) -> int:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)
-
-
-def check_positive(value, name: str) -> float:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}.")
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be positive and finite, got {value}.")
-    return float(value)

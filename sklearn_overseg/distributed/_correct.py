@@ -73,7 +73,7 @@ def _gap_fills(reader, geometry, pairs, crop_settings, method) -> list[GapFill]:
     return fills
 
 
-def _screener_settings(corrector) -> tuple[dict, dict]:
+def _screener_settings(corrector, voxel_size) -> tuple[dict, dict]:
     screener = corrector.screener_
     if not isinstance(screener, CandidateScreener) or screener.mode != "axis":
         raise ValueError(
@@ -81,7 +81,7 @@ def _screener_settings(corrector) -> tuple[dict, dict]:
             "CandidateScreener with mode='axis', got "
             f"{getattr(screener, 'mode', type(screener).__name__)!r}."
         )
-    voxel_size = screener.validate_settings()
+    voxel_size = screener.validate_settings(corrector.working_voxel_size(voxel_size))
     settings = screener.get_params()
     crops = dict(volume_index=0, padding=screener.padding, voxel_size=voxel_size)
     return settings, crops
@@ -96,10 +96,12 @@ def correct_zarr(
     client=None,
     target_chunks=None,
     overwrite: bool = False,
+    voxel_size=None,
 ):
     """Correct a label volume stored in Zarr or HDF5, block by block, on dask.
 
-    The result equals ``corrector.correct(volume)`` voxel for voxel, but the
+    The result equals ``corrector.correct(volume, voxel_size=voxel_size)``
+    voxel for voxel, but the
     volume is never loaded whole: every task reads one block, one batch of
     pair crops or one batch of gap regions, and the corrected volume is
     written to a Zarr store block by block. Tasks run on dask's current
@@ -131,6 +133,9 @@ def correct_zarr(
         Chunks of a newly created target; default: the source's chunks.
     overwrite : bool, default=False
         Replace an existing store at a target path.
+    voxel_size : float, sequence of 3 floats or None, default=None
+        Voxel size (z, y, x) of the source, see
+        :meth:`MergeCorrector.working_voxel_size`.
 
     Returns
     -------
@@ -156,7 +161,7 @@ def correct_zarr(
     True
     """
     check_is_fitted(corrector)
-    settings, crop_settings = _screener_settings(corrector)
+    settings, crop_settings = _screener_settings(corrector, voxel_size)
     reader = source if isinstance(source, VolumeReader) else VolumeReader(source)
     out = open_target(target, reader, target_chunks, overwrite)
     block_shape = check_blocks(

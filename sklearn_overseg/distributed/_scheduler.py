@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import dask
+from sklearn.utils import gen_batches
 
 __all__ = ["batches", "compute"]
 
@@ -28,4 +29,6 @@ def compute(tasks: Sequence, client=None) -> list:
 
 def batches(items: Sequence, size: int) -> list[Sequence]:
     """Consecutive slices of at most ``size`` items."""
-    return [items[i : i + size] for i in range(0, len(items), size)]
+    if not len(items):
+        return []
+    return [items[batch] for batch in gen_batches(len(items), size)]

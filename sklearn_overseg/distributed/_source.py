@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 __all__ = ["VolumeReader", "Window", "block_grid", "default_block_shape"]
 
@@ -166,8 +167,5 @@ def block_grid(
     shape: tuple[int, int, int], block: tuple[int, int, int]
 ) -> list[tuple[slice, slice, slice]]:
     """The blocks covering ``shape``, as tuples of slices, in C order."""
-    ranges = [
-        [slice(a, min(a + b, n)) for a in range(0, n, b)]
-        for n, b in zip(shape, block)
-    ]
+    ranges = [list(gen_batches(n, b)) if n else [] for n, b in zip(shape, block)]
     return [tuple(s) for s in itertools.product(*ranges)]

@@ -98,7 +98,10 @@ def _candidate_features(candidate: Candidate, params: dict, seed: int) -> np.nda
             within[side] = other if len(other) else np.array([gap])
     levels = STATISTICS[params["statistics"]]
     stats = [np.quantile(w, levels) for w in within]
-    row = [*stats[0], *stats[1], gap]
+    radius = 1.0
+    if params["units"] == "relative":
+        radius = equivalent_radius(stack, pixel)
+    row = [*(stats[0] / radius), *(stats[1] / radius), gap / radius]
     if params["feature_set"] == "extended":
         eps = 0.25 * pixel.mean()
         medians = [np.median(w) for w in within]
@@ -111,6 +114,27 @@ def _candidate_features(candidate: Candidate, params: dict, seed: int) -> np.nda
             float(len(lower) < spacing + 1),
         ]
     return np.asarray(row, dtype=float)
+
+
+def equivalent_radius(stack: np.ndarray, pixel=(1.0, 1.0)) -> float:
+    """Radius of the disc of the mean area of the non-empty masks of ``stack``.
+
+    In the units of ``pixel`` (the (y, x) size of a pixel); at least half a
+    pixel, so that a one-pixel mask cannot blow up what is divided by it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> masks = np.zeros((2, 20, 20), dtype=bool)
+    >>> masks[0, :10, :10] = True  # area 100; the second layer is empty
+    >>> round(equivalent_radius(masks), 3)
+    5.642
+    """
+    areas = np.count_nonzero(stack, axis=(1, 2)).astype(float)
+    areas = areas[areas > 0]
+    area = areas.mean() if areas.size else 0.0
+    pixel = np.asarray(pixel, dtype=float)
+    return max(float(np.sqrt(area * pixel.prod() / np.pi)), 0.5 * float(pixel.mean()))
 
 
 def _chunk_features(seeded, params) -> np.ndarray:
@@ -189,6 +213,14 @@ default="quantiles"
     use_physical_units : bool, default=True
         Measure EMDs in the units of the candidate's (y, x) voxel size instead
         of pixels.
+    units : {"absolute", "relative"}, default="absolute"
+        ``"absolute"``: the EMD quantiles and the gap EMD are distances (in
+        pixels or physical units, see ``use_physical_units``), as in the
+        paper. ``"relative"``: they are divided by the pair's equivalent
+        radius (the radius of a disc of the mean area of the pair's masks),
+        so a split looks the same in small nuclei and large plant cells and
+        the features are free of the voxel size. The extended features are
+        ratios and are the same in both.
     random_state : int, RandomState instance or None, default=0
         Seeds the projection directions. Each pair's seed also depends on its
         key, so a pair's features do not depend on the other pairs or on
@@ -225,6 +257,7 @@ default="quantiles"
         "n_projections": [Interval(numbers.Integral, 1, None, closed="left")],
         "bin_width": [Interval(numbers.Real, 0, None, closed="neither")],
         "use_physical_units": ["boolean"],
+        "units": [StrOptions({"absolute", "relative"})],
         "random_state": ["random_state"],
         "n_jobs": [numbers.Integral, None],
     }
@@ -238,6 +271,7 @@ default="quantiles"
         n_projections: int = 16,
         bin_width: float = 1.0,
         use_physical_units: bool = True,
+        units: str = "absolute",
         random_state=0,
         n_jobs: int | None = None,
     ):
@@ -248,6 +282,7 @@ default="quantiles"
         self.n_projections = n_projections
         self.bin_width = bin_width
         self.use_physical_units = use_physical_units
+        self.units = units
         self.random_state = random_state
         self.n_jobs = n_jobs
 
@@ -297,7 +332,7 @@ default="quantiles"
         params = {
             key: getattr(self, key)
             for key in ("feature_set", "statistics", "spacing", "method")
-            + ("n_projections", "bin_width", "use_physical_units")
+            + ("n_projections", "bin_width", "use_physical_units", "units")
         }
         seeds = _candidate_seeds(X, self.random_state)
         parts = map_batches(

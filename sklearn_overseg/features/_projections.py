@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, gen_batches
 
 _BLOCK_VALUES = 4096  # (run, direction) values projected at once
 _PAIR_VALUES = 16384  # CDF values per side compared at once
@@ -126,9 +126,7 @@ class _Grid:
         return np.concatenate(
             [np.empty(0)]
             + [
-                self.distance(
-                    cdf[pairs[k : k + chunk, 0]], cdf[pairs[k : k + chunk, 1]]
-                )
-                for k in range(0, len(pairs), chunk)
+                self.distance(cdf[pairs[batch, 0]], cdf[pairs[batch, 1]])
+                for batch in (gen_batches(len(pairs), chunk) if len(pairs) else ())
             ]
         )

@@ -93,7 +93,9 @@ def curve_topology(overlaps: np.ndarray, tolerance: float = 0.05) -> dict:
     }
 
 
-def _candidate_topology(candidate: Candidate, tolerance: float) -> dict:
+def _candidate_topology(
+    candidate: Candidate, tolerance: float, units: str = "absolute"
+) -> dict:
     """Raw topology features of one pair with its gap closed."""
     upper, lower = fragment_layers(candidate)
     stack = np.concatenate([upper, lower])
@@ -104,7 +106,11 @@ def _candidate_topology(candidate: Candidate, tolerance: float) -> dict:
     beside = [i for i in (junction - 1, junction + 1) if 0 <= i < len(overlaps)]
     neighbours = overlaps[beside]
     reference = neighbours.mean() if len(neighbours) else overlaps[junction]
-    features["gap_overlap_ratio"] = (overlaps[junction] + 1.0) / (reference + 1.0)
+    # one pixel keeps the ratio finite; "relative": 1% of the curve's mean
+    eps = 1.0
+    if units == "relative":
+        eps = max(0.01 * float(overlaps.mean()), 1e-3) if len(overlaps) else 1.0
+    features["gap_overlap_ratio"] = (overlaps[junction] + eps) / (reference + eps)
     areas = np.count_nonzero(upper[-1]), np.count_nonzero(lower[0])
     features["gap_area_ratio"] = min(areas) / max(areas)
     return features
@@ -155,6 +161,19 @@ class TopologyFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         Largest dip, relative to the curve's maximum, still called unimodal.
     normalize : bool, default=True
         Robustly standardise the non-binary features with learned statistics.
+        Scaling belongs to the pipeline's scaler step: new pipelines can
+        set ``normalize=False`` and use a scaler such as
+        :class:`~sklearn.preprocessing.RobustScaler` or
+        :class:`~sklearn_overseg.features.ClippedStandardScaler`. The default
+        stays ``True`` because the shipped models were fitted on normalised
+        values (the clip makes the two scalings differ, so they cannot be
+        folded into one scaler without changing their decisions).
+    units : {"absolute", "relative"}, default="absolute"
+        The small constant that keeps ``gap_overlap_ratio`` finite: one
+        pixel (``"absolute"``, the package's original), or 1% of the curve's
+        mean overlap (``"relative"``), so that the ratio of a small cell
+        reads like that of a large one. The other features are already free
+        of units and of cell size.
 
     Attributes
     ----------
@@ -186,6 +205,7 @@ class TopologyFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         "feature_set": [StrOptions({"paper", "extended"})],
         "tolerance": [Interval(numbers.Real, 0, 1, closed="both")],
         "normalize": ["boolean"],
+        "units": [StrOptions({"absolute", "relative"})],
     }
 
     def __init__(
@@ -193,10 +213,12 @@ class TopologyFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         feature_set: str = "extended",
         tolerance: float = 0.05,
         normalize: bool = True,
+        units: str = "absolute",
     ):
         self.feature_set = feature_set
         self.tolerance = tolerance
         self.normalize = normalize
+        self.units = units
 
     def _names(self) -> tuple[str, ...]:
         if self.feature_set == "paper":
@@ -205,7 +227,9 @@ class TopologyFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
 
     def _raw_features(self, X: CandidateSet) -> np.ndarray:
         names = self._names()
-        rows = [_candidate_topology(c, float(self.tolerance)) for c in X]
+        rows = [
+            _candidate_topology(c, float(self.tolerance), self.units) for c in X
+        ]
         out = np.array([[row[name] for name in names] for row in rows], dtype=float)
         return out.reshape(len(rows), len(names))
 

@@ -16,6 +16,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils import gen_batches
 
 __all__ = [
     "WholeNumberLabels",
@@ -26,7 +27,6 @@ __all__ = [
 
 #: voxels checked at once: 4 Mi float64 voxels are 32 MB, plus masks
 BLOCK_VOXELS = 1 << 22
-_UNSIGNED = (np.uint8, np.uint16, np.uint32, np.uint64)
 
 
 def _first_bad(bad: np.ndarray, values: np.ndarray, origin, name, problem) -> None:
@@ -60,9 +60,8 @@ def check_float_block(values: np.ndarray, origin, name: str) -> float:
 
 def float_label_dtype(largest: float, name: str) -> np.dtype:
     """The smallest unsigned integer dtype that holds ``largest``."""
-    for dtype in _UNSIGNED:
-        if largest <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
+    if largest <= np.iinfo(np.uint64).max:
+        return np.min_scalar_type(int(largest))
     raise ValueError(
         f"{name} holds labels too large for 64-bit integers "
         f"(largest {largest:.6g})."
@@ -90,8 +89,7 @@ def _blocks(shape, chunks):
     """Slices of the blocks covering ``shape``, in C order."""
     block = _block_shape(shape, chunks)
     ranges = [
-        [slice(a, min(a + b, n)) for a in range(0, n, b)]
-        for n, b in zip(shape, block)
+        list(gen_batches(int(n), int(b))) if n else [] for n, b in zip(shape, block)
     ]
     return itertools.product(*ranges)
 

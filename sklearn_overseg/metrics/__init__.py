@@ -6,16 +6,20 @@
   (undersegmentation) conditional entropies.
 * :func:`merge_scores`, :func:`merge_scores_from_volumes`: precision and
   recall of merge decisions against true fragment pairs.
+* :func:`expected_calibration_error`: how far merge probabilities are from
+  the observed share of true splits.
 
 All are computed from a sparse overlap table, without loops over voxels.
 """
 
+from ._calibration import expected_calibration_error
 from ._information import variation_of_information
 from ._matching import average_precision, jaccard_index, mean_average_precision
 from ._merge import merge_scores, merge_scores_from_volumes
 
 __all__ = [
     "average_precision",
+    "expected_calibration_error",
     "jaccard_index",
     "mean_average_precision",
     "merge_scores",

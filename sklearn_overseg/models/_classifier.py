@@ -18,6 +18,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetBinaryClassifier
@@ -237,9 +238,10 @@ class MergeNet(NeuralNetBinaryClassifier):
                     f"class_weight must be None, 'balanced', a positive number or "
                     f"a dict, got {cw!r}"
                 )
-            n_pos = float(np.sum(y01 == 1))
-            n_neg = float(np.sum(y01 == 0))
-            return n_neg / n_pos if n_pos > 0 and n_neg > 0 else 1.0
+            if len(np.unique(y01)) < 2:
+                return 1.0
+            w_neg, w_pos = compute_class_weight("balanced", classes=np.arange(2), y=y01)
+            return float(w_pos / w_neg)
         if isinstance(cw, dict):
             negative, positive = self.classes_.tolist()
             w_neg, w_pos = float(cw.get(negative, 1.0)), float(cw.get(positive, 1.0))

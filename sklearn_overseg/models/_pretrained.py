@@ -51,10 +51,10 @@ def load_pretrained(name: str = "axis"):
     Notes
     -----
     Both models are trained on synthetic tissue of z anisotropy 1.5 to 5,
-    measured in voxels (their screeners have ``voxel_size=None``); leave it
-    so for your volumes too, whatever their voxel size: giving the physical
-    voxel size shows the model shapes unlike those it learned from (on the
-    real ovule, tilted cuts: F1 0.88 with it, 0.90 without). The tilted
+    measured in voxels (``voxel_size_`` is ``None``), and keep measuring
+    in voxels whatever ``voxel_size`` their methods get: the physical voxel
+    size would show them shapes unlike those they learned from (on the real
+    ovule, tilted cuts: F1 0.88 with it, 0.90 without). The tilted
     model is an average of five networks and merges at probability 0.7.
     Accuracy and speed: ``benchmarks/RESULTS.md``.
 

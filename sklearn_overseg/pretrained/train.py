@@ -211,6 +211,7 @@ def build_corrector(model: str) -> MergeCorrector:
         return MergeCorrector(
             screener=CandidateScreener(mode="axis", max_gap=2),
             classifier=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
+            damage="axis",
             n_rounds=4,
             random_state=0,
         )

@@ -209,7 +209,9 @@ def read_decisions(path: str | os.PathLike) -> list[dict]:
     return decisions
 
 
-def apply_decisions(volume, decisions, *, corrector=None) -> np.ndarray:
+def apply_decisions(
+    volume, decisions, *, corrector=None, voxel_size=None
+) -> np.ndarray:
     """Merge the pairs marked ``yes`` in reviewed decisions.
 
     Parameters
@@ -222,6 +224,10 @@ def apply_decisions(volume, decisions, *, corrector=None) -> np.ndarray:
         The fitted corrector that made the decisions: its screener finds the
         gaps to rebuild and its interpolation settings are used. ``None``
         loads the pretrained ``"axis"`` corrector.
+    voxel_size : float, sequence of 3 floats or None, default=None
+        Voxel size (z, y, x) of ``volume``, for the corrector's screening
+        (see :meth:`MergeCorrector.working_voxel_size`).
+
     Returns
     -------
     ndarray of shape (z, y, x)
@@ -275,7 +281,7 @@ def apply_decisions(volume, decisions, *, corrector=None) -> np.ndarray:
     gaps = {frozenset((d["upper"], d["lower"])) for d in approved
             if d.get("kind", "axis") == "axis"} & done
     if gaps and corrector.interpolate:
-        candidates = corrector.screen(volume)
+        candidates = corrector.screen(volume, voxel_size=voxel_size)
         accepted = [c for c in candidates if frozenset((c.upper, c.lower)) in done]
         lost = gaps - {frozenset((c.upper, c.lower)) for c in accepted}
         if lost:

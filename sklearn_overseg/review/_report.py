@@ -13,9 +13,11 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Mapping, Sequence
+from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .._geometry import LabelGeometry
 from .._progress import progress
@@ -123,6 +125,15 @@ def _card(r, image, threshold, borderline, features_html) -> str:
     )
 
 
+@validate_params(
+    {
+        "threshold": [Interval(Real, 0, 1, closed="both")],
+        "borderline": [Interval(Real, 0, None, closed="left")],
+        "max_pairs": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def write_review_report(
     volume,
     corrected,
@@ -197,10 +208,6 @@ def write_review_report(
         raise ValueError(
             f"corrected has shape {corrected.shape}, volume {volume.shape}."
         )
-    if not 0 <= threshold <= 1 or borderline < 0:
-        raise ValueError("threshold must lie in [0, 1] and borderline be >= 0.")
-    if int(max_pairs) != max_pairs or max_pairs < 0:
-        raise ValueError(f"max_pairs must be a non-negative integer, got {max_pairs}.")
     records = _check_records(records)
     for name, table in (("features", features),
                         ("standardised_features", standardised_features)):

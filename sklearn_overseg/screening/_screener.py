@@ -8,6 +8,7 @@ boundary) from :mod:`._contact`.
 
 from __future__ import annotations
 
+import warnings
 from numbers import Integral, Real
 
 from joblib import Parallel, delayed
@@ -94,8 +95,9 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     padding : int, default=2
         Pixels added around each crop in y and x (clipped to the volume).
     voxel_size : float, sequence of 3 floats or None, default=None
-        Physical voxel size (z, y, x) stored in every candidate; ``None`` means
-        ``(1, 1, 1)``.
+        Deprecated: pass the voxel size to :meth:`transform` (it describes the
+        data, not the screener). Still used when :meth:`transform` gets none,
+        with a ``FutureWarning``; removed in 0.3.
     one_to_one : bool, default=True
         Greedy one-to-one matching of axis pairs, best first: a label is at
         most once an upper and at most once a lower fragment.
@@ -160,17 +162,38 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self.one_to_one = one_to_one
         self.n_jobs = n_jobs
 
-    def validate_settings(self) -> tuple[float, float, float]:
-        """Check the parameters; returns the voxel size as three floats."""
+    def validate_settings(self, voxel_size=None) -> tuple[float, float, float]:
+        """Check the parameters and a voxel size.
+
+        Parameters
+        ----------
+        voxel_size : float, sequence of 3 floats or None, default=None
+            Voxel size (z, y, x) of the volumes; ``None`` means ``(1, 1, 1)``
+            (or the deprecated constructor parameter, when set).
+
+        Returns
+        -------
+        tuple of 3 float
+            The voxel size stored in the candidates.
+        """
         self._validate_params()
         if self.rule == "paper" and self.max_gap != 1:
             raise ValueError(
                 "rule='paper' uses a gap of exactly one layer; set max_gap=1 or "
                 f"use rule='extended' (got max_gap={self.max_gap})."
             )
-        return tuple(float(v) for v in check_voxel_size(self.voxel_size))
+        if voxel_size is None and self.voxel_size is not None:
+            warnings.warn(
+                "CandidateScreener(voxel_size=...) is deprecated since 0.2 and "
+                "will be removed in 0.3: pass it to transform(volumes, "
+                "voxel_size=...) or MergeCorrector.fit/correct instead.",
+                FutureWarning,
+                stacklevel=3,
+            )
+            voxel_size = self.voxel_size
+        return tuple(float(v) for v in check_voxel_size(voxel_size))
 
-    def fit(self, volumes, y=None) -> CandidateScreener:
+    def fit(self, volumes, y=None, *, voxel_size=None) -> CandidateScreener:
         """Validate the parameters and the volumes; nothing is learned.
 
         Parameters
@@ -179,16 +202,18 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             Integer label volumes, ``0`` is background.
         y : None
             Ignored.
+        voxel_size : float, sequence of 3 floats or None, default=None
+            Voxel size (z, y, x) of the volumes, checked only.
 
         Returns
         -------
         self : CandidateScreener
         """
-        self.validate_settings()
+        self.validate_settings(voxel_size)
         self.n_volumes_in_ = len(check_volumes(volumes))
         return self
 
-    def transform(self, volumes) -> CandidateSet:
+    def transform(self, volumes, voxel_size=None) -> CandidateSet:
         """Screen the volumes for candidate pairs.
 
         Parameters
@@ -196,18 +221,22 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         volumes : ndarray of shape (z, y, x) or list of such arrays
             Integer label volumes, ``0`` is background. ``volume_index`` of a
             candidate is the position of its volume in the list.
+        voxel_size : float, sequence of 3 floats or None, default=None
+            Voxel size (z, y, x) of the volumes, stored in every candidate
+            (the pair features measure in its units); ``None`` means
+            ``(1, 1, 1)``: everything is measured in voxels.
 
         Returns
         -------
         CandidateSet
             Sorted by volume, then upper label, then lower label.
         """
-        voxel_size = self.validate_settings()
+        voxel_size = self.validate_settings(voxel_size)
         return self._screen(check_volumes(volumes), voxel_size)
 
-    def fit_transform(self, volumes, y=None) -> CandidateSet:
-        """Same as ``fit(volumes).transform(volumes)``, validating once."""
-        voxel_size = self.validate_settings()
+    def fit_transform(self, volumes, y=None, *, voxel_size=None) -> CandidateSet:
+        """Same as ``fit(volumes).transform(volumes, voxel_size)``, validating once."""
+        voxel_size = self.validate_settings(voxel_size)
         volumes = check_volumes(volumes)
         self.n_volumes_in_ = len(volumes)
         return self._screen(volumes, voxel_size)

@@ -17,6 +17,7 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import Candidate, CandidateSet, check_candidate_set
@@ -117,7 +118,10 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     ----------
     clip : float, default=10.0
         Bound of the absolute feature values (tiny fragments give extreme
-        ratios).
+        ratios). Bounding belongs to the scaler step
+        (:class:`~sklearn_overseg.features.ClippedStandardScaler`); this
+        clip stays because the shipped ``tilted`` model was fitted on clipped
+        values (a very large ``clip`` turns it off).
     n_jobs : int or None, default=None
         Most parallel jobs (joblib) over batches of candidates: worker
         processes, and only as many as the candidates' crops are work for
@@ -146,7 +150,7 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     _candidate_kinds = ("contact", "tilted")
 
     _parameter_constraints: dict = {
-        "clip": [numbers.Real],
+        "clip": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_jobs": [numbers.Integral, None],
     }
 
@@ -170,8 +174,6 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         """
         check_candidate_set(X, type(self).__name__)
         _check_contact_candidates(X)
-        if not self.clip > 0:
-            raise ValueError(f"clip must be positive, got {self.clip}.")
         self.n_features_out_ = len(FEATURES)
         return self
 

@@ -131,7 +131,10 @@ def _fitted(corrector):
         pass
     if corrector not in _FITTED:
         training = [_tissue("dense", seed) for seed in (0, 1)]
-        _FITTED[corrector] = clone(corrector).fit(training)
+        fresh = clone(corrector)
+        if fresh.get_params().get("damage", "") is None:
+            fresh.set_params(damage="axis")  # a MergeCorrector: train from truth
+        _FITTED[corrector] = fresh.fit(training)
     return _FITTED[corrector]
 
 

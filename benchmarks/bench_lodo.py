@@ -1,0 +1,429 @@
+"""Generalisation: leave one real dataset out, and held-out synthetic families.
+
+For each real ground truth in ``../shared/data`` (the electron-microscopy
+volume every 4th layer), a model is trained on synthetic data plus every
+*other* real ground truth, damaged by the package's own simulator, and tested
+on damage made from the file left out (seeds never used in training). Held-out
+synthetic families that no training sees (anisotropy 1 and 8, drift between
+layers, small and large cells, cells cut by the volume's faces; seeds from
+5000) are tested with the model trained on all six real files. Both the axis
+model (one- and two-layer gaps, stacked distinct cells as hard negatives) and
+the tilted model (random plane cuts, every touching pair) are scored.
+
+Recipes (rows):
+
+* ``shipped (zero-shot)``: the pretrained model as it is;
+* ``recipe, synthetic only``: the shipped recipe's training tissues, retrained
+  here with this run's settings (a baseline for the rows below);
+* ``+ real (absolute)``: plus the other real ground truths, the paper's
+  features in pixels;
+* ``+ real (relative)``: the same with ``units="relative"`` features;
+* ``+ real + randomised (relative)``: plus domain-randomised tissue
+  (``make_randomized_tissue``, seeds from 0);
+* ``+ real + randomised (relative, balanced)``: the same with the classes
+  weighed equally in the loss (axis only; the tilted recipe already weighs
+  its rare true splits 5 times).
+
+Features are computed once per pair and units; each fold refits only the
+topology normalisation, the scaler and the classifier (seed ensemble of
+``--networks`` MergeNets), with the shipped models' thresholds (axis 0.5,
+tilted 0.7) and their decision step (``MergeCorrector.decide``). Scores per
+left-out set: precision, recall, F1 of the merges (``bench_synthesized.Tally``),
+distinct cells merged (axis: the stacked distinct-cell gaps made, merged;
+tilted: distinct touching pairs merged, of all of them) and the expected
+calibration error of the probabilities over every screened pair.
+
+Usage::
+
+    python benchmarks/bench_lodo.py [--size quick|default|large] [--networks 1]
+        [--models axis tilted]
+
+Time on 2 shared cores with the defaults: about 5-8 min for the axis model
+and 16 min for the tilted model (every touching pair is resliced);
+``--models axis`` or ``--size quick`` for a shorter run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+from bench_common import markdown_table, print_environment
+from bench_synthesized import Tally
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_overseg import (
+    ClippedStandardScaler,
+    GeoWassersteinFeatures,
+    TopologyFeatures,
+    load_pretrained,
+)
+from sklearn_overseg.metrics import expected_calibration_error, merge_scores
+from sklearn_overseg.pretrained.train import seed_ensemble
+
+RECIPES = (
+    "shipped (zero-shot)",
+    "recipe, synthetic only",
+    "+ real (absolute)",
+    "+ real (relative)",
+    "+ real + randomised (relative)",
+    "+ real + randomised (relative, balanced)",
+)
+#: Targets per model: (F1, precision or None, distinct merged %).
+TARGETS = {"axis": (0.97, 0.99, 2.0), "tilted": (0.95, None, 1.0)}
+ECE_TARGET = 0.05
+_BINARY = ("topology__quadratic_won", "topology__unimodal")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------- features
+UNITS = ("absolute", "relative")
+
+
+class Featurizer:
+    """The shipped pipelines' features of pairs, in both units at once.
+
+    Tilted pairs are resliced once (``TiltedReslicer``) and their
+    ``ContactFeatures`` (free of units) computed once; the Geo-Wasserstein
+    and topology features are computed per units (topology not normalised:
+    each fold learns its normalisation, :class:`TopologyNormalizer`). The
+    columns are those of ``make_pair_pipeline``'s feature union.
+    """
+
+    def __init__(self, model: str, fit_on):
+        from sklearn_overseg import ContactFeatures, TiltedReslicer
+
+        self.reslicer = TiltedReslicer().fit(fit_on) if model == "tilted" else None
+        sample = self._reslice(fit_on)
+        self.parts = {
+            units: [
+                ("geo", GeoWassersteinFeatures(units=units).fit(sample)),
+                ("topology", TopologyFeatures(normalize=False, units=units)
+                 .fit(sample)),
+            ]
+            for units in UNITS
+        }
+        self.contact = ContactFeatures().fit(sample) if model == "tilted" else None
+        names = [f"{n}__{f}" for n, t in self.parts["absolute"]
+                 for f in t.get_feature_names_out()]
+        if self.contact is not None:
+            names += [f"contact__{f}" for f in self.contact.get_feature_names_out()]
+        self.names = names
+
+    def _reslice(self, cands):
+        return cands if self.reslicer is None else self.reslicer.transform(cands)
+
+    def transform(self, cands) -> dict:
+        """``units -> features`` of ``cands`` (float32, one row per pair)."""
+        if len(cands) == 0:
+            return {u: np.zeros((0, len(self.names)), np.float32) for u in UNITS}
+        cands = self._reslice(cands)
+        contact = [] if self.contact is None else [self.contact.transform(cands)]
+        return {
+            units: np.hstack([t.transform(cands) for _, t in parts] + contact)
+            .astype(np.float32)
+            for units, parts in self.parts.items()
+        }
+
+
+class TopologyNormalizer(TransformerMixin, BaseEstimator):
+    """``TopologyFeatures(normalize=True)`` applied to cached raw columns.
+
+    Median and interquartile range (else standard deviation, else 1) learned
+    in ``fit`` on the non-binary topology columns, values clipped to
+    [-10, 10], exactly as the shipped pipelines do inside their features.
+    """
+
+    def __init__(self, columns=(), clip: float = 10.0):
+        self.columns = columns
+        self.clip = clip
+
+    def fit(self, X, y=None):
+        raw = np.asarray(X)[:, list(self.columns)]
+        q25, q50, q75 = np.percentile(raw, [25, 50, 75], axis=0)
+        spread = q75 - q25
+        std = raw.std(axis=0)
+        self.center_ = q50
+        self.scale_ = np.where(spread > 1e-9, spread, np.where(std > 1e-9, std, 1.0))
+        return self
+
+    def transform(self, X):
+        out = np.array(X, dtype=np.float32)
+        cols = list(self.columns)
+        out[:, cols] = np.clip((out[:, cols] - self.center_) / self.scale_,
+                               -self.clip, self.clip)
+        return out
+
+
+def head(model: str, columns, networks: int, balanced: bool = False) -> Pipeline:
+    """Topology normalisation, scaler and classifier of the shipped recipe.
+
+    ``balanced``: the axis networks weigh the classes equally
+    (``class_weight="balanced"``); the tilted recipe keeps its weight 5.
+    """
+    if model == "axis":
+        weight = "balanced" if balanced else None
+        scale, clf = StandardScaler(), seed_ensemble(networks, class_weight=weight)
+    else:
+        scale = ClippedStandardScaler(clip=5.0)
+        clf = seed_ensemble(networks, class_weight=5.0)
+    return Pipeline([("topo", TopologyNormalizer(columns)), ("scale", scale),
+                     ("clf", clf)])
+
+
+_SHIPPED: dict = {}
+
+
+def shipped(model: str):
+    """The pretrained corrector (loaded once)."""
+    if model not in _SHIPPED:
+        _SHIPPED[model] = load_pretrained(model)
+    return _SHIPPED[model]
+
+
+def shipped_proba(model: str, X: np.ndarray, names) -> np.ndarray:
+    """The shipped model's probabilities from cached absolute features."""
+    shipped_clf = shipped(model).classifier_
+    topo = dict(shipped_clf.named_steps["features"].transformer_list)["topology"]
+    cols = [i for i, n in enumerate(names) if n.startswith("topology__")]
+    X = np.array(X, dtype=np.float32)
+    X[:, cols] = np.clip((X[:, cols] - topo.center_) / topo.scale_, -10, 10)
+    return shipped_clf[-2:].predict_proba(X)[:, 1]
+
+
+# ------------------------------------------------------------------ scoring
+def score(model: str, cases, probas) -> dict:
+    """Merge scores, distinct cells merged and ECE over one set's cases."""
+    tally, ys, ps = Tally(), [], []
+    for case, p in zip(cases, probas):
+        cands = case["cands"]
+        if len(cands):
+            # the shipped model's decision step and threshold (axis 0.5, tilted 0.7)
+            merged = shipped(model).decide(case["flawed"], cands, p).merged
+        else:
+            merged = np.zeros(0, bool)
+        tally.add(case["flawed"], case["truth"], case["pairs"], case["hard"], cands,
+                  merged, merged, case["n_sim"])
+        ys.append(case["y"])
+        ps.append(p)
+    s = merge_scores(np.concatenate(tally.truth), np.concatenate(tally.merged))
+    if model == "axis":
+        made, merged_n = tally.hard_made, tally.hard_merged
+    else:
+        made, merged_n = tally.negatives, tally.negatives_merged
+    y, p = np.concatenate(ys), np.concatenate(ps)
+    return {
+        "pairs": f"{len(np.concatenate(tally.truth))} / {len(y)}",
+        "precision": s["precision"], "recall": s["recall"], "f1": s["f1"],
+        "distinct": 100 * merged_n / max(made, 1),
+        "distinct_txt": f"{100 * merged_n / max(made, 1):.1f} ({merged_n}/{made})",
+        "ece": expected_calibration_error(y, p) if len(y) else float("nan"),
+    }
+
+
+def meets(model: str, r: dict) -> str:
+    f1_min, p_min, distinct_max = TARGETS[model]
+    ok = [r["f1"] >= f1_min, r["distinct"] <= distinct_max, r["ece"] <= ECE_TARGET]
+    if p_min is not None:
+        ok.insert(1, r["precision"] >= p_min)
+    return f"{sum(ok)}/{len(ok)}"
+
+
+# ----------------------------------------------------------------- protocol
+#: Damage rounds and sizes per model, for ``--size quick|default|large``:
+#: training rounds of the recipe's tissues (axis), tissue specs of the tilted
+#: recipe (``_lodo_data.TILTED_SPECS[:n]``), rounds per real file, randomised
+#: volumes and their rounds, test damages per left-out volume.
+SIZES = {
+    "quick": {
+        "axis": dict(synth_rounds=1, real_rounds=2, n_random=3, random_rounds=1,
+                     test_seeds=2),
+        "tilted": dict(tilted_specs=2, real_rounds=1, n_random=1, random_rounds=1,
+                       test_seeds=1),
+    },
+    "default": {
+        "axis": dict(synth_rounds=2, real_rounds=4, n_random=6, random_rounds=2,
+                     test_seeds=6),
+        "tilted": dict(tilted_specs=3, real_rounds=1, n_random=2, random_rounds=1,
+                       test_seeds=1),
+    },
+    "large": {
+        "axis": dict(synth_rounds=4, real_rounds=6, n_random=10, random_rounds=2,
+                     test_seeds=10),
+        "tilted": dict(tilted_specs=7, real_rounds=2, n_random=4, random_rounds=1,
+                       test_seeds=2),
+    },
+}
+
+
+def pair_data(model: str, real: dict, cfg: dict):
+    """Training blocks ``source -> (cands, y)`` and test cases ``set -> list``."""
+    import _lodo_data as data
+
+    train, tests = {}, {}
+    cfg = cfg[model]
+    seeds = [10_000 + r for r in range(cfg["test_seeds"])]
+    if model == "axis":
+        train["synthetic"] = data.axis_training(
+            data.synthetic_axis_volumes(), cfg["synth_rounds"], 0)
+        for i, (name, vol) in enumerate(real.items()):
+            train[name] = data.axis_training([vol], cfg["real_rounds"], 100 + i)
+            tests[name] = data.axis_test(vol, [s + 100 * i for s in seeds])
+        train["randomised"] = data.axis_training(
+            data.randomized_volumes(cfg["n_random"]), cfg["random_rounds"], 200)
+        make_test = data.axis_test
+    else:
+        specs = data.TILTED_SPECS[: cfg["tilted_specs"]]
+        data.TILTED_SPECS, saved = specs, data.TILTED_SPECS
+        train["synthetic"] = data.tilted_training(*data.synthetic_tilted_volumes())
+        data.TILTED_SPECS = saved
+        for i, (name, vol) in enumerate(real.items()):
+            train[name] = data.tilted_training(
+                *data.tilted_damage_rounds([vol], cfg["real_rounds"], 100 + i))
+            tests[name] = data.tilted_test(vol, [s + 100 * i for s in seeds])
+        train["randomised"] = data.tilted_training(*data.tilted_damage_rounds(
+            data.randomized_volumes(cfg["n_random"]), cfg["random_rounds"], 200))
+        make_test = data.tilted_test
+    for j, family in enumerate(data.FAMILIES):
+        tests[family] = [
+            case for k, vol in enumerate(data.family_volumes(family))
+            for case in make_test(vol, [s + 1000 * j + 10 * k for s in seeds])
+        ]
+    return train, tests
+
+
+def featurize(model: str, train: dict, tests: dict):
+    """Cached features ``[units][source]`` and ``[units][set][case]``."""
+    fz = Featurizer(model, next(c for c, _ in train.values() if len(c)))
+    by_source = {s: fz.transform(c) for s, (c, _) in train.items()}
+    log(f"{model}: training features done")
+    by_case = {k: [fz.transform(c["cands"]) for c in v] for k, v in tests.items()}
+    log(f"{model}: test features done")
+    blocks = {u: {s: f[u] for s, f in by_source.items()} for u in UNITS}
+    cases = {u: {k: [f[u] for f in v] for k, v in by_case.items()} for u in UNITS}
+    return blocks, cases, fz.names
+
+
+def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
+    """Rows ``(set, recipe, scores)`` of one model."""
+    start = time.perf_counter()
+    train, tests = pair_data(model, real, cfg)
+    n_pairs = {s: len(y) for s, (_, y) in train.items()}
+    log(f"{model}: pairs made in {time.perf_counter() - start:.0f} s: {n_pairs}")
+    blocks, cases, names = featurize(model, train, tests)
+    topo_cols = [i for i, n in enumerate(names)
+                 if n.startswith("topology__") and n not in _BINARY]
+    labels = {s: y for s, (_, y) in train.items()}
+
+    def fit(units, sources, balanced=False):
+        X = np.concatenate([blocks[units][s] for s in sources])
+        y = np.concatenate([labels[s] for s in sources])
+        return head(model, topo_cols, networks, balanced).fit(X, y)
+
+    def proba(clf, units, name):
+        return [clf.predict_proba(X)[:, 1] if len(X) else np.zeros(0)
+                for X in cases[units][name]]
+
+    rows = []
+    synthetic_only = fit("absolute", ["synthetic"])
+    folds = [*real, "all real"]
+    for fold in folds:
+        others = [r for r in real if r != fold]
+        fitted = {
+            "+ real (absolute)": (fit("absolute", ["synthetic", *others]), "absolute"),
+            "+ real (relative)": (fit("relative", ["synthetic", *others]), "relative"),
+            "+ real + randomised (relative)": (
+                fit("relative", ["synthetic", "randomised", *others]), "relative"),
+            "recipe, synthetic only": (synthetic_only, "absolute"),
+        }
+        if model == "axis":
+            fitted[RECIPES[-1]] = (fit("relative", ["synthetic", "randomised", *others],
+                                       balanced=True), "relative")
+        sets = [fold] if fold in real else [s for s in tests if s not in real]
+        for name in sets:
+            rows.append((name, RECIPES[0], score(model, tests[name], [
+                shipped_proba(model, X, names) if len(X) else np.zeros(0)
+                for X in cases["absolute"][name]])))
+            for recipe in [r for r in RECIPES[1:] if r in fitted]:
+                clf, units = fitted[recipe]
+                rows.append((name, recipe, score(model, tests[name],
+                                                 proba(clf, units, name))))
+        log(f"{model}: fold {fold} done")
+    log(f"{model}: {time.perf_counter() - start:.0f} s")
+    return rows
+
+
+def detail_table(model: str, rows) -> str:
+    columns = ["left-out set", "recipe", "true pairs / screened", "precision",
+               "recall", "F1", "distinct merged % (n)", "ECE", "targets met"]
+    return markdown_table(columns, [
+        [name, recipe, r["pairs"], r["precision"], r["recall"], r["f1"],
+         r["distinct_txt"], r["ece"], meets(model, r)]
+        for name, recipe, r in rows
+    ])
+
+
+def summary_table(model: str, rows, real) -> str:
+    """Per recipe: means and worst values over the real files and families."""
+    out = []
+    for recipe in [r for r in RECIPES if any(rc == r for _, rc, _ in rows)]:
+        on_real = [r for n, rc, r in rows if rc == recipe and n in real]
+        on_fam = [r for n, rc, r in rows if rc == recipe and n not in real]
+        all_met = sum(meets(model, r).split("/")[0] == meets(model, r).split("/")[1]
+                      for r in on_real)
+        out.append([
+            recipe,
+            np.mean([r["f1"] for r in on_real]), min(r["f1"] for r in on_real),
+            np.mean([r["precision"] for r in on_real]),
+            max(r["distinct"] for r in on_real),
+            np.mean([r["ece"] for r in on_real]), max(r["ece"] for r in on_real),
+            f"{all_met}/{len(on_real)}",
+            np.mean([r["f1"] for r in on_fam]), min(r["f1"] for r in on_fam),
+            max(r["distinct"] for r in on_fam),
+        ])
+    columns = ["recipe", "real: mean F1", "real: worst F1", "real: mean precision",
+               "real: worst distinct %", "real: mean ECE", "real: worst ECE",
+               "real files meeting every target", "families: mean F1",
+               "families: worst F1", "families: worst distinct %"]
+    return markdown_table(columns, out)
+
+
+def main(argv=None) -> None:
+    from _shared_data import ALL_NAMES, require_shared_data
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", choices=("axis", "tilted"),
+                        default=["axis", "tilted"])
+    parser.add_argument("--networks", type=int, default=1,
+                        help="networks in each trained seed ensemble (shipped: 5)")
+    parser.add_argument("--size", choices=tuple(SIZES), default="default",
+                        help="damage rounds and volumes (quick: development)")
+    args = parser.parse_args(argv)
+    print_environment("python benchmarks/bench_lodo.py " + " ".join(
+        sys.argv[1:] if argv is None else argv))
+    require_shared_data(ALL_NAMES)
+    import _lodo_data as data
+
+    cfg = SIZES[args.size]
+    real = data.real_volumes()
+    print(f"settings: {cfg}, networks per ensemble: {args.networks}\n")
+    for model in args.models:
+        rows = run_model(model, real, cfg, args.networks)
+        target = ("F1 >= 0.97, precision >= 0.99, distinct stacked cells merged "
+                  "<= 2%" if model == "axis" else
+                  "F1 >= 0.95, distinct touching pairs merged <= 1%")
+        print(f"### {model} model: summary ({target}, ECE <= 0.05)\n")
+        print(summary_table(model, rows, real))
+        print(f"\n### {model} model: per left-out set\n")
+        print(detail_table(model, rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""The corrector's steps as the widget calls them (no logic of its own).
+
+The widget screens, scores, decides and merges only through the fitted
+:class:`~sklearn_overseg.MergeCorrector`. This module names those calls in one
+place, so the widget and its worker thread stay free of correction logic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._candidates import CandidateSet
+from ..correction import MergeDecisions
+
+__all__ = ["Screening", "apply_reviewed", "run_steps"]
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What the corrector found in one volume, and what it would merge.
+
+    Attributes
+    ----------
+    decisions : MergeDecisions
+        The corrector's own decisions (``corrector.decide``).
+    sizes : dict
+        ``label -> number of voxels`` for the labels of the pairs.
+    threshold : float
+        The corrector's decision threshold.
+    """
+
+    decisions: MergeDecisions
+    sizes: dict
+    threshold: float
+
+    @property
+    def candidates(self) -> CandidateSet:
+        """The candidate pairs, in screening order."""
+        return self.decisions.candidates
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """The model's merge probability of each pair."""
+        return self.decisions.probabilities
+
+    @property
+    def merged(self) -> np.ndarray:
+        """Whether the corrector, left alone, merges each pair."""
+        return np.asarray(self.decisions.merged, bool)
+
+
+def _sizes(volume: np.ndarray, candidates: CandidateSet) -> dict[int, int]:
+    """Voxel count of every label named by a candidate pair."""
+    wanted = np.unique(candidates.pairs)
+    labels, counts = np.unique(volume, return_counts=True)
+    found = dict(zip(labels.tolist(), counts.tolist()))
+    return {int(lab): int(found.get(int(lab), 0)) for lab in wanted}
+
+
+def run_steps(corrector, volume: np.ndarray):
+    """Screen, score and decide, yielding a progress message before each step.
+
+    A generator, so that a worker thread can report progress: it yields
+    ``(step, n_steps, message)`` tuples and returns a :class:`Screening`.
+
+    Parameters
+    ----------
+    corrector : MergeCorrector
+        A fitted corrector.
+    volume : ndarray of shape (z, y, x)
+        The label volume (not modified).
+    """
+    yield 1, 4, "screening candidate pairs"
+    candidates = corrector.screen(volume)
+    yield 2, 4, f"scoring {len(candidates)} pairs"
+    probabilities = np.asarray(corrector.score_pairs(candidates), dtype=float)
+    yield 3, 4, "deciding"
+    decisions = corrector.decide(volume, candidates, probabilities)
+    return Screening(decisions, _sizes(volume, candidates),
+                     float(corrector.threshold))
+
+
+def apply_reviewed(
+    corrector, volume: np.ndarray, screening: Screening, merge: np.ndarray
+) -> np.ndarray:
+    """A corrected copy of ``volume`` merging exactly the pairs marked in ``merge``.
+
+    The pairs to merge go through the corrector's own ``decide`` (chains top
+    to bottom, the z-layer rule) and ``apply`` (relabelling, gap
+    interpolation), in the order :func:`~sklearn_overseg.apply_decisions`
+    uses for a reviewed CSV (most probable first), so the result is what
+    ``overseg apply-decisions`` makes of the saved decisions.
+
+    Parameters
+    ----------
+    corrector : MergeCorrector
+        The fitted corrector that screened ``volume``.
+    volume : ndarray of shape (z, y, x)
+        The uncorrected labels (not modified).
+    screening : Screening
+        The result of :func:`run_steps` on ``volume``.
+    merge : ndarray of bool, shape (n,)
+        The pairs a person (or the model, for pairs left unreviewed) merges.
+    """
+    chosen = np.flatnonzero(np.asarray(merge, bool))
+    candidates = screening.candidates[chosen]
+    # every chosen pair is approved; the ranks keep the most probable first
+    # when chains must be resolved, as apply_decisions does
+    threshold = float(corrector.threshold)
+    rank = screening.probabilities[chosen]
+    approved = threshold + (1.0 - threshold) * np.clip(rank, 0.0, 1.0)
+    decisions = corrector.decide(volume, candidates, approved)
+    return corrector.apply(volume, decisions)

@@ -1,0 +1,93 @@
+"""Background work of the widget: checking the layer, loading, screening.
+
+The corrector runs in a worker thread (:func:`napari.qt.threading.create_worker`)
+so that the viewer stays responsive; the generator jobs here yield
+``(step, n_steps, message)`` progress tuples. napari is imported only when a
+worker is started.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..correction import MergeCorrector
+from ..models import available_pretrained, load_model, load_pretrained
+from ._steps import apply_reviewed, run_steps
+
+__all__ = ["labels_problem", "load_corrector", "screening_job", "start_worker"]
+
+
+def labels_problem(data, name: str) -> str | None:
+    """Why a layer's data cannot be corrected, in the user's terms (or None)."""
+    shape = np.shape(data)
+    dtype = np.dtype(getattr(data, "dtype", np.asarray(data).dtype))
+    if len(shape) == 2:
+        return (f"'{name}' is a 2D image; the corrector needs a 3D (z, y, x) "
+                "label volume")
+    if len(shape) == 4:
+        return (f"'{name}' is 4D {shape} (a time series or channels); the "
+                "corrector needs one 3D (z, y, x) volume: add one time point "
+                "as its own layer, e.g. viewer.add_labels(layer.data[0])")
+    if len(shape) != 3:
+        return f"'{name}' is {len(shape)}D; the corrector needs 3D (z, y, x) labels"
+    if dtype.kind == "f":
+        return (f"'{name}' holds floating-point values ({dtype}); pick a "
+                "segmentation with integer labels, not a raw image")
+    if dtype.kind not in "iu":
+        return f"'{name}' holds {dtype} values; labels must be integers"
+    return None
+
+
+def load_corrector(choice: str | os.PathLike) -> MergeCorrector:
+    """A fitted corrector: a shipped model's name or a model file's path."""
+    if str(choice) in available_pretrained():
+        return load_pretrained(str(choice))
+    path = Path(choice)
+    if not str(choice).strip():
+        raise ValueError("choose a shipped model or a model file")
+    if not path.exists() and not path.with_suffix(".json").exists():
+        raise FileNotFoundError(f"model file not found: '{path}'")
+    model = load_model(path)
+    if not isinstance(model, MergeCorrector):
+        raise ValueError(
+            f"'{path.name}' holds a {type(model).__name__}, not a corrector "
+            "made by 'overseg train' or save_model(MergeCorrector)"
+        )
+    return model
+
+
+def screening_job(choice, volume: np.ndarray):
+    """Load the model, then screen, score and decide (a generator job).
+
+    Returns ``(corrector, screening)``.
+    """
+    yield 0, 4, "loading the model"
+    corrector = choice if isinstance(choice, MergeCorrector) else (
+        load_corrector(choice)
+    )
+    screening = yield from run_steps(corrector, volume)
+    return corrector, screening
+
+
+def apply_job(corrector, volume, screening, merge):
+    """Apply the reviewed merges (a generator job); returns the corrected copy."""
+    yield 0, 1, f"merging {int(np.count_nonzero(merge))} pairs"
+    return apply_reviewed(corrector, volume, screening, merge)
+
+
+def start_worker(job, *args, on_progress, on_done, on_error, on_finished):
+    """Run a generator job in a napari worker thread, wired to callbacks.
+
+    An error in the job goes to ``on_error`` (a message in the widget), not
+    back into the viewer's event loop as a traceback.
+    """
+    from napari.qt.threading import create_worker
+
+    return create_worker(
+        job, *args, _start_thread=True,
+        _connect={"yielded": on_progress, "returned": on_done,
+                  "errored": on_error, "finished": on_finished},
+    )
