@@ -22,7 +22,8 @@ Usage::
     python benchmarks/bench_scale.py            # 10M and 100M, in memory
     python benchmarks/bench_scale.py --big      # also 1.2G voxels and dask
 
-Results are appended to ``benchmarks/_notes_scale.md``. Temporary volumes go
+Results are printed as markdown (section 5 of ``benchmarks/RESULTS.md``
+shows the last full run). Temporary volumes go
 to ``$BENCH_SCALE_DIR`` (default ``/tmp/bench_scale``) and are deleted at the
 end unless ``--keep`` is given.
 """
@@ -43,8 +44,6 @@ from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-NOTES = HERE / "_notes_scale.md"
 WORK = Path(os.environ.get("BENCH_SCALE_DIR", "/tmp/bench_scale"))
 TILE = (100, 502, 502)
 CELLS_PER_TILE = 150
@@ -243,8 +242,7 @@ def _available_mb() -> float:
 
 
 def _notes(lines: list[str]) -> None:
-    with open(NOTES, "a") as f:
-        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines), flush=True)
 
 
 def run(

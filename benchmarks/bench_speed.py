@@ -19,11 +19,17 @@
     on CPU) voxels, one cell per 15 000 voxels, 5% of the cells split: wall
     time, peak resident memory of a fresh subprocess (``VmHWM``) and the
     ratio to one ``find_objects`` pass in that subprocess (target: under
-    30 s).
+    30 s); each stack is corrected with ``n_jobs`` 1, 2 and -1 and in place
+    (``out=volume``), each in its own subprocess, with the speed-up over
+    ``n_jobs=1`` and the peak memory over the label array (whole process, and
+    its rise during ``correct``).
+(d), (e): gap interpolation, and ``correct`` over ``predict_merges`` and
+    ``find_objects``: see ``_speed_ratios.py``.
 
 Usage::
 
-    python benchmarks/bench_speed.py [--parts a b c] [--sizes 10M 100M]
+    python benchmarks/bench_speed.py [--parts a b c d e] [--sizes 10M 100M]
+        [--tilted-repeats 1]
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _speed_ratios import part_d, part_e
 from bench_common import markdown_table, peak_rss_mb, print_environment, quiet
 from scipy import ndimage as ndi
 from tqdm import tqdm
@@ -199,67 +206,89 @@ def build_stack(name: str, path: Path) -> dict:
             "dtype": str(flawed.dtype), "build_s": time.perf_counter() - start}
 
 
-def child(path: str) -> None:
+def child(path: str, n_jobs: int, inplace: bool) -> None:
     """Subprocess: load, find_objects, correct; print timings as JSON."""
     volume = np.load(path)
-    corrector = load_pretrained("axis")
+    corrector = load_pretrained("axis").set_params(n_jobs=n_jobs)
     rss_loaded = peak_rss_mb()
     t_find, _ = median_time(lambda: ndi.find_objects(volume), repeats=3)
+    labels_before = int(len(np.unique(volume)) - 1)
+    rss_before = peak_rss_mb()
     start = time.perf_counter()
-    corrected = corrector.correct(volume)
+    corrected = corrector.correct(volume, out=volume if inplace else None)
     t_correct = time.perf_counter() - start
     peak = peak_rss_mb()  # before the label counts below, which sort copies
     print(json.dumps({
         "find_objects_s": t_find,
         "correct_s": t_correct,
-        "labels_before": int(len(np.unique(volume)) - 1),
+        "labels_before": labels_before,
         "labels_after": int(len(np.unique(corrected)) - 1),
         "rss_loaded_mb": rss_loaded,
+        "rss_before_mb": rss_before,
         "peak_rss_mb": peak,
         "volume_mb": volume.nbytes / 2**20,
     }))
 
 
+#: (n_jobs, in place) runs of part (c), each in a fresh subprocess.
+RUNS = ((1, False), (2, False), (-1, False), (1, True))
+
+
 def part_c(sizes) -> str:
-    """End-to-end correction of 10 M and 100 M voxel stacks in a subprocess."""
+    """End-to-end correction of 10 M and 100 M voxel stacks in subprocesses."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_speed_") as tmp:
         for name in tqdm(sizes, desc="end to end", file=sys.stderr):
             path = Path(tmp) / f"{name}.npy"
             info = build_stack(name, path)
-            start = time.perf_counter()
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", str(path)],
-                capture_output=True, text=True, check=True,
-            )
-            wall = time.perf_counter() - start
-            res = json.loads(out.stdout.strip().splitlines()[-1])
-            rows.append([
-                name, "x".join(map(str, info["shape"])), info["cells"],
-                info["splits"], f"{res['labels_before']} -> {res['labels_after']}",
-                f"{res['find_objects_s']:.2f}", f"{res['correct_s']:.1f}",
-                f"{res['correct_s'] / res['find_objects_s']:.0f}",
-                f"{res['volume_mb']:.0f}", f"{res['rss_loaded_mb']:.0f}",
-                f"{res['peak_rss_mb']:.0f}", f"{wall:.1f}",
-            ])
+            serial = None
+            for n_jobs, inplace in RUNS:
+                start = time.perf_counter()
+                out = subprocess.run(
+                    [sys.executable, __file__, "--child", str(path),
+                     "--n-jobs", str(n_jobs)] + ["--inplace"] * inplace,
+                    capture_output=True, text=True, check=True,
+                )
+                wall = time.perf_counter() - start
+                res = json.loads(out.stdout.strip().splitlines()[-1])
+                serial = serial or res["correct_s"]
+                rise = (res["peak_rss_mb"] - res["rss_before_mb"]) / res["volume_mb"]
+                rows.append([
+                    name, "x".join(map(str, info["shape"])), info["cells"],
+                    info["splits"], n_jobs, "yes" if inplace else "no",
+                    f"{res['labels_before']} -> {res['labels_after']}",
+                    f"{res['find_objects_s']:.2f}", f"{res['correct_s']:.1f}",
+                    f"{res['correct_s'] / res['find_objects_s']:.0f}",
+                    f"{serial / res['correct_s']:.2f}",
+                    f"{res['volume_mb']:.0f}", f"{res['rss_loaded_mb']:.0f}",
+                    f"{res['peak_rss_mb']:.0f}",
+                    f"{res['peak_rss_mb'] / res['volume_mb']:.2f}",
+                    f"{rise:.2f}",
+                    f"{wall:.1f}",
+                ])
             path.unlink()
     return markdown_table(
-        ["stack", "shape", "cells", "true splits", "labels", "find_objects s",
-         "correct s", "x find_objects", "volume MB", "RSS after load MB",
-         "peak RSS MB", "subprocess wall s"], rows,
+        ["stack", "shape", "cells", "true splits", "n_jobs", "in place",
+         "labels", "find_objects s", "correct s", "x find_objects",
+         "speed-up vs n_jobs=1", "volume MB", "RSS after load MB",
+         "peak RSS MB", "peak RSS / labels", "peak rise / labels",
+         "subprocess wall s"], rows,
     )
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="+", default=["a", "b", "c"],
-                        choices=["a", "b", "c"])
+    parser.add_argument("--parts", nargs="+", default=["a", "b", "c", "d", "e"],
+                        choices=["a", "b", "c", "d", "e"])
+    parser.add_argument("--tilted-repeats", type=int, default=1)
     parser.add_argument("--sizes", nargs="+", default=list(SIZES),
                         choices=list(SIZES))
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--n-jobs", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--inplace", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child)
+        child(args.child, args.n_jobs, args.inplace)
         return
     print_environment("python benchmarks/bench_speed.py " + " ".join(
         sys.argv[1:] if argv is None else argv))
@@ -272,7 +301,14 @@ def main(argv=None) -> None:
     if "c" in args.parts:
         print("### (c) End-to-end correction (pretrained axis model), "
               "fresh subprocess\n")
-        print(part_c(args.sizes))
+        print(part_c(args.sizes) + "\n")
+    if "d" in args.parts:
+        print("### (d) Gap interpolation: accuracy and time per gap, one run\n")
+        print(part_d() + "\n")
+    if "e" in args.parts:
+        print("### (e) Correction against detection and find_objects, one "
+              "process\n")
+        print(part_e(args.tilted_repeats) + "\n")
 
 
 if __name__ == "__main__":

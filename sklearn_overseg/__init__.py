@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from .models import MergeMLP, MergeNet
     from .review import write_review_report
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Candidate",

@@ -225,3 +225,88 @@ def test_deleted_layers_of_real_cells_are_recovered(name):
         assert np.median(scores) >= 0.94, method
         assert np.mean(scores >= 0.85) >= 0.82, method
         assert np.percentile(scores, 10) >= 0.75, method
+
+
+# ---------------------------------------------------------------- fast paths
+def test_scanline_fill_matches_skimage_on_generic_polygons():
+    from skimage.draw import polygon2mask
+
+    from sklearn_overseg.correction._outlines import scanline_fill
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        polygon = rng.uniform(-4, 34, (rng.integers(3, 25), 2))
+        np.testing.assert_array_equal(
+            scanline_fill(polygon, (30, 32)), polygon2mask((30, 32), polygon)
+        )
+
+
+def test_scanline_fill_keeps_pixel_centres_on_the_outline():
+    from sklearn_overseg.correction._outlines import scanline_fill
+
+    square = np.array([[2, 2], [2, 7], [6, 7], [6, 2]], float)
+    expected = np.zeros((10, 10), bool)
+    expected[2:7, 2:8] = True
+    np.testing.assert_array_equal(scanline_fill(square, (10, 10)), expected)
+
+
+def test_resampled_outlines_are_even_and_share_the_points():
+    from sklearn_overseg.correction._outlines import outlines, resample_outlines
+
+    mask = disk((40, 60), (20, 15), 9) | disk((40, 60), (20, 45), 3)
+    polygons = outlines(mask)
+    points = resample_outlines(polygons, 50, np.ones(2))
+    assert sum(map(len, points)) == 50 and min(map(len, points)) >= 3
+    big = points[int(np.argmax([len(p) for p in points]))]
+    steps = np.linalg.norm(np.diff(big, axis=0), axis=1)
+    assert steps.max() <= 1.5 * np.median(steps)
+
+
+def test_assignment_between_translated_outlines_is_the_translation():
+    from sklearn_overseg.correction._interpolation import _even_points_plan
+    from sklearn_overseg.correction._outlines import outlines
+
+    mask = ellipsoid((1, 50, 50), (0, 22, 20), (1, 12, 7), 0, 0.6)[0]
+    polygons = [outlines(mask), outlines(np.roll(mask, (3, 4), axis=(0, 1)))]
+    resampled, matched = _even_points_plan(polygons, 80, np.ones(2))
+    shift = np.broadcast_to([3.0, 4.0], matched[0].shape)
+    np.testing.assert_allclose(matched[0] - resampled[0][0], shift, atol=1e-6)
+    np.testing.assert_allclose(resampled[1][0] - matched[1], shift, atol=1e-6)
+
+
+@pytest.mark.parametrize("scale", [1, 4])
+def test_fast_boundary_ot_agrees_with_the_reference(scale):
+    """Small outlines take the exact vertex path, large ones the assignment."""
+    from sklearn_overseg.correction import _interpolation as interp
+
+    rng = np.random.default_rng(1)
+    agreement = []
+    for _ in range(5):
+        volume = ellipsoid(
+            (9, 60 * scale, 60 * scale),
+            (4, *rng.uniform(28, 32, 2) * scale),
+            (8, *rng.uniform(10, 22, 2) * scale),
+            rng.uniform(0, 0.6),
+            rng.uniform(0, np.pi),
+        )
+        above, below = volume[2], volume[6]
+        fractions = np.arange(1, 4) / 4
+        pixel = np.ones(2)
+        fast = interpolate_masks(above, below, 3)
+        reference = interp._boundary_ot_reference(
+            above, below, fractions, pixel, 2000
+        )
+        agreement += [iou(f, r) for f, r in zip(fast, reference)]
+    assert min(agreement) >= 0.93
+    assert np.median(agreement) >= 0.97
+
+
+def test_working_box_does_not_change_the_layers():
+    above = ellipsoid((1, 40, 40), (0, 18, 16), (1, 9, 6), 0, 0.3)[0]
+    below = np.roll(above, (3, 2), axis=(0, 1)) | disk((40, 40), (30, 30), 3)
+    for method in METHODS:
+        small = interpolate_masks(above, below, 2, method=method)
+        padded = [np.pad(m, ((7, 3), (2, 9))) for m in (above, below)]
+        big = interpolate_masks(*padded, 2, method=method)
+        np.testing.assert_array_equal(big[:, 7:-3, 2:-9], small)
+        assert not big[:, :7].any() and not big[:, :, -9:].any()

@@ -627,9 +627,12 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
 
     def _jobs(self):
         # steps left at n_jobs=None take the corrector's n_jobs (or, when it
-        # is None too, that of an enclosing joblib.parallel_config)
+        # is None too, that of an enclosing joblib.parallel_config); threads
+        # for scikit-learn's own loops (feature union, bagged networks): worker
+        # processes would receive copies of every candidate and network, and
+        # the per-pair steps start processes themselves when the work pays
         return nullcontext() if self.n_jobs is None else parallel_config(
-            n_jobs=self.n_jobs
+            backend="threading", n_jobs=self.n_jobs
         )
 
     def score_pairs(self, candidates: CandidateSet, *, return_features=False):

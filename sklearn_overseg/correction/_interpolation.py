@@ -3,8 +3,11 @@
 ``boundary_ot`` (displacement interpolation of the outlines, in the spirit of
 CellStitch): the outlines of both masks (outer boundaries and hole boundaries,
 as closed sub-pixel polygons) are sampled into points weighted by arc length,
-an exact optimal transport plan with squared Euclidean cost (POT) matches the
-two point sets, and every outline point slides along its barycentric match:
+an exact optimal transport plan with squared Euclidean cost matches the two
+point sets (POT's network simplex on the outline vertices when they are few;
+for longer outlines, equally many points evenly spaced along both outlines,
+whose exact plan is a one-to-one assignment, solved by scipy in a fraction of
+the time), and every outline point slides along its barycentric match:
 at fraction ``t`` a point ``x`` of the upper outline sits at
 ``(1 - t) x + t T(x)``, and a point ``y`` of the lower outline at
 ``(1 - t) S(y) + t y``. Each moved outline keeps its order, so it is still a
@@ -25,14 +28,19 @@ from numbers import Integral
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.draw import polygon2mask
-from skimage.measure import find_contours
+from scipy.optimize import linear_sum_assignment
+from scipy.spatial.distance import cdist
 
 from .._validation import check_voxel_size
+from ._outlines import arc_weights, fill_polygons, is_outer, outlines, resample_outlines
 
 __all__ = ["interpolate_masks"]
 
 _METHODS = ("boundary_ot", "distance")
+#: Outlines with at most this many vertices are matched exactly on them.
+_EXACT_VERTICES = 128
+#: Longer outlines are resampled into at most this many points.
+_MAX_ASSIGNMENT = 160
 
 
 def _signed_distance(mask, pixel_size):
@@ -52,54 +60,36 @@ def _blend(masks, weights, pixel_size):
     return sdf <= 0
 
 
-def _outlines(mask, max_points):
-    """Closed outline polygons of a mask (sub-pixel, outer and hole)."""
-    padded = np.pad(mask, 1).astype(np.float32)
-    polygons = [c[:-1] - 1 for c in find_contours(padded, 0.5)]
-    stride = max(1, -(-sum(len(p) for p in polygons) // max_points))
-    return [p[:: max(1, min(stride, len(p) // 4))] for p in polygons]
-
-
-def _arc_weights(polygon, pixel_size):
-    """Arc length carried by each vertex of a closed polygon."""
-    steps = np.linalg.norm(
-        np.diff(polygon, axis=0, append=polygon[:1]) * pixel_size, axis=1
-    )
-    return 0.5 * (steps + np.roll(steps, 1)) + 1e-9
-
-
-def _is_outer(polygon) -> bool:
-    """Outer boundaries run the other way round from hole boundaries."""
-    rows, cols = polygon.T
-    return np.dot(rows, np.roll(cols, -1)) < np.dot(np.roll(rows, -1), cols)
-
-
-def _fill(polygons, outer, shape):
-    """Even-odd fill of several polygons: holes stay holes.
-
-    An outer polygon too thin to hold a pixel centre still marks the pixel
-    under its centroid, so a moving one-pixel mask does not vanish.
-    """
-    region = np.zeros(shape, bool)
-    for polygon, is_outer in zip(polygons, outer):
-        inside = polygon2mask(shape, polygon)
-        if is_outer and not inside.any():
-            row, col = np.round(polygon.mean(axis=0)).astype(int)
-            if 0 <= row < shape[0] and 0 <= col < shape[1]:
-                inside[row, col] = True
-        region ^= inside
-    return region
-
-
 def _has_holes(mask) -> bool:
     return bool((ndi.binary_fill_holes(mask) & ~mask).any())
 
 
-def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
-    outlines = [_outlines(m, max_points) for m in (mask_a, mask_b)]
-    points = [np.concatenate(o) for o in outlines]
+def _displace(mask_a, mask_b, fractions, pixel_size, outlines_, matched, fast):
+    """Layers from outlines slid along their matches, blended from both sides."""
+    points = [np.concatenate(o) for o in outlines_]
+    splits = [np.cumsum([len(p) for p in o])[:-1] for o in outlines_]
+    outer = [[is_outer(p) for p in o] for o in outlines_]
+    layers = []
+    for t in fractions:
+        moved = [
+            (1 - t) * points[0] + t * matched[0],
+            (1 - t) * matched[1] + t * points[1],
+        ]
+        fills = [
+            fill_polygons(np.split(m, s), o, mask_a.shape, fast=fast)
+            for m, s, o in zip(moved, splits, outer)
+        ]
+        layers.append(_blend(fills, (1 - t, t), pixel_size))
+    if not any(_has_holes(m) for m in (mask_a, mask_b)):
+        layers = [ndi.binary_fill_holes(layer) for layer in layers]
+    return layers
+
+
+def _vertex_plan(polygons, pixel_size):
+    """Exact transport between outline vertices weighted by arc length (POT)."""
+    points = [np.concatenate(o) for o in polygons]
     weights = [
-        np.concatenate([_arc_weights(p, pixel_size) for p in o]) for o in outlines
+        np.concatenate([arc_weights(p, pixel_size) for p in o]) for o in polygons
     ]
     import ot  # here, not at the top: POT imports torch when it is installed
 
@@ -110,26 +100,64 @@ def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
         cost,
         numItermax=max(100_000, 50 * cost.size),
     )
-    matched = [
+    return [
         plan @ points[1] / plan.sum(axis=1)[:, None],  # where upper points go
         plan.T @ points[0] / plan.sum(axis=0)[:, None],  # where lower come from
     ]
-    splits = [np.cumsum([len(p) for p in o])[:-1] for o in outlines]
-    outer = [[_is_outer(p) for p in o] for o in outlines]
-    layers = []
-    for t in fractions:
-        moved = [
-            (1 - t) * points[0] + t * matched[0],
-            (1 - t) * matched[1] + t * points[1],
-        ]
-        fills = [
-            _fill(np.split(m, s), o, mask_a.shape)
-            for m, s, o in zip(moved, splits, outer)
-        ]
-        layers.append(_blend(fills, (1 - t, t), pixel_size))
-    if not any(_has_holes(m) for m in (mask_a, mask_b)):
-        layers = [ndi.binary_fill_holes(layer) for layer in layers]
-    return layers
+
+
+def _even_points_plan(polygons, n_points, pixel_size):
+    """Exact transport between ``n_points`` evenly spaced points per outline.
+
+    Every point carries the same arc length, so the optimal plan between the
+    two uniform point sets is a one-to-one assignment
+    (:func:`scipy.optimize.linear_sum_assignment`, exact).
+    """
+    resampled = [resample_outlines(o, n_points, pixel_size) for o in polygons]
+    points = [np.concatenate(o) for o in resampled]
+    cost = cdist(points[0] * pixel_size, points[1] * pixel_size, "sqeuclidean")
+    rows, cols = linear_sum_assignment(cost)
+    order = np.empty_like(cols)
+    order[cols] = rows
+    return resampled, [points[1][cols], points[0][order]]
+
+
+def _boundary_ot_reference(mask_a, mask_b, fractions, pixel_size, max_points):
+    """The reference path: exact transport between all outline vertices.
+
+    POT's network simplex on up to ``max_points`` arc-weighted vertices per
+    mask, polygons filled by skimage, on the full frame.
+    """
+    polygons = [outlines(m, max_points) for m in (mask_a, mask_b)]
+    matched = _vertex_plan(polygons, pixel_size)
+    return _displace(
+        mask_a, mask_b, fractions, pixel_size, polygons, matched, fast=False
+    )
+
+
+def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
+    """Outline transport, exact on the vertices when they are few.
+
+    Outlines of up to ``_EXACT_VERTICES`` vertices are matched exactly as in
+    :func:`_boundary_ot_reference`; longer ones are resampled into equally
+    many points, one per pixel of arc (at most ``max_points`` and at most
+    ``_MAX_ASSIGNMENT`` points), and matched by an exact assignment, which
+    costs a fraction of a network simplex on arc-weighted vertices.
+    """
+    polygons = [outlines(m, max_points) for m in (mask_a, mask_b)]
+    if max(sum(map(len, o)) for o in polygons) <= _EXACT_VERTICES:
+        matched = _vertex_plan(polygons, pixel_size)
+    else:
+        longest = max(
+            sum(arc_weights(p, pixel_size).sum() for p in o) for o in polygons
+        )
+        n_points = int(np.ceil(longest / pixel_size.min()))
+        n_points = min(n_points, max_points, _MAX_ASSIGNMENT)
+        n_points = max(n_points, 3 * max(len(o) for o in polygons))
+        polygons, matched = _even_points_plan(polygons, n_points, pixel_size)
+    return _displace(
+        mask_a, mask_b, fractions, pixel_size, polygons, matched, fast=True
+    )
 
 
 def interpolate_masks(
@@ -212,8 +240,19 @@ def interpolate_masks(
     if not all(present):
         source = masks[0] if present[0] else masks[1]
         return np.repeat(source[None], n_missing, axis=0)
+    # Every rebuilt pixel lies inside the box of the two masks: work on that
+    # box with a one-pixel background margin (distances and hole filling are
+    # the same there as on the whole frame) and paste the layers back.
+    rows, cols = np.nonzero(masks[0] | masks[1])
+    box = (
+        slice(max(rows.min() - 1, 0), rows.max() + 2),
+        slice(max(cols.min() - 1, 0), cols.max() + 2),
+    )
+    cropped = [m[box] for m in masks]
     if method == "distance":
-        layers = [_blend(masks, (1 - t, t), pixel_size) for t in fractions]
+        layers = [_blend(cropped, (1 - t, t), pixel_size) for t in fractions]
     else:
-        layers = _boundary_ot(*masks, fractions, pixel_size, max_points)
-    return np.stack(layers)
+        layers = _boundary_ot(*cropped, fractions, pixel_size, max_points)
+    out = np.zeros((n_missing, *masks[0].shape), bool)
+    out[(slice(None), *box)] = layers
+    return out

@@ -9,12 +9,13 @@ report, dask, napari, reviewed decisions) goes through these steps.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from .._candidates import CandidateSet
 from .._geometry import LabelGeometry
+from .._parallel import map_batches
 from .._progress import progress
 from ._gap_writes import fold_gap_fills, gap_fill, gap_region, paint_writes
 from ._merging import relabel_volume, resolve_merges
@@ -29,6 +30,9 @@ __all__ = [
     "decide_merges",
     "label_z_extents",
 ]
+
+#: Gaps a worker process must get (a few seconds of interpolation) to pay off.
+_GAPS_PER_JOB = 200
 
 
 #: The three decisions a candidate pair can get.
@@ -184,6 +188,12 @@ def _has_gap(candidate) -> bool:
     )
 
 
+def _gap_fills(gaps, method: str, verbose: int) -> list:
+    """:func:`gap_fill` of a batch of ``(candidate, current gap labels)``."""
+    bar = progress(gaps, desc="interpolating gaps", enabled=verbose > 0)
+    return [gap_fill(c, current, method) for c, current in bar]
+
+
 def apply_merges(
     volume: np.ndarray,
     accepted,
@@ -205,16 +215,14 @@ def apply_merges(
     fills = []
     if interpolate:
         gapped = [c for c in accepted if _has_gap(c)]
-        found = Parallel(n_jobs=n_jobs, return_as="generator")(
-            delayed(gap_fill)(c, volume[gap_region(c)], interpolation)
-            for c in gapped
+        # worker processes only when the gaps are work enough to pay for them
+        batches = map_batches(
+            partial(_gap_fills, method=interpolation, verbose=verbose),
+            [(c, volume[gap_region(c)]) for c in gapped],
+            n_jobs=n_jobs,
+            min_work_per_job=_GAPS_PER_JOB,
         )
-        found = progress(
-            found, desc="interpolating gaps", total=len(gapped), enabled=verbose > 0
-        )
-        # exhaust the generator: an abandoned one (no gap to fill) makes joblib
-        # shut its workers down, and the next call pays their start-up again
-        fills = list(found)
+        fills = [fill for batch in batches for fill in batch]
     mapping, writes = fold_gap_fills(fills, mapping)
     out = relabel_volume(volume, mapping, out=out)
     paint_writes(out, (0, 0, 0), writes)

@@ -11,9 +11,9 @@ across the gap, plus the gap EMD itself (and, optionally, their ratios).
 from __future__ import annotations
 
 import numbers
+from functools import partial
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -25,6 +25,7 @@ from .._candidates import (
     check_candidate_set,
     fragment_layers,
 )
+from .._parallel import crop_voxels, map_batches
 from ._pair_features import PairFeaturesMixin
 from ._wasserstein import layer_distances
 
@@ -136,10 +137,9 @@ def equivalent_radius(stack: np.ndarray, pixel=(1.0, 1.0)) -> float:
     return max(float(np.sqrt(area * pixel.prod() / np.pi)), 0.5 * float(pixel.mean()))
 
 
-def _chunk_features(candidates, params, seeds) -> np.ndarray:
-    return np.array(
-        [_candidate_features(c, params, s) for c, s in zip(candidates, seeds)]
-    )
+def _chunk_features(seeded, params) -> np.ndarray:
+    """Features of a batch of ``(candidate, seed)``."""
+    return np.array([_candidate_features(c, params, s) for c, s in seeded])
 
 
 def _candidate_seeds(candidates: CandidateSet, random_state) -> list[int]:
@@ -226,7 +226,9 @@ default="quantiles"
         key, so a pair's features do not depend on the other pairs or on
         ``n_jobs``.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib, threads by default) over chunks of candidates.
+        Most parallel jobs (joblib) over batches of candidates: worker
+        processes, and only as many as the candidates' crops are work for
+        (about 20 M voxels per job); little work runs in this process.
 
     Attributes
     ----------
@@ -333,14 +335,11 @@ default="quantiles"
             + ("n_projections", "bin_width", "use_physical_units", "units")
         }
         seeds = _candidate_seeds(X, self.random_state)
-        n_chunks = min(len(X), 4 * effective_n_jobs(self.n_jobs))
-        if n_chunks <= 1 or effective_n_jobs(self.n_jobs) == 1:
-            out = _chunk_features(X, params, seeds)
-        else:
-            bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(_chunk_features)(X[a:b], params, seeds[a:b])
-                for a, b in zip(bounds[:-1], bounds[1:])
-            )
-            out = np.concatenate(parts)
+        parts = map_batches(
+            partial(_chunk_features, params=params),
+            list(zip(X, seeds)),
+            n_jobs=self.n_jobs,
+            work=crop_voxels(X),
+        )
+        out = np.concatenate(parts)
         return out.reshape(len(X), n_out).astype(np.float32)

@@ -16,12 +16,12 @@ from __future__ import annotations
 import numbers
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import Candidate, CandidateSet, check_candidate_set
+from .._parallel import crop_voxels, map_batches
 from ..features import PairFeaturesMixin
 from ._contact_geometry import contact_shape, section_profile
 from ._reslice import reslice_pair
@@ -123,7 +123,9 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         clip stays because the shipped ``tilted`` model was fitted on clipped
         values (a very large ``clip`` turns it off).
     n_jobs : int or None, default=None
-        Parallel jobs (joblib, threads by default) over chunks of candidates.
+        Most parallel jobs (joblib) over batches of candidates: worker
+        processes, and only as many as the candidates' crops are work for
+        (about 20 M voxels per job); little work runs in this process.
 
     Attributes
     ----------
@@ -190,17 +192,10 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         check_candidate_set(X, type(self).__name__)
         _check_contact_candidates(X)
-        n_jobs = effective_n_jobs(self.n_jobs)
-        n_chunks = min(len(X), 4 * n_jobs)
-        if n_jobs == 1 or n_chunks <= 1:
-            out = _chunk_features(X)
-        else:
-            bounds = np.linspace(0, len(X), n_chunks + 1).astype(int)
-            parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-                delayed(_chunk_features)(X[a:b])
-                for a, b in zip(bounds[:-1], bounds[1:])
-            )
-            out = np.concatenate(parts)
+        parts = map_batches(
+            _chunk_features, X, n_jobs=self.n_jobs, work=crop_voxels(X)
+        )
+        out = np.concatenate(parts)
         out = np.nan_to_num(out, nan=0.0, posinf=self.clip, neginf=-self.clip)
         return np.clip(out, -self.clip, self.clip).astype(np.float32)
 

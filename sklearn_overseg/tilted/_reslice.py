@@ -14,15 +14,16 @@ The pair is sampled by :mod:`._reslice_sampling`.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
 from scipy import ndimage as ndi
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from .._candidates import LOWER, UPPER, Candidate, CandidateSet, check_candidate_set
+from .._parallel import crop_voxels, map_batches
 from ._plane import (
     _bounding_box,
     _check_crop,
@@ -253,9 +254,9 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
         Keep at most this many layers on each side of the gap (bounds the
         cost of large cells); ``None`` keeps them all.
     n_jobs : int or None, default=None
-        Parallel jobs (joblib) over chunks of candidates; threads unless a
-        ``joblib.parallel_config`` backend says otherwise (the work is in
-        numpy and scipy, and the crops are not copied to other processes).
+        Most parallel jobs (joblib) over batches of candidates: worker
+        processes, and only as many as the candidates' crops are work for
+        (about 20 M voxels per job); little work runs in this process.
 
     Examples
     --------
@@ -331,14 +332,12 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
             fill_holes=self.fill_holes,
             max_layers=self.max_layers,
         )
-        n_jobs = effective_n_jobs(self.n_jobs)
-        todo = sum(c.gap is None for c in X)
-        if n_jobs == 1 or todo < 2:
-            return CandidateSet(_reslice_chunk(X, params))
-        bounds = np.linspace(0, len(X), min(len(X), 4 * n_jobs) + 1).astype(int)
-        parts = Parallel(n_jobs=self.n_jobs, prefer="threads")(
-            delayed(_reslice_chunk)(X[a:b], params)
-            for a, b in zip(bounds[:-1], bounds[1:])
+        todo = CandidateSet(c for c in X if c.gap is None)
+        parts = map_batches(
+            partial(_reslice_chunk, params=params),
+            X,
+            n_jobs=self.n_jobs,
+            work=crop_voxels(todo),
         )
         return CandidateSet(c for part in parts for c in part)
 

@@ -1,0 +1,93 @@
+"""Tests of the shared batch runner and of the steps that use it."""
+
+import numpy as np
+import pytest
+
+from sklearn_overseg import (
+    CandidateScreener,
+    GeoWassersteinFeatures,
+    TiltedReslicer,
+    _parallel,
+    load_pretrained,
+)
+from sklearn_overseg._parallel import crop_voxels, map_batches, n_jobs_for
+from sklearn_overseg.correction import _steps
+from sklearn_overseg.datasets import make_tissue, oversegment
+from sklearn_overseg.tilted._contact_features import ContactFeatures
+
+
+def batch_sizes(items):
+    return [len(items)]
+
+
+def test_little_work_runs_serially_in_one_batch():
+    assert map_batches(batch_sizes, list(range(50)), n_jobs=2) == [[50]]
+    assert map_batches(batch_sizes, [], n_jobs=2) == [[0]]
+    assert map_batches(len, list(range(9)), n_jobs=1, min_work_per_job=1) == [9]
+
+
+def test_enough_work_is_split_in_ordered_batches():
+    items = list(range(50))
+    parts = map_batches(np.array, items, n_jobs=2, min_work_per_job=10)
+    assert len(parts) == 8  # 4 batches per job, sizes 7 and a rest of 1
+    np.testing.assert_array_equal(np.concatenate(parts), items)
+    sizes = map_batches(len, items, n_jobs=2, work=1e9)
+    assert sizes == [7] * 7 + [1]
+
+
+def test_jobs_follow_the_amount_of_work():
+    assert n_jobs_for(4, work=35, min_work_per_job=10) == 3
+    assert n_jobs_for(2, work=35, min_work_per_job=10) == 2
+    assert n_jobs_for(-1, work=5, min_work_per_job=10) == 1
+    assert n_jobs_for(None, work=1e12, min_work_per_job=1) == 1
+
+
+@pytest.fixture(scope="module")
+def axis_and_contact():
+    tissue = make_tissue((24, 64, 64), 20, random_state=2)
+    flawed, _ = oversegment(tissue, 3, random_state=0)
+    tilted, _ = oversegment(tissue, 4, mode="tilted", random_state=0)
+    axis = CandidateScreener().transform(flawed)
+    contact = CandidateScreener(mode="contact", min_contact=10).transform(tilted)
+    return flawed, axis, tilted, contact
+
+
+def test_steps_give_the_same_output_in_worker_processes(axis_and_contact, monkeypatch):
+    _, axis, _, contact = axis_and_contact
+    assert crop_voxels(axis) == sum(c.crop.size for c in axis)
+    geo = GeoWassersteinFeatures(n_jobs=2).fit(axis)
+    resliced = TiltedReslicer(n_jobs=2).transform(contact)
+    serial = [
+        geo.transform(axis),
+        [c.crop for c in resliced],
+        ContactFeatures(n_jobs=2).fit_transform(resliced),
+    ]
+    monkeypatch.setattr(_parallel, "MIN_VOXELS_PER_JOB", 1)
+    resliced = TiltedReslicer(n_jobs=2).transform(contact)
+    parallel = [
+        geo.transform(axis),
+        [c.crop for c in resliced],
+        ContactFeatures(n_jobs=2).fit_transform(resliced),
+    ]
+    np.testing.assert_array_equal(serial[0], parallel[0])
+    assert all(np.array_equal(a, b) for a, b in zip(serial[1], parallel[1]))
+    np.testing.assert_array_equal(serial[2], parallel[2])
+
+
+def test_pretrained_models_decide_the_same_in_worker_processes(
+    axis_and_contact, monkeypatch
+):
+    flawed, _, tilted, _ = axis_and_contact
+    runs = []
+    for per_job, gaps in ((None, None), (1, 1)):
+        if per_job:
+            monkeypatch.setattr(_parallel, "MIN_VOXELS_PER_JOB", per_job)
+            monkeypatch.setattr(_steps, "_GAPS_PER_JOB", gaps)
+        axis_model = load_pretrained("axis").set_params(n_jobs=2)
+        tilted_model = load_pretrained("tilted").set_params(n_jobs=2)
+        runs.append((
+            axis_model.correct(flawed),
+            [r["probability"] for r in tilted_model.predict_merges(tilted)],
+        ))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
