@@ -34,6 +34,7 @@ from .features import (
     ClippedStandardScaler,
     FragmentExtentFeatures,
     GeoWassersteinFeatures,
+    ImageFeatures,
     TopologyFeatures,
     geo_wasserstein,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "FragmentExtentFeatures",
     "GapRoutedClassifier",
     "GeoWassersteinFeatures",
+    "ImageFeatures",
     "MergeCorrector",
     "MergeMLP",
     "MergeNet",

@@ -57,6 +57,11 @@ class Candidate:
         Labels of the noisy partial masks inside the gap (code ``GAP_NOISE``).
     meta : dict
         Extra information (for example the reslicing plane).
+    image : ndarray of float32 or None, default=None
+        The normalised raw image over the pair's volume-space crop (``crop``
+        for axis and contact candidates, ``meta["contact_crop"]`` for
+        resliced ones), when the user gave one (``image=``); ``None`` for
+        label-only pairs. See :class:`~sklearn_overseg.ImageFeatures`.
 
     Examples
     --------
@@ -81,6 +86,7 @@ class Candidate:
     score: float = 0.0
     gap_labels: tuple[int, ...] = ()
     meta: dict = field(default_factory=dict)
+    image: np.ndarray | None = None
 
     @property
     def n_gap_layers(self) -> int:

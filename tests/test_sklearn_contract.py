@@ -20,6 +20,7 @@ from sklearn_overseg import (
     ClippedStandardScaler,
     ContactFeatures,
     GeoWassersteinFeatures,
+    ImageFeatures,
     MergeCorrector,
     MergeNet,
     TopologyFeatures,
@@ -60,6 +61,8 @@ PUBLIC_ESTIMATORS = [
     MergeCorrector(CandidateScreener(max_gap=2), _logistic_pipeline(), threshold=0.3),
     ContactFeatures(),
     ClippedStandardScaler(clip=3.0),
+    ImageFeatures(),
+    ImageFeatures(depth=1, clip=5.0),
 ] + ([TiltedReslicer(), TiltedReslicer(spacing=0.5)] if TiltedReslicer else [])
 
 DATA_FREE_CHECKS = [
@@ -162,6 +165,7 @@ VOLUME_ESTIMATORS = [
     TopologyFeatures(),
     MergeCorrector(classifier=_logistic_pipeline(), damage="axis", n_rounds=2),
     ContactFeatures(),
+    ImageFeatures(),
 ] + ([TiltedReslicer()] if TiltedReslicer else [])
 
 

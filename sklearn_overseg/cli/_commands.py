@@ -18,7 +18,8 @@ from pathlib import Path
 from .._progress import stage
 from .._validation import check_voxel_size
 from ..correction import MergeCorrector
-from ..io import read_labels, write_labels
+from ..features import uses_image
+from ..io import read_image, read_labels, write_labels
 from ..io._labels import check_destination, same_data_as
 from ..models import available_pretrained, load_model, load_pretrained, save_model
 from ..review import apply_decisions, read_decisions
@@ -144,10 +145,18 @@ def run_correct(args) -> int:
     corrector = load_corrector(args.model)
     configure(corrector, threshold=args.threshold, jobs=args.jobs,
               verbose=0 if quiet else 1, abstain=args.abstain)
+    image = None
+    if args.image:
+        with stage(f"reading {args.image}", enabled=not quiet):
+            image = read_image(args.image)
+    if image is None and uses_image(corrector.classifier_):
+        raise ValueError(
+            f"the model {args.model!r} uses the raw image; give it with --image RAW"
+        )
     with stage("screening", enabled=not quiet):
         # checked not to be an image when read (or --assume-labels)
         candidates = corrector.screen(volume, voxel_size=voxel_size,
-                                      assume_labels=True)
+                                      assume_labels=True, image=image)
     scores = corrector.score_pairs(candidates, return_features=True)
     decisions = corrector.decide(volume, candidates, scores)
     corrected = corrector.apply(volume, decisions)

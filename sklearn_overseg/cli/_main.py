@@ -180,6 +180,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--max-pairs", type=int, default=50, metavar="N",
                    help="most pairs drawn in the report (default 50)")
+    p.add_argument(
+        "--image", metavar="RAW",
+        help="the raw microscope image the labels were drawn on (same shape, "
+        "same formats; 'raw.npz:raw' picks an array), for a model trained "
+        "with image features; label-only models (the pretrained ones) "
+        "ignore it with a warning",
+    )
     _overwrite_option(p)
     _assume_labels_option(p)
     _common_options(p)

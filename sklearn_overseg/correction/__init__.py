@@ -9,10 +9,11 @@ from ._gap_writes import GapFill, fold_gap_fills, gap_fill, gap_region, paint_wr
 from ._interpolation import interpolate_masks
 from ._merging import relabel_volume, resolve_merges
 from ._steps import MergeDecisions, PairScores, label_z_extents
-from ._training import label_candidates, make_training_candidates
+from ._training import attach_images, label_candidates, make_training_candidates
 
 __all__ = [
     "GapFill",
+    "attach_images",
     "MergeCorrector",
     "MergeDecisions",
     "PairScores",

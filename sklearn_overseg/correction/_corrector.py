@@ -35,6 +35,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
+from .._image import attach_image, check_image
 from .._progress import progress
 from .._validation import (
     check_out_array,
@@ -42,6 +43,7 @@ from .._validation import (
     check_volumes,
     check_voxel_size,
 )
+from ..features import uses_image
 from ..models import (
     FeatureRange,
     feature_stage,
@@ -64,6 +66,7 @@ from ._steps import (
     unsure_pairs,
 )
 from ._training import (
+    attach_images,
     check_damage_kind,
     damaged_copies,
     label_candidates,
@@ -277,7 +280,7 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, *, voxel_size=None, **fit_params):
+    def fit(self, X, y=None, *, voxel_size=None, images=None, **fit_params):
         """Train the pair classifier.
 
         Parameters
@@ -293,6 +296,9 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             Voxel size (z, y, x) of the training volumes. ``None`` trains in
             voxels; otherwise the model measures in x pixels (the voxel size
             divided by its x entry), see :meth:`working_voxel_size`.
+        images : list of ndarray, default=None
+            The raw image of each volume of ``X`` (same shapes), for a
+            classifier with image features (``make_pair_pipeline(image=True)``).
         **fit_params : dict
             Metadata routed to the classifier's ``fit`` (needs
             ``sklearn.set_config(enable_metadata_routing=True)``), one value
@@ -319,7 +325,9 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             self.classifier_ = make_pair_pipeline(random_state=seed)
         self.voxel_size_ = self._fit_voxel_size(voxel_size)
         kind = self._damage_kind(y, warn=True)
-        cands, labels = self._labelled_pairs(volumes, y, kind, rng=rng, fit=True)
+        cands, labels = self._labelled_pairs(
+            volumes, y, kind, rng=rng, fit=True, images=images
+        )
         if len(np.unique(labels)) < 2:
             raise ValueError(_training_pairs_message(labels, flawed=kind is None))
         per_pair = {
@@ -347,7 +355,9 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         self.n_training_pairs_ = len(labels)
         return self
 
-    def _labelled_pairs(self, volumes, y, kind, *, rng=None, fit: bool = False):
+    def _labelled_pairs(
+        self, volumes, y, kind, *, rng=None, fit: bool = False, images=None
+    ):
         """Candidate pairs of training volumes and their labels.
 
         ``kind`` set (``"axis"``/``"contact"``): ``volumes`` are ground
@@ -365,6 +375,7 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
                 n_rounds=self.n_rounds,
                 voxel_size=voxel_size,
                 random_state=rng,
+                images=images,
             )
             return cands, labels
         truth = check_volumes(y, name="ground truth", allow_background_only=True)
@@ -374,6 +385,8 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             )
         screen = self.screener_.fit_transform if fit else self.screener_.transform
         cands = screen(volumes, voxel_size=voxel_size)
+        if images is not None:
+            cands = attach_images(cands, volumes, images)
         return cands, label_candidates(cands, volumes, truth)
 
     def _review_kind(self, y):
@@ -560,8 +573,8 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     # screen -> score_pairs -> decide -> apply: the one correction flow that
     # correct, predict_merges, the command line and report, the block-wise
     # path, napari and reviewed decisions all go through.
-    def screen(self, volume, *, voxel_size=None, assume_labels: bool = False
-               ) -> CandidateSet:
+    def screen(self, volume, *, voxel_size=None, image=None,
+               assume_labels: bool = False) -> CandidateSet:
         """Step 1: the candidate pairs of one label volume.
 
         Parameters
@@ -570,21 +583,47 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             A label volume (all-background is valid: no pair).
         voxel_size : float, sequence of 3 floats or None, default=None
             Its voxel size (z, y, x), see :meth:`working_voxel_size`.
+        image : ndarray of shape (z, y, x), optional
+            The raw image the labels were drawn on. A classifier with image
+            features (:class:`ImageFeatures`) needs it to score the pairs
+            (screening alone, for example to rebuild the gaps of reviewed
+            decisions, works without it); one without ignores it, with a
+            warning.
         assume_labels : bool, default=False
             Skip the check that refuses a microscope image given as labels.
 
         Returns
         -------
         CandidateSet
+            Each pair carries the crop of the normalised image
+            (``Candidate.image``) when the classifier uses it.
         """
         check_is_fitted(self)
         volume = check_single_volume(volume, assume_labels=assume_labels)
-        return self._screen(volume, voxel_size)
+        return self._screen(volume, voxel_size, image)
 
-    def _screen(self, volume, voxel_size) -> CandidateSet:
-        return self.screener_.transform(
+    def _screen(self, volume, voxel_size, image=None) -> CandidateSet:
+        normalised = None if image is None else check_image(image, volume)
+        candidates = self.screener_.transform(
             [volume], voxel_size=self.working_voxel_size(voxel_size)
         )
+        if normalised is None:
+            return candidates
+        if not uses_image(getattr(self, "classifier_", None)):
+            warnings.warn(
+                "this corrector's model uses labels only; image= is ignored",
+                UserWarning,
+                stacklevel=3,
+            )
+            return candidates
+        return attach_image(candidates, normalised)
+
+    def _require_image(self, image) -> None:
+        if image is None and uses_image(getattr(self, "classifier_", None)):
+            raise ValueError(
+                "this corrector's model uses the raw image (ImageFeatures): "
+                "pass image= (overseg correct --image RAW)"
+            )
 
     def _jobs(self):
         # steps left at n_jobs=None take the corrector's n_jobs (or, when it
@@ -743,11 +782,12 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs, verbose=self.verbose, out=out,
         )
 
-    def _decisions(self, volume: np.ndarray, voxel_size) -> MergeDecisions:
-        candidates = self._screen(volume, voxel_size)
+    def _decisions(self, volume: np.ndarray, voxel_size, image=None) -> MergeDecisions:
+        self._require_image(image)
+        candidates = self._screen(volume, voxel_size, image)
         return self.decide(volume, candidates, self._scores(candidates, False))
 
-    def predict_merges(self, volume, *, voxel_size=None,
+    def predict_merges(self, volume, *, voxel_size=None, image=None,
                        assume_labels: bool = False) -> list[dict]:
         """The review list: every candidate pair with its decision.
 
@@ -758,6 +798,8 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             all-background one has no candidate pair (an empty list).
         voxel_size : float, sequence of 3 floats or None, default=None
             Its voxel size (z, y, x), see :meth:`working_voxel_size`.
+        image : ndarray of shape (z, y, x), optional
+            The raw image, see :meth:`screen`.
         assume_labels : bool, default=False
             Skip the check that refuses a microscope image given as labels
             (most voxels non-zero, many distinct values, neighbouring voxels
@@ -774,11 +816,11 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         volume = check_single_volume(volume, assume_labels=assume_labels)
-        return self._decisions(volume, voxel_size).records()
+        return self._decisions(volume, voxel_size, image).records()
 
     def correct(
-        self, volume, *, voxel_size=None, out: np.ndarray | None = None,
-        assume_labels: bool = False,
+        self, volume, *, voxel_size=None, image=None,
+        out: np.ndarray | None = None, assume_labels: bool = False,
     ) -> np.ndarray:
         """Return a corrected copy of one label volume (same dtype).
 
@@ -793,6 +835,9 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             all-background volume (an empty tile) comes back unchanged.
         voxel_size : float, sequence of 3 floats or None, default=None
             Its voxel size (z, y, x), see :meth:`working_voxel_size`.
+        image : ndarray of shape (z, y, x), optional
+            The raw image the labels were drawn on, for a model with image
+            features (see :meth:`screen`); a label-only model ignores it.
         out : ndarray, optional
             Array to write the result into, with the shape and dtype of the
             validated ``volume`` (for example a ``numpy.memmap`` on disk).
@@ -811,7 +856,7 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         volume = check_single_volume(volume, assume_labels=assume_labels)
         out = check_out_array(out, volume)
-        return self._apply(volume, self._decisions(volume, voxel_size), out)
+        return self._apply(volume, self._decisions(volume, voxel_size, image), out)
 
     def transform(self, X, voxel_size=None, *, assume_labels: bool = False
                   ) -> list[np.ndarray]:

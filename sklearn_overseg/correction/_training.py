@@ -30,10 +30,11 @@ from sklearn.utils._param_validation import (
 )
 
 from .._candidates import CandidateSet
+from .._image import attach_image, check_image
 from .._validation import check_volumes
 
 __all__ = [
-    "check_damage_kind", "damaged_copies", "label_candidates",
+    "attach_images", "check_damage_kind", "damaged_copies", "label_candidates",
     "make_training_candidates",
 ]
 
@@ -103,6 +104,32 @@ def label_candidates(candidates: CandidateSet, flawed_volumes, truth_volumes):
         b = np.array([major[p] for p in pairs[rows, 1]])
         y[rows] = (a == b) & (a != 0)
     return y
+
+
+def _check_images(images, volumes) -> list[np.ndarray]:
+    """Normalised raw images, one per volume (see ``check_image``)."""
+    if len(images) != len(volumes):
+        raise ValueError(f"got {len(images)} images for {len(volumes)} volumes")
+    return [check_image(image, volume) for image, volume in zip(images, volumes)]
+
+
+def attach_images(candidates: CandidateSet, volumes, images) -> CandidateSet:
+    """Give candidates screened in ``volumes`` the crops of their raw images.
+
+    ``volumes`` are validated label volumes and ``images`` their raw images
+    (same shapes); each candidate gets the crop of its own volume's
+    normalised image (``Candidate.image``), see :class:`ImageFeatures`.
+    """
+    normalised = _check_images(images, volumes)
+    vol_idx = candidates.volume_index
+    parts = [
+        attach_image(candidates[vol_idx == v], image)
+        for v, image in enumerate(normalised)
+    ]
+    order = np.argsort(np.concatenate(
+        [np.flatnonzero(vol_idx == v) for v in range(len(normalised))]
+    ), kind="stable")
+    return CandidateSet.concatenate(parts)[order]
 
 
 def _damage(truth, mode, n_splits, gap_layers, shrink, n_confounders, n_noise, seed):
@@ -208,6 +235,7 @@ def make_training_candidates(
     negative_ratio: float | None = 1.0,
     voxel_size=None,
     random_state=None,
+    images=None,
 ):
     """Make labelled candidate pairs from correct (ground-truth) volumes.
 
@@ -248,6 +276,12 @@ def make_training_candidates(
         in voxels.
     random_state : int, RandomState or None
         Seed; the result is deterministic for a fixed seed.
+    images : list of ndarray, default=None
+        The raw image of each volume (same shapes), for image features: every
+        candidate then carries the crop of its volume's normalised image
+        (``Candidate.image``). The damage changes only labels, so the image
+        still shows the true cells. Synthetic tissue has no image: draw one
+        with :func:`~sklearn_overseg.datasets.make_tissue_image`.
 
     Returns
     -------
@@ -275,6 +309,7 @@ def make_training_candidates(
     volumes = check_volumes(
         volumes, name="ground-truth volumes", allow_background_only=True
     )
+    normalised = None if images is None else _check_images(images, volumes)
     rng = check_random_state(random_state)
     if screener is None:
         screener = CandidateScreener(mode=mode)
@@ -287,6 +322,8 @@ def make_training_candidates(
         noise_fraction=noise_fraction, shrink=shrink,
     ):
         cands = screener.transform([flawed], voxel_size=voxel_size)
+        if normalised is not None:
+            cands = attach_image(cands, normalised[v])
         found.append(CandidateSet(replace(c, volume_index=v) for c in cands))
         labels.append(label_candidates(cands, [flawed], [volumes[v]]))
     candidates = CandidateSet.concatenate(found)

@@ -11,8 +11,11 @@
 * :func:`slice_and_stitch` segments a correct volume slice by slice with the
   flaws of 2D segmenters and stitches the slices by IoU (cellpose-style,
   :func:`stitch_slices`), returning the pairs that belong together.
+* :func:`make_tissue_image` draws a membrane or nuclear-stain image for a
+  label volume, so synthetic training can use image evidence too.
 """
 
+from ._images import make_tissue_image
 from ._oversegment import oversegment
 from ._randomized import make_randomized_tissue
 from ._slice_damage import slice_and_stitch
@@ -22,6 +25,7 @@ from ._tissue import make_tissue
 __all__ = [
     "make_randomized_tissue",
     "make_tissue",
+    "make_tissue_image",
     "oversegment",
     "slice_and_stitch",
     "stitch_slices",

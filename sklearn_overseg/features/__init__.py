@@ -1,7 +1,9 @@
-"""Steps 2-3: pair features (Geo-Wasserstein, topology, extent) and their scaling."""
+"""Steps 2-3: pair features (Geo-Wasserstein, topology, extent, image) and their
+scaling."""
 
 from ._extent import FragmentExtentFeatures
 from ._geo_features import GeoWassersteinFeatures
+from ._image_features import ImageFeatures, uses_image
 from ._pair_features import PairFeaturesMixin
 from ._scaling import ClippedStandardScaler
 from ._topology import TopologyFeatures
@@ -11,8 +13,10 @@ __all__ = [
     "ClippedStandardScaler",
     "FragmentExtentFeatures",
     "GeoWassersteinFeatures",
+    "ImageFeatures",
     "PairFeaturesMixin",
     "TopologyFeatures",
     "geo_wasserstein",
     "layer_distances",
+    "uses_image",
 ]

@@ -1,4 +1,5 @@
-"""Read and write 3D label volumes: ``.npy``, ``.npz``, TIFF, HDF5 and zarr.
+"""Read and write 3D label volumes (and read raw images): ``.npy``, ``.npz``,
+TIFF, HDF5 and zarr.
 
 The file suffix picks the format. Container formats take a key, either as an
 argument or in the path (``"cells.h5:segmentation"``). HDF5 and zarr need the
@@ -6,6 +7,13 @@ optional packages installed by ``pip install 'sklearn_overseg[formats]'``.
 """
 
 from ._common import parse_path_key
+from ._images import read_image
 from ._labels import read_labels, read_voxel_size, write_labels
 
-__all__ = ["parse_path_key", "read_labels", "read_voxel_size", "write_labels"]
+__all__ = [
+    "parse_path_key",
+    "read_image",
+    "read_labels",
+    "read_voxel_size",
+    "write_labels",
+]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ..features import GeoWassersteinFeatures, TopologyFeatures
+from ..features import GeoWassersteinFeatures, ImageFeatures, TopologyFeatures
 
 __all__ = ["make_pair_pipeline"]
 
@@ -25,6 +25,7 @@ def make_pair_pipeline(
     topology: TopologyFeatures | None = None,
     contact=None,
     extent=None,
+    image: bool | ImageFeatures = False,
     scaler=None,
     random_state: int | None = 0,
 ) -> Pipeline:
@@ -49,6 +50,11 @@ def make_pair_pipeline(
         :class:`FragmentExtentFeatures` (fragment lengths, gap size, facing
         masks) for axis candidates that include stitch splits; ``None``
         leaves it out.
+    image : bool or ImageFeatures, default=False
+        Add features of the raw image at each pair's interface
+        (:class:`ImageFeatures`, or the one given) as the ``"image"`` part of
+        the feature union. Such a pipeline needs candidates that carry the
+        image: call the corrector with ``image=raw``.
     scaler : transformer, default=None
         The standardisation step; ``None`` uses ``StandardScaler()``.
         :class:`ClippedStandardScaler` also bounds the standardised values.
@@ -60,7 +66,7 @@ def make_pair_pipeline(
     Pipeline
         Steps ``[("reslice"),] "features", "scale", "clf"``; the feature
         union's parts are ``"geo"``, ``"topology"`` (and ``"contact"``,
-        ``"extent"``), so
+        ``"extent"``, ``"image"``), so
         parameters read ``features__geo__n_projections`` or
         ``clf__module__hidden``.
 
@@ -71,6 +77,9 @@ def make_pair_pipeline(
     >>> pipe = make_pair_pipeline(LogisticRegression())
     >>> [name for name, _ in pipe.steps]
     ['features', 'scale', 'clf']
+    >>> pipe = make_pair_pipeline(LogisticRegression(), image=True)
+    >>> [name for name, _ in pipe.named_steps["features"].transformer_list]
+    ['geo', 'topology', 'image']
     """
     if classifier is None:
         # imported here: torch and skorch load only when the MLP is needed
@@ -84,9 +93,22 @@ def make_pair_pipeline(
         ]
         + ([("contact", contact)] if contact is not None else [])
         + ([("extent", extent)] if extent is not None else [])
+        + _image_part(image)
     )
     scaler = scaler if scaler is not None else StandardScaler()
     steps = [("features", features), ("scale", scaler), ("clf", classifier)]
     if reslicer is not None:
         steps.insert(0, ("reslice", reslicer))
     return Pipeline(steps)
+
+
+def _image_part(image) -> list:
+    if image is False or image is None:
+        return []
+    if image is True:
+        return [("image", ImageFeatures())]
+    if isinstance(image, ImageFeatures):
+        return [("image", image)]
+    raise TypeError(
+        f"image must be True, False or an ImageFeatures, got {type(image).__name__}"
+    )

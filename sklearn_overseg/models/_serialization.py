@@ -48,6 +48,7 @@ _ALLOWED = {
     "TopologyFeatures": "sklearn_overseg.features:TopologyFeatures",
     "FragmentExtentFeatures": "sklearn_overseg.features:FragmentExtentFeatures",
     "GapRoutedClassifier": "sklearn_overseg.models:GapRoutedClassifier",
+    "ImageFeatures": "sklearn_overseg.features:ImageFeatures",
     "ClippedStandardScaler": "sklearn_overseg.features:ClippedStandardScaler",
     "ContactFeatures": "sklearn_overseg.tilted:ContactFeatures",
     "TiltedReslicer": "sklearn_overseg.tilted:TiltedReslicer",

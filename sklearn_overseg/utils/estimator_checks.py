@@ -46,7 +46,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import LOWER, UPPER, CandidateSet
-from ..datasets import make_tissue, oversegment
+from ..datasets import make_tissue, make_tissue_image, oversegment
 
 __all__ = [
     "check_corrector_does_not_modify_input",
@@ -450,18 +450,28 @@ def check_screener_recovers_splits(name: str, screener) -> None:
 
 # ------------------------------------------------------- transformer checks
 @cache
-def _candidate_sets() -> tuple[CandidateSet, CandidateSet]:
-    """Axis candidates and contact candidates of small synthetic volumes."""
+def _candidate_sets(image: bool = False) -> tuple[CandidateSet, CandidateSet]:
+    """Axis candidates and contact candidates of small synthetic volumes.
+
+    With ``image``, every candidate carries the crop of a synthetic membrane
+    image drawn from the true labels (for transformers of the raw image).
+    """
+    from ..correction import attach_images
     from ..screening import CandidateScreener
 
-    axis = CandidateScreener(max_gap=2).transform(
-        [example.flawed for gap in (1, 2) for example in _axis_examples(gap)]
-    )
-    tilted, _ = oversegment(
-        _tissue("dense", 31), n_splits=4, mode="tilted", random_state=0
-    )
-    contact = CandidateScreener(mode="contact").transform(tilted)
-    return axis, contact[:12]
+    examples = [example for gap in (1, 2) for example in _axis_examples(gap)]
+    axis = CandidateScreener(max_gap=2).transform([e.flawed for e in examples])
+    truth = _tissue("dense", 31)
+    tilted, _ = oversegment(truth, n_splits=4, mode="tilted", random_state=0)
+    contact = CandidateScreener(mode="contact").transform(tilted)[:12]
+    if image:
+        axis = attach_images(axis, [e.flawed for e in examples], [
+            make_tissue_image(e.truth, random_state=i) for i, e in enumerate(examples)
+        ])
+        contact = attach_images(
+            contact, [tilted], [make_tissue_image(truth, random_state=0)]
+        )
+    return axis, contact
 
 
 def check_transformer_accepts_candidate_set(name: str, transformer) -> None:
@@ -477,7 +487,9 @@ def check_transformer_accepts_candidate_set(name: str, transformer) -> None:
     A transformer that takes only some kinds of candidates says so in a
     class attribute ``_candidate_kinds`` (for example ``("contact",
     "tilted")``); it is checked on those and must refuse the others with a
-    ``ValueError``.
+    ``ValueError``. One that reads the raw image says so with a class
+    attribute ``_requires_image = True``; it gets candidates that carry
+    image crops.
 
     Parameters
     ----------
@@ -486,7 +498,7 @@ def check_transformer_accepts_candidate_set(name: str, transformer) -> None:
     transformer : estimator
         A transformer of candidate sets.
     """
-    axis, contact = _candidate_sets()
+    axis, contact = _candidate_sets(getattr(transformer, "_requires_image", False))
     kinds = getattr(transformer, "_candidate_kinds", ("axis", "contact", "tilted"))
     if "axis" not in kinds:
         _raises(name, "axis candidates", ValueError,

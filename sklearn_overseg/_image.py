@@ -1,0 +1,156 @@
+"""The raw image as optional evidence: validation, normalisation, crops.
+
+A label volume says where the fragments are; the microscope image it was
+drawn on says whether a membrane separates them or a nucleus continues across
+their interface. :func:`check_image` validates an ``image=`` argument against
+its labels and turns it into unit-free values: a robust z-score over the
+labelled voxels, ``(image - median) / (IQR / 1.349)``, so that a feature
+measured on an 8-bit confocal stack and one on a 16-bit stack mean the same.
+:func:`attach_image` gives each candidate pair the float32 crop of that
+normalised image over its own volume-space crop (``Candidate.image``), so
+pairs stay processable on their own; no whole image travels with them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+
+from ._candidates import Candidate, CandidateSet
+
+__all__ = ["attach_image", "check_image", "image_crop_codes"]
+
+_SAMPLE = 4_000_000  # voxels used for the normalisation statistics and checks
+_IQR_TO_SIGMA = 1.349  # IQR of a standard normal distribution
+
+
+def _sample(array: np.ndarray, n: int = _SAMPLE) -> np.ndarray:
+    """A strided, deterministic subsample of at most about ``n`` voxels."""
+    step = max(1, int(np.ceil(array.size / n)))
+    return np.asarray(array).reshape(-1)[::step]
+
+
+def _looks_like_labels(image: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether ``image`` is constant on every label (a label volume, not a scan)."""
+    img, lab = _sample(image), _sample(labels)
+    values = np.unique(img)
+    if len(values) > max(2, len(np.unique(lab))) + 1:
+        return False
+    pairs = np.unique(np.stack([lab.astype(np.int64), np.searchsorted(values, img)]),
+                      axis=1)
+    return pairs.shape[1] == len(np.unique(lab))
+
+
+def check_image(image, labels: np.ndarray) -> np.ndarray:
+    """Validate a raw image against its labels and normalise it (float32).
+
+    Parameters
+    ----------
+    image : array-like of shape (z, y, x)
+        The microscope image the labels were drawn on (any real dtype).
+    labels : ndarray of shape (z, y, x)
+        The validated label volume.
+
+    Returns
+    -------
+    ndarray of shape (z, y, x), dtype float32
+        ``(image - median) / (IQR / 1.349)`` with the median and interquartile
+        range of the labelled voxels (of all voxels when nothing is labelled;
+        the standard deviation, then 1, when the IQR is zero). A new array;
+        the caller's image is not modified.
+
+    Raises
+    ------
+    TypeError
+        If the image is not numeric (boolean, complex, object, string).
+    ValueError
+        If its shape differs from the labels' or it holds NaN or infinity.
+
+    Warns
+    -----
+    UserWarning
+        If the image is constant on every label: a label volume was probably
+        passed as ``image=``; it carries no evidence beyond the labels.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overseg._image import check_image
+    >>> labels = np.ones((2, 3, 3), dtype=np.uint8)
+    >>> raw = np.arange(18, dtype=np.uint16).reshape(2, 3, 3)
+    >>> z = check_image(raw, labels)
+    >>> z.dtype, float(np.median(z))
+    (dtype('float32'), 0.0)
+    """
+    image = np.asarray(image)
+    if image.dtype.kind not in "iuf":
+        raise TypeError(
+            f"image must hold real numbers (a microscope image), got dtype "
+            f"{image.dtype}"
+        )
+    if image.shape != labels.shape:
+        raise ValueError(
+            f"image has shape {image.shape} but the labels have shape "
+            f"{labels.shape}; pass the raw image the labels were drawn on"
+        )
+    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
+        raise ValueError("image holds NaN or infinite values; fill or mask them first")
+    if _looks_like_labels(image, labels):
+        warnings.warn(
+            "image= is constant on every label: it looks like a label volume, "
+            "not the raw microscope image, and adds no evidence",
+            UserWarning,
+            stacklevel=3,
+        )
+    fg = _sample(labels) > 0
+    values = _sample(image).astype(np.float64)
+    values = values[fg] if fg.any() else values
+    q25, median, q75 = np.percentile(values, [25, 50, 75])
+    scale = (q75 - q25) / _IQR_TO_SIGMA
+    if not scale > 0:
+        scale = float(values.std()) or 1.0
+    out = image.astype(np.float32)
+    out -= np.float32(median)
+    out /= np.float32(scale)
+    return out
+
+
+def image_crop_codes(candidate: Candidate) -> np.ndarray:
+    """The pair's codes over the volume-space crop its image crop covers.
+
+    Axis and contact candidates: ``crop``; resliced tilted candidates: the
+    contact crop they were resliced from (``meta["contact_crop"]``).
+    """
+    return candidate.meta.get("contact_crop", candidate.crop)
+
+
+def attach_image(candidates: CandidateSet, image: np.ndarray) -> CandidateSet:
+    """Give each candidate the crop of a normalised image (``Candidate.image``).
+
+    Parameters
+    ----------
+    candidates : CandidateSet
+        Pairs screened in one volume (axis, contact or tilted).
+    image : ndarray of shape (z, y, x)
+        The image from :func:`check_image`, aligned with that volume.
+
+    Returns
+    -------
+    CandidateSet
+        New candidates (crops shared, not copied) whose ``image`` is a float32
+        array of the shape of :func:`image_crop_codes`, at ``origin``.
+    """
+    out = []
+    for c in candidates:
+        shape = image_crop_codes(c).shape
+        box = tuple(slice(o, o + n) for o, n in zip(c.origin, shape))
+        crop = np.array(image[box], dtype=np.float32)
+        if crop.shape != shape:
+            raise ValueError(
+                f"candidate {c.key}: its crop at {c.origin} of shape {shape} "
+                f"falls outside the image of shape {image.shape}"
+            )
+        out.append(replace(c, image=crop))
+    return CandidateSet(out)

@@ -1,0 +1,61 @@
+"""Reading a raw microscope image (the optional evidence beside the labels)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._labels import _open
+
+__all__ = ["read_image"]
+
+
+def read_image(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+    """Read a 3D raw image from a ``.npy``, ``.npz``, TIFF, HDF5 or zarr file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        File (or ``.zarr`` directory); container formats accept
+        ``"file.h5:key"`` (``"file.npz:raw"``).
+    key : str, optional
+        Array inside a container (see :func:`read_labels`).
+
+    Returns
+    -------
+    ndarray of shape (z, y, x)
+        The stored values, in their stored (integer or float) dtype.
+
+    Raises
+    ------
+    TypeError
+        If the stored array is not of real numbers.
+    ValueError
+        If it is not 3D.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from sklearn_overseg.io import read_image
+    >>> path = os.path.join(tempfile.mkdtemp(), "raw.npy")
+    >>> np.save(path, np.ones((2, 3, 4), dtype=np.float32))
+    >>> read_image(path).shape
+    (2, 3, 4)
+    """
+    source = _open(path, key)
+    try:
+        if source.dtype.kind not in "iuf":
+            raise TypeError(
+                f"{source.name} holds {source.dtype} data, not an image of "
+                "real numbers"
+            )
+        if len(source.shape) != 3:
+            raise ValueError(
+                f"{source.name} must hold a 3D (z, y, x) image, got a "
+                f"{len(source.shape)}D array of shape {source.shape}."
+            )
+        return np.asarray(source.load())
+    finally:
+        source.close()
