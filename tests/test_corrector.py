@@ -290,16 +290,16 @@ def test_n_jobs_reaches_the_pair_pipeline(monkeypatch):
     """Steps left at n_jobs=None run with the corrector's n_jobs."""
     import joblib
 
-    from sklearn_overseg.correction import _corrector
+    from sklearn_overseg.correction import _corrector, _corrector_steps
 
     seen = []
-    real = _corrector.score_pairs
+    real = _corrector_steps.score_pairs
 
     def spy(*args, **kwargs):
         seen.append(joblib.effective_n_jobs(None))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(_corrector, "score_pairs", spy)
+    monkeypatch.setattr(_corrector_steps, "score_pairs", spy)
     truth = make_tissue((16, 48, 48), 8, random_state=0)
     corrector = _corrector.MergeCorrector(
         classifier=make_pair_pipeline(LogisticRegression()), damage="axis", n_rounds=1

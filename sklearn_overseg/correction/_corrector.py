@@ -11,12 +11,8 @@ into background voxels or the noisy partial masks of the gap.
 from __future__ import annotations
 
 import numbers
-import warnings
-from contextlib import nullcontext
-from dataclasses import replace
 
 import numpy as np
-from joblib import parallel_config
 from sklearn.base import (
     BaseEstimator,
     MetaEstimatorMixin,
@@ -34,16 +30,12 @@ from sklearn.utils._metadata_requests import (
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._candidates import CandidateSet
-from .._image import attach_image, check_image
 from .._progress import progress
 from .._validation import (
     check_out_array,
     check_single_volume,
     check_volumes,
-    check_voxel_size,
 )
-from ..features import uses_image
 from ..models import (
     FeatureRange,
     feature_stage,
@@ -52,25 +44,15 @@ from ..models import (
     pipeline_features,
 )
 from ..screening import CandidateScreener
-from ._calibration import calibrate_classifier, fit_calibrated
-from ._fine_tune import fine_tune_classifier
-from ._scoring import score_pairs
-from ._steps import (
-    KEPT_APART,
-    MERGED,
-    UNSURE,
-    MergeDecisions,
-    PairScores,
-    apply_merges,
-    decide_merges,
-    unsure_pairs,
+from ._calibration import fit_calibrated
+from ._corrector_steps import CorrectionStepsMixin
+from ._corrector_training import (
+    TrainingMixin,
+    spread_to_pairs,
+    training_pairs_message,
 )
 from ._training import (
-    attach_images,
-    check_damage_kind,
     damaged_copies,
-    label_candidates,
-    make_training_candidates,
 )
 
 __all__ = ["MergeCorrector"]
@@ -79,46 +61,10 @@ __all__ = ["MergeCorrector"]
 MIN_PAIRS_FOR_RANGE = 100
 
 
-def _training_pairs_message(labels: np.ndarray, *, flawed: bool) -> str:
-    """Why training cannot start (one kind of pair missing) and what to do."""
-    n_pos, n_neg = int(np.sum(labels == 1)), int(np.sum(labels == 0))
-    if n_pos + n_neg == 0:
-        return (
-            "training found no candidate pairs in the volumes (no cell split "
-            "across a gap, no two cells stacked across one); give volumes with "
-            "cells, more or larger ones"
-        )
-    if n_neg == 0 and flawed:
-        return (
-            f"training needs distinct-cell pairs (two different cells stacked "
-            f"across a gap) besides true splits, but all {n_pos} candidate "
-            "pairs of the flawed volumes are true splits. When you make the "
-            "flawed volumes with the simulator, ask it for such gaps too: "
-            "datasets.oversegment(truth, n_splits=..., n_stacked_confounders=5); "
-            "or train on the ground truth alone, MergeCorrector(damage='axis')"
-            ".fit(truths), which makes them itself"
-        )
-    if n_neg == 0:
-        return (
-            f"training needs distinct-cell pairs (two different cells stacked "
-            f"across a gap) besides true splits, but the simulator made none "
-            f"among {n_pos} pairs: the volumes have too few cells stacked along "
-            "z. Give more or larger volumes, or train on flawed volumes with "
-            "their ground truth, fit(flawed, truths)"
-        )
-    return (
-        f"training needs true splits besides distinct-cell pairs, but none of "
-        f"the {n_neg} candidate pairs is a cell split in two. "
-        + (
-            "Check that each flawed volume is paired with its own ground truth, "
-            "or make flawed volumes with datasets.oversegment(truth, "
-            "n_splits=10)"
-            if flawed else "Give more or larger volumes"
-        )
-    )
-
-
-class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
+class MergeCorrector(
+    CorrectionStepsMixin, TrainingMixin, MetaEstimatorMixin, TransformerMixin,
+    BaseEstimator,
+):
     """Detect and repair oversegmented cells in 3D label volumes.
 
     Parameters
@@ -329,9 +275,9 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             volumes, y, kind, rng=rng, fit=True, images=images
         )
         if len(np.unique(labels)) < 2:
-            raise ValueError(_training_pairs_message(labels, flawed=kind is None))
+            raise ValueError(training_pairs_message(labels, flawed=kind is None))
         per_pair = {
-            key: _per_pair(value, cands.volume_index, len(volumes), key)
+            key: spread_to_pairs(value, cands.volume_index, len(volumes), key)
             for key, value in routed.classifier.fit.items()
         }
         if per_pair:  # routed metadata: the pipeline's own routing decides
@@ -355,172 +301,6 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         self.n_training_pairs_ = len(labels)
         return self
 
-    def _labelled_pairs(
-        self, volumes, y, kind, *, rng=None, fit: bool = False, images=None
-    ):
-        """Candidate pairs of training volumes and their labels.
-
-        ``kind`` set (``"axis"``/``"contact"``): ``volumes`` are ground
-        truths, damaged by the simulator (``n_rounds`` times each); ``None``:
-        flawed volumes labelled by their ground truth ``y``.
-        """
-        voxel_size = self._trained_voxel_size()
-        if kind is not None:
-            if rng is None:
-                rng = check_random_state(self.random_state)
-            cands, labels, _ = make_training_candidates(
-                volumes,
-                screener=self.screener_,
-                mode=kind,
-                n_rounds=self.n_rounds,
-                voxel_size=voxel_size,
-                random_state=rng,
-                images=images,
-            )
-            return cands, labels
-        truth = check_volumes(y, name="ground truth", allow_background_only=True)
-        if len(truth) != len(volumes):
-            raise ValueError(
-                f"got {len(volumes)} flawed volumes but {len(truth)} ground truths"
-            )
-        screen = self.screener_.fit_transform if fit else self.screener_.transform
-        cands = screen(volumes, voxel_size=voxel_size)
-        if images is not None:
-            cands = attach_images(cands, volumes, images)
-        return cands, label_candidates(cands, volumes, truth)
-
-    def _review_kind(self, y):
-        """Damage kind for :meth:`calibrate` and :meth:`fine_tune` (``None``: y)."""
-        if y is not None:
-            return None
-        if self.damage is not None:
-            return check_damage_kind(self.damage, name="damage")
-        mode = getattr(self.screener_, "mode", "axis")
-        return "contact" if mode == "contact" else "axis"
-
-    def calibrate(self, X, y=None, *, method: str = "isotonic"):
-        """Recalibrate the merge probabilities on held-out labelled volumes.
-
-        The fitted pair classifier is kept as it is (frozen); a calibrator
-        (:class:`~sklearn.calibration.CalibratedClassifierCV`) learns to map
-        its probabilities to the share of true splits observed on the pairs
-        of ``X``. Use volumes the classifier was not trained on.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (z, y, x)
-            Ground truths (``y=None``, damaged by the simulator as in
-            :meth:`fit`) or flawed segmentations labelled by ``y``.
-        y : list of ndarray, default=None
-            Ground truth of flawed ``X``.
-        method : {"isotonic", "sigmoid"}, default="isotonic"
-            Isotonic regression (needs a few hundred pairs) or Platt's
-            sigmoid.
-
-        Returns
-        -------
-        self : MergeCorrector
-
-        Examples
-        --------
-        >>> from sklearn_overseg import load_pretrained
-        >>> from sklearn_overseg.datasets import make_tissue
-        >>> held_out = [make_tissue((24, 64, 64), n_cells=20, random_state=s)
-        ...             for s in (50, 51)]
-        >>> corrector = load_pretrained("axis").calibrate(held_out)
-        >>> type(corrector.classifier_[-1]).__name__
-        'CalibratedClassifierCV'
-        """
-        check_is_fitted(self)
-        cands, labels = self._labelled_pairs(check_volumes(X), y, self._review_kind(y))
-        calibrate_classifier(self.classifier_, cands, labels, method)
-        return self
-
-    def fine_tune(self, X, y=None, *, epochs: int = 20, lr: float | None = None):
-        """Continue training the pair classifier on your own volumes.
-
-        A warm start: the fitted network (or each network of a seed
-        ensemble) trains ``epochs`` more epochs on the pairs of ``X``, seen
-        through the model's own features and scaling; the training range
-        grows to cover the new pairs. A calibrated classifier's calibrator is
-        dropped (its probabilities no longer apply): call :meth:`calibrate`
-        again on held-out volumes.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (z, y, x)
-            Ground truths (``y=None``: damaged by the simulator, ``n_rounds``
-            times each) or flawed segmentations labelled by ``y``.
-        y : list of ndarray, default=None
-            Ground truth of flawed ``X``.
-        epochs : int, default=20
-            Epochs of further training.
-        lr : float, default=None
-            Learning rate; ``None`` uses a tenth of the network's own.
-
-        Returns
-        -------
-        self : MergeCorrector
-
-        Examples
-        --------
-        >>> from sklearn_overseg import load_pretrained
-        >>> from sklearn_overseg.datasets import make_tissue
-        >>> mine = [make_tissue((24, 64, 64), n_cells=20, mode="nuclei",
-        ...                     random_state=60)]
-        >>> corrector = load_pretrained("axis").fine_tune(mine, epochs=2)
-        >>> corrector.n_fine_tuning_pairs_ > 0
-        True
-        """
-        check_is_fitted(self)
-        cands, labels = self._labelled_pairs(check_volumes(X), y, self._review_kind(y))
-        features = fine_tune_classifier(
-            self.classifier_, cands, labels, epochs=epochs, lr=lr
-        )
-        box = getattr(self, "feature_range_", None)
-        if box is not None:
-            self.feature_range_ = box.extend(features)
-        self.n_fine_tuning_pairs_ = len(labels)
-        return self
-
-    def _damage_kind(self, y, *, warn: bool):
-        """``"axis"``/``"contact"`` when training from ground truth, else None."""
-        if self.damage is not None:
-            if y is not None:
-                raise ValueError(
-                    f"damage={self.damage!r} trains from ground truth alone: "
-                    "call fit(truth_volumes) without y, or set damage=None to "
-                    "train on flawed volumes with their ground truth y"
-                )
-            return check_damage_kind(self.damage, name="damage")
-        if y is not None:
-            return None
-        screener = self.screener_ if hasattr(self, "screener_") else self.screener
-        kind = "contact" if getattr(screener, "mode", "axis") == "contact" else "axis"
-        if warn:
-            warnings.warn(
-                "fit(X) without y, reading X as ground truth, is deprecated "
-                "since 0.2 and will be an error in 0.3: set "
-                f"MergeCorrector(damage={kind!r}) to train from ground truth, "
-                "or give the ground truth y of flawed volumes X.",
-                FutureWarning,
-                stacklevel=3,
-            )
-        return kind
-
-    def _fit_voxel_size(self, voxel_size):
-        stored = getattr(self.screener_, "voxel_size", None)
-        if voxel_size is None and stored is not None:
-            warnings.warn(
-                "CandidateScreener(voxel_size=...) is deprecated since 0.2 and "
-                "will be removed in 0.3: pass fit(X, y, voxel_size=...) instead.",
-                FutureWarning,
-                stacklevel=3,
-            )
-            voxel_size = stored
-            self.screener_.set_params(voxel_size=None)
-        return None if voxel_size is None else _relative(voxel_size)
-
     def get_metadata_routing(self):
         """Metadata routing of this estimator: ``fit`` metadata go to the classifier.
 
@@ -535,257 +315,6 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             classifier=classifier,
             method_mapping=MethodMapping().add(caller="fit", callee="fit"),
         )
-
-    def working_voxel_size(self, voxel_size=None) -> tuple[float, float, float]:
-        """The voxel size the model measures a volume in.
-
-        A model keeps the units it was trained in. One trained in voxels (the
-        pretrained models) measures every volume in voxels and ignores
-        ``voxel_size``: giving it the physical size would show it shapes
-        unlike those it learned from. One trained with a voxel size measures
-        in x pixels: ``voxel_size / voxel_size[2]``, or its training voxel
-        size when ``voxel_size`` is ``None``.
-
-        Parameters
-        ----------
-        voxel_size : float, sequence of 3 floats or None, default=None
-            Voxel size (z, y, x) of the volume.
-
-        Returns
-        -------
-        tuple of 3 float
-        """
-        check_is_fitted(self)
-        trained = self._trained_voxel_size()
-        if trained is None:
-            check_voxel_size(voxel_size)
-            return (1.0, 1.0, 1.0)
-        return trained if voxel_size is None else _relative(voxel_size)
-
-    def _trained_voxel_size(self):
-        if hasattr(self, "voxel_size_"):
-            return self.voxel_size_
-        # model files of version 0.1 kept the voxel size in the screener
-        stored = getattr(self.screener_, "voxel_size", None)
-        return None if stored is None else _relative(stored)
-
-    # ---------------------------------------------------------------- steps
-    # screen -> score_pairs -> decide -> apply: the one correction flow that
-    # correct, predict_merges, the command line and report, the block-wise
-    # path, napari and reviewed decisions all go through.
-    def screen(self, volume, *, voxel_size=None, image=None,
-               assume_labels: bool = False) -> CandidateSet:
-        """Step 1: the candidate pairs of one label volume.
-
-        Parameters
-        ----------
-        volume : ndarray of shape (z, y, x)
-            A label volume (all-background is valid: no pair).
-        voxel_size : float, sequence of 3 floats or None, default=None
-            Its voxel size (z, y, x), see :meth:`working_voxel_size`.
-        image : ndarray of shape (z, y, x), optional
-            The raw image the labels were drawn on. A classifier with image
-            features (:class:`ImageFeatures`) needs it to score the pairs
-            (screening alone, for example to rebuild the gaps of reviewed
-            decisions, works without it); one without ignores it, with a
-            warning.
-        assume_labels : bool, default=False
-            Skip the check that refuses a microscope image given as labels.
-
-        Returns
-        -------
-        CandidateSet
-            Each pair carries the crop of the normalised image
-            (``Candidate.image``) when the classifier uses it.
-        """
-        check_is_fitted(self)
-        volume = check_single_volume(volume, assume_labels=assume_labels)
-        return self._screen(volume, voxel_size, image)
-
-    def _screen(self, volume, voxel_size, image=None) -> CandidateSet:
-        normalised = None if image is None else check_image(image, volume)
-        candidates = self.screener_.transform(
-            [volume], voxel_size=self.working_voxel_size(voxel_size)
-        )
-        if normalised is None:
-            return candidates
-        if not uses_image(getattr(self, "classifier_", None)):
-            warnings.warn(
-                "this corrector's model uses labels only; image= is ignored",
-                UserWarning,
-                stacklevel=3,
-            )
-            return candidates
-        return attach_image(candidates, normalised)
-
-    def _require_image(self, image) -> None:
-        if image is None and uses_image(getattr(self, "classifier_", None)):
-            raise ValueError(
-                "this corrector's model uses the raw image (ImageFeatures): "
-                "pass image= (overseg correct --image RAW)"
-            )
-
-    def _jobs(self):
-        # steps left at n_jobs=None take the corrector's n_jobs (or, when it
-        # is None too, that of an enclosing joblib.parallel_config); threads
-        # for scikit-learn's own loops (feature union, bagged networks): worker
-        # processes would receive copies of every candidate and network, and
-        # the per-pair steps start processes themselves when the work pays
-        return nullcontext() if self.n_jobs is None else parallel_config(
-            backend="threading", n_jobs=self.n_jobs
-        )
-
-    def score_pairs(self, candidates: CandidateSet, *, return_features=False):
-        """Step 2: merge probability of each candidate pair.
-
-        Parameters
-        ----------
-        candidates : CandidateSet
-            Pairs from :meth:`screen`.
-        return_features : bool, default=False
-            Also return the pair features behind the probabilities.
-
-        Returns
-        -------
-        ndarray of shape (n_pairs,) or PairScores
-            The probabilities, or a :class:`PairScores` with the features
-            when ``return_features`` is true.
-        """
-        check_is_fitted(self)
-        scores = self._scores(candidates, return_features)
-        return scores if return_features else scores.probabilities
-
-    def _range_rule(self):
-        """The fitted training range when the out-of-range rule applies."""
-        if self.out_of_range == "ignore":
-            return None
-        return getattr(self, "feature_range_", None)
-
-    def _scores(self, candidates, return_features: bool) -> PairScores:
-        box = self._range_rule()
-        with self._jobs():
-            scores = score_pairs(
-                self.classifier_, candidates,
-                return_features=return_features or box is not None,
-                verbose=self.verbose,
-            )
-        if box is None or scores.features is None:
-            return scores
-        return replace(scores, out_of_range=box.outside(scores.features))
-
-    def predict_proba(self, candidates: CandidateSet) -> np.ndarray:
-        """Merge probability of each candidate pair, shape (n,)."""
-        return self.score_pairs(candidates)
-
-    def decide(
-        self, volume, candidates: CandidateSet, probabilities, *, out_of_range=None,
-        reviewed=None,
-    ) -> MergeDecisions:
-        """Step 3: which pairs merge, which stay apart, which are unsure.
-
-        A pair is *unsure* when its probability lies in the review band
-        (``|p - threshold| < abstain``) or its features fall outside the
-        training range; unsure pairs are not merged. The others merge at
-        ``p >= threshold`` (chains top to bottom).
-
-        Parameters
-        ----------
-        volume : ndarray of shape (z, y, x) or LabelGeometry
-            The label volume the candidates come from (its z-extents forbid
-            merging two cells that share a layer through an axis pair).
-        candidates : CandidateSet
-        probabilities : array-like of shape (n_pairs,) or PairScores
-            From :meth:`score_pairs`; a :class:`PairScores` also brings its
-            out-of-range flags.
-        out_of_range : array-like of bool, shape (n_pairs,), optional
-            Pairs outside the training range (overrides those of a
-            ``PairScores``).
-        reviewed : array-like of bool, shape (n_pairs,), optional
-            A person's verdicts: the pairs marked true merge, the others stay
-            apart, whatever their probability (no threshold, band or range).
-            Chains and the z-layer rule still apply, most probable pair first,
-            as for :func:`~sklearn_overseg.apply_decisions`.
-
-        Returns
-        -------
-        MergeDecisions
-        """
-        check_is_fitted(self)
-        if reviewed is not None:
-            return self._decide_reviewed(volume, candidates, probabilities, reviewed)
-        if isinstance(probabilities, PairScores):
-            if out_of_range is None:
-                out_of_range = probabilities.out_of_range
-            probabilities = probabilities.probabilities
-        probabilities = np.asarray(probabilities, dtype=float).ravel()
-        if out_of_range is not None and self.out_of_range != "ignore":
-            out_of_range = np.asarray(out_of_range, dtype=bool).ravel()
-            if out_of_range.shape != probabilities.shape:
-                raise ValueError(
-                    f"out_of_range has {out_of_range.size} entries for "
-                    f"{probabilities.size} pairs"
-                )
-        else:
-            out_of_range = None
-        unsure = unsure_pairs(
-            probabilities, self.threshold, self.abstain, out_of_range
-        )
-        mapping, merged = decide_merges(
-            volume, candidates, probabilities, self.threshold, unsure=unsure
-        )
-        decision = np.where(merged, MERGED, np.where(unsure, UNSURE, KEPT_APART))
-        return MergeDecisions(
-            candidates, probabilities, merged, mapping, decision, out_of_range
-        )
-
-    def _decide_reviewed(self, volume, candidates, probabilities, reviewed):
-        if isinstance(probabilities, PairScores):
-            probabilities = probabilities.probabilities
-        probabilities = np.asarray(probabilities, dtype=float).ravel()
-        reviewed = np.asarray(reviewed, dtype=bool).ravel()
-        if reviewed.shape != probabilities.shape:
-            raise ValueError(
-                f"reviewed has {reviewed.size} entries for {probabilities.size} pairs"
-            )
-        # approved pairs rank above 1 (by probability), rejected ones below 0
-        ranks = np.where(reviewed, 1.0 + np.clip(probabilities, 0, 1), -1.0)
-        mapping, merged = decide_merges(volume, candidates, ranks, 1.0)
-        decision = np.where(merged, MERGED, KEPT_APART)
-        return MergeDecisions(candidates, probabilities, merged, mapping, decision)
-
-    def apply(self, volume, decisions: MergeDecisions, *, out=None) -> np.ndarray:
-        """Step 4: merge the decided pairs and rebuild their missing layers.
-
-        Parameters
-        ----------
-        volume : ndarray of shape (z, y, x)
-            The label volume the decisions were made on; not modified
-            (unless it is ``out``).
-        decisions : MergeDecisions
-            From :meth:`decide` (or :func:`apply_decisions` for reviewed ones).
-        out : ndarray, optional
-            See :meth:`correct`.
-
-        Returns
-        -------
-        ndarray of shape (z, y, x)
-        """
-        check_is_fitted(self)
-        # the volume was screened (and checked not to be an image) already
-        volume = check_single_volume(volume, assume_labels=True)
-        return self._apply(volume, decisions, check_out_array(out, volume))
-
-    def _apply(self, volume, decisions, out) -> np.ndarray:
-        return apply_merges(
-            volume, decisions.accepted, decisions.mapping,
-            interpolate=self.interpolate, interpolation=self.interpolation,
-            n_jobs=self.n_jobs, verbose=self.verbose, out=out,
-        )
-
-    def _decisions(self, volume: np.ndarray, voxel_size, image=None) -> MergeDecisions:
-        self._require_image(image)
-        candidates = self._screen(volume, voxel_size, image)
-        return self.decide(volume, candidates, self._scores(candidates, False))
 
     def predict_merges(self, volume, *, voxel_size=None, image=None,
                        assume_labels: bool = False) -> list[dict]:
@@ -948,20 +477,3 @@ class MergeCorrector(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             counts = merge_scores(true_pairs, merged)
             tp, fp, fn = tp + counts["tp"], fp + counts["fp"], fn + counts["fn"]
         return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
-
-
-def _relative(voxel_size) -> tuple[float, float, float]:
-    """A voxel size (z, y, x) in units of its x pixel."""
-    size = check_voxel_size(voxel_size)
-    return tuple(float(v) for v in size / size[2])
-
-
-def _per_pair(value, volume_index, n_volumes: int, key: str):
-    """A per-volume metadata value spread to the training pairs."""
-    value = np.asarray(value)
-    if value.ndim == 0 or len(value) != n_volumes:
-        raise ValueError(
-            f"{key} must have one value per training volume ({n_volumes}), got "
-            f"{value.shape}"
-        )
-    return value[np.asarray(volume_index, dtype=np.intp)]
