@@ -19,8 +19,7 @@ from .._progress import stage
 from .._validation import check_voxel_size
 from ..correction import MergeCorrector
 from ..features import uses_image
-from ..io import read_image, read_labels, write_labels
-from ..io._labels import check_destination, same_data_as
+from ..io import check_destination, read_image, read_labels, same_data_as, write_labels
 from ..models import available_pretrained, load_model, load_pretrained, save_model
 from ..review import apply_decisions, read_decisions
 

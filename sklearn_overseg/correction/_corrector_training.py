@@ -167,7 +167,7 @@ class TrainingMixin:
         >>> held_out = [make_tissue((24, 64, 64), n_cells=20, random_state=s)
         ...             for s in (50, 51)]
         >>> corrector = load_pretrained("axis").calibrate(held_out)
-        >>> type(corrector.classifier_[-1]).__name__
+        >>> type(corrector.classifier_.gaps_[-1]).__name__  # the gap route's model
         'CalibratedClassifierCV'
         """
         check_is_fitted(self)

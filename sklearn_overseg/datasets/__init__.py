@@ -17,16 +17,19 @@
 
 from ._images import make_tissue_image
 from ._oversegment import oversegment
+from ._pieces import keep_largest_pieces, relabel_consecutive
 from ._randomized import make_randomized_tissue
 from ._slice_damage import slice_and_stitch
 from ._stitching import stitch_slices
 from ._tissue import make_tissue
 
 __all__ = [
+    "keep_largest_pieces",
     "make_randomized_tissue",
     "make_tissue",
     "make_tissue_image",
     "oversegment",
+    "relabel_consecutive",
     "slice_and_stitch",
     "stitch_slices",
 ]

@@ -54,7 +54,7 @@ class VolumeReader:
 
             source = read_labels(source, lazy=True)
         elif getattr(getattr(source, "dtype", None), "kind", None) == "f":
-            from ..io._float_labels import WholeNumberLabels
+            from ..io import WholeNumberLabels
 
             # whole numbers >= 0 are labels, read as unsigned integers, as
             # read_labels does (every value is checked once, block by block)

@@ -34,8 +34,12 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from ..correction import MergeCorrector
-from ..datasets import make_tissue, oversegment
-from ..datasets._pieces import keep_largest_pieces, relabel_consecutive
+from ..datasets import (
+    keep_largest_pieces,
+    make_tissue,
+    oversegment,
+    relabel_consecutive,
+)
 from ..features import FragmentExtentFeatures
 from ..models import GapRoutedClassifier, MergeNet, make_pair_pipeline, save_model
 from ..screening import CandidateScreener
