@@ -18,6 +18,8 @@ the final model of the pair pipeline (the features are computed once):
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
@@ -88,8 +90,18 @@ def calibrate_classifier(classifier, candidates, labels, method: str) -> None:
     its pipelines on the pairs it decides.
     """
     if isinstance(classifier, GapRoutedClassifier):
-        for model, pairs, truth in split_by_route(classifier, candidates, labels):
+        routes = split_by_route(classifier, candidates, labels)
+        usable = [r for r in routes if len(np.unique(r[2])) == 2]
+        if not usable:
+            calibrate_classifier(classifier.gaps_, candidates, labels, method)
+        for model, pairs, truth in usable:
             calibrate_classifier(model, pairs, truth, method)
+        if len(usable) < len(routes):
+            warnings.warn(
+                "a route of the classifier was left uncalibrated: its pairs "
+                "in these volumes are all of one kind (only true splits or "
+                "only distinct cells)", UserWarning, stacklevel=3,
+            )
         return
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
