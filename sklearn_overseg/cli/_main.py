@@ -27,6 +27,8 @@ EXAMPLES = """examples:
   overseg correct cells.h5:segmentation -o fixed.h5:segmentation --voxel-size 2 .5 .5
   overseg apply-decisions cells.tif review/decisions.csv -o cells_reviewed.tif
   overseg train truth1.tif truth2.tif -o my_model.json
+  overseg train truth.tif --images raw.tif -o image_model.json
+  overseg correct cells.tif -o fixed.tif --model image_model.json --image raw.tif
   overseg correct cells.tif -o fixed.tif --model my_model.json
   overseg evaluate fixed.tif truth.tif
 """
@@ -207,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--flawed", nargs="+", metavar="FLAWED",
         help="your own flawed segmentations of the same images, in the same "
         "order as GROUND_TRUTH: their split cells are the training examples",
+    )
+    p.add_argument(
+        "--images", nargs="+", metavar="RAW",
+        help="the raw microscope image of each training volume (of each FLAWED "
+        "volume with --flawed, else of each GROUND_TRUTH), in the same order "
+        "and of the same shape: the model also learns image features (the "
+        "membrane or nuclear signal at the interface of two pieces) and then "
+        "needs 'overseg correct --image'",
     )
     p.add_argument("--max-gap", type=int, choices=(1, 2, 3), default=2,
                    help="most missing layers between two pieces of a cell "
