@@ -186,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--image", metavar="RAW",
         help="the raw microscope image the labels were drawn on (same shape, "
         "same formats; 'raw.npz:raw' picks an array), for a model trained "
-        "with image features; label-only models (the pretrained ones) "
-        "ignore it with a warning",
+        "with image features ('overseg train --images', or "
+        "make_pair_pipeline(image=True)), which needs it; label-only models "
+        "(the pretrained ones) ignore it with a warning",
     )
     _overwrite_option(p)
     _assume_labels_option(p)
@@ -196,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="train a corrector on your own ground truth",
         description="Train a corrector and save it as MODEL.json (+ MODEL.npz), "
-        "for 'overseg correct --model MODEL.json'.",
+        "for 'overseg correct --model MODEL.json'. It measures in voxels (the "
+        "voxel size of the files is not used). With --images it also learns "
+        "from the raw images and then needs 'overseg correct --image'.",
     )
     p.add_argument(
         "ground_truth", nargs="+", metavar="GROUND_TRUTH",
@@ -262,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Merge the pairs marked 'yes' in the 'merged' column of a "
         "decisions.csv written by 'overseg correct --report' (and edited by "
         "you) into the ORIGINAL segmentation; missing layers are rebuilt as "
-        "by 'overseg correct'.",
+        "by 'overseg correct'. No raw image is needed, even for a model with "
+        "image features: the decisions are made.",
     )
     p.add_argument("input", metavar="INPUT",
                    help="the original segmentation given to 'overseg correct'")

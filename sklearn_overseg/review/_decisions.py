@@ -270,6 +270,12 @@ def apply_decisions(
     ndarray of shape (z, y, x)
         A corrected copy with the input's dtype.
 
+    Notes
+    -----
+    No raw image is needed, even for a model with image features: the
+    decisions are made, and rebuilding the gap layers of the approved pairs
+    reads the labels only.
+
     Examples
     --------
     >>> import numpy as np
