@@ -103,6 +103,11 @@ def test_correct_zarr_with_image_equals_in_memory(image_model, tissue, tmp_path)
                               chunks=(8, 24, 40), image=image)
         np.testing.assert_array_equal(result[...], expected)
     assert np.array_equal(source[...], flawed)
+    # labels as a dask array too: its chunks become the target's
+    lazy = da.from_array(flawed, chunks=(8, 24, 40))
+    result = correct_zarr(lazy, tmp_path / "dask.zarr", image_model, image=raw)
+    assert result.chunks == (8, 24, 40)
+    np.testing.assert_array_equal(result[...], expected)
 
 
 def test_correct_zarr_image_from_hdf5(image_model, tissue, tmp_path):
