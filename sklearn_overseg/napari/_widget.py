@@ -190,8 +190,7 @@ class ReviewWidget(ReviewActions, QWidget):
                                     layer.name)
             if problem:
                 self.say(problem, error=True)
-                return
-            image = np.asarray(image)
+                return  # (a lazy image is read in the worker thread)
         volume = np.array(layer.data, copy=True)  # later edits do not matter
         if not volume.any():
             self.say(f"'{layer.name}' holds only background (label 0): nothing "
