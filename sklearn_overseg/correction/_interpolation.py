@@ -32,7 +32,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._validation import check_voxel_size
+from .._validation import check_pixel_size
 from ._outlines import arc_weights, fill_polygons, is_outer, outlines, resample_outlines
 
 __all__ = ["interpolate_masks"]
@@ -166,7 +166,7 @@ def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
         "mask_above": "no_validation",  # checked by _interpolate_masks
         "mask_below": "no_validation",
         "n_missing": [Interval(Integral, 1, None, closed="left")],
-        "voxel_size": "no_validation",  # check_voxel_size
+        "voxel_size": "no_validation",  # check_pixel_size
         "method": [StrOptions(set(_METHODS))],
         "max_points": [Interval(Integral, 8, None, closed="left")],
     },
@@ -249,10 +249,8 @@ def _interpolate_masks(
             "mask_above and mask_below must have the same shape, got "
             f"{masks[0].shape} and {masks[1].shape}."
         )
-    if np.ndim(voxel_size) == 1 and len(voxel_size) == 3:
-        # (z, y, x): only the in-plane size matters, but all of it must be valid
-        voxel_size = check_voxel_size(voxel_size, ndim=3)[1:]
-    pixel_size = check_voxel_size(voxel_size, ndim=2)
+    # (z, y, x): only the in-plane size matters, but all of it must be valid
+    pixel_size = check_pixel_size(voxel_size)
     fractions = np.arange(1, n_missing + 1) / (n_missing + 1)
     present = [m.any() for m in masks]
     if not all(present):

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ._labels import _open, _open_lazily
+from ._read_labels import _open_lazily, open_source
 
 __all__ = ["read_image"]
 
@@ -51,7 +51,7 @@ def read_image(
     >>> read_image(path).shape
     (2, 3, 4)
     """
-    source = _open(path, key)
+    source = open_source(path, key)
     try:
         if source.dtype.kind not in "iuf":
             raise TypeError(
