@@ -135,6 +135,10 @@ def test_correct_zarr_bad_images(image_model, tissue, tmp_path):
         correct_zarr(flawed, tmp_path / "d.zarr", image_model, image=raw > 0)
     with pytest.raises(ValueError, match="3D"):
         correct_zarr(flawed, tmp_path / "e.zarr", image_model, image=raw[0])
+    with pytest.raises(TypeError, match="'corrector' parameter of correct_zarr"):
+        correct_zarr(flawed, tmp_path / "g.zarr", "axis", image=raw)
+    with pytest.raises(ValueError, match="'overwrite' parameter of correct_zarr"):
+        correct_zarr(flawed, tmp_path / "g.zarr", image_model, overwrite="yes")
     with pytest.warns(UserWarning, match="looks like a label volume"):
         correct_zarr(flawed, tmp_path / "f.zarr", image_model,
                      image=flawed.astype(np.float32))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dask
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
@@ -96,6 +97,20 @@ def _screener_settings(corrector, voxel_size) -> tuple[dict, dict]:
     return settings, crops
 
 
+@validate_params(
+    {
+        "source": "no_validation",  # VolumeReader
+        "target": "no_validation",  # open_target
+        "corrector": [HasMethods(["screen", "score_pairs", "decide"])],
+        "chunks": "no_validation",  # check_blocks
+        "client": "no_validation",
+        "target_chunks": "no_validation",  # open_target
+        "overwrite": ["boolean"],
+        "voxel_size": "no_validation",  # working_voxel_size
+        "image": "no_validation",  # ImageReader, checked against the labels
+    },
+    prefer_skip_nested_validation=True,
+)
 def correct_zarr(
     source,
     target,
