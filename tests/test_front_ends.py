@@ -142,3 +142,18 @@ def test_cli_train_with_images_makes_an_image_model(tissue, tmp_path):
     )
     assert wrong.returncode == 1
     assert "1 image(s) for 2 volume(s)" in wrong.stderr
+
+
+def test_apply_decisions_needs_no_image_and_checks_its_corrector(image_model, tissue):
+    from sklearn_overseg import apply_decisions
+
+    _, images, flawed = tissue
+    records = image_model.predict_merges(flawed[2], voxel_size=(2.0, 1.0, 1.0),
+                                         image=images[2])
+    np.testing.assert_array_equal(
+        apply_decisions(flawed[2], records, corrector=image_model,
+                        voxel_size=(2.0, 1.0, 1.0)),
+        image_model.correct(flawed[2], voxel_size=(2.0, 1.0, 1.0), image=images[2]),
+    )
+    with pytest.raises(TypeError, match="'corrector' parameter of apply_decisions"):
+        apply_decisions(flawed[2], records, corrector="axis")
