@@ -8,10 +8,10 @@ missing layers of axis splits rebuilt by optimal-transport interpolation, only
 into background voxels or the noisy partial masks of the gap.
 
 This module holds the class, its parameters and their constraints; the
-methods come from mixins: ``fit`` (:mod:`._corrector_fit`), training pairs,
-units, calibration and fine-tuning (:mod:`._corrector_training`), the four
-steps (:mod:`._corrector_steps`) and whole volumes: review list, correction,
-score (:mod:`._corrector_volumes`). The class stays here: pickled correctors
+methods come from mixins: ``fit`` (``_corrector_fit``), training pairs,
+units, calibration and fine-tuning (``_corrector_training``), the four
+steps (``_corrector_steps``) and whole volumes: review list, correction,
+score (``_corrector_volumes``). The class stays here: pickled correctors
 name this module.
 """
 

@@ -1,7 +1,7 @@
 """How a MergeCorrector learns: training pairs, units, calibration, fine-tuning.
 
 The training half of :class:`~sklearn_overseg.MergeCorrector`, as a mixin:
-the labelled pairs that ``fit`` (:mod:`._corrector_fit`), :meth:`calibrate`
+the labelled pairs that ``fit`` (``_corrector_fit``), :meth:`calibrate`
 and :meth:`fine_tune` learn from (damaged ground truth, or flawed volumes
 with their truth), the units a model measures in, and the later adjustments
 of a fitted model.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+from sklearn import get_config
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -53,12 +54,14 @@ def relative_voxel_size(voxel_size) -> tuple[float, float, float]:
 class TrainingMixin:
     """Training pairs, units, calibration and fine-tuning of a corrector."""
 
-    def _validate_method_params(self, method: str, **params) -> None:
-        """Check the parameters of ``method`` as ``validate_params`` would,
+    def _validate_method_params(self, caller: str, /, **params) -> None:
+        """Check the parameters of method ``caller`` as ``validate_params`` would,
         naming the estimator's class (not this mixin) in the message."""
+        if get_config()["skip_parameter_validation"]:
+            return
         validate_parameter_constraints(
-            _METHOD_CONSTRAINTS[method], params,
-            caller_name=f"{type(self).__name__}.{method}",
+            _METHOD_CONSTRAINTS[caller], params,
+            caller_name=f"{type(self).__name__}.{caller}",
         )
 
     def _labelled_pairs(

@@ -3,7 +3,7 @@
 The whole-volume half of :class:`~sklearn_overseg.MergeCorrector`, as a
 mixin: ``predict_merges`` (every candidate pair with its decision),
 ``correct`` (one volume) and ``transform`` (several) run the four steps of
-:mod:`._corrector_steps` in a row; ``score`` says how well the corrector
+``_corrector_steps`` in a row; ``score`` says how well the corrector
 repairs volumes, against their ground truth or against the splits it makes
 itself in correct volumes.
 """
