@@ -206,7 +206,18 @@ def reslice_pair(
 
 
 def _reslice_chunk(candidates, params) -> list[Candidate]:
-    return [c if c.gap is not None else reslice_pair(c, **params) for c in candidates]
+    """Resliced candidates, each whose contact crop is its input crop with
+    ``meta["contact_crop"] = None``: a worker process need not send it back
+    (:meth:`TiltedReslicer.transform` puts the input crop back)."""
+    out = []
+    for c in candidates:
+        if c.gap is None:
+            resliced = reslice_pair(c, **params)
+            if resliced.meta["contact_crop"] is c.crop:
+                resliced.meta["contact_crop"] = None
+            c = resliced
+        out.append(c)
+    return out
 
 
 class TiltedReslicer(TransformerMixin, BaseEstimator):
@@ -351,7 +362,11 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             work=crop_voxels(todo),
         )
-        return CandidateSet(c for part in parts for c in part)
+        out = CandidateSet(c for part in parts for c in part)
+        for before, after in zip(X, out):
+            if before.gap is None and after.meta["contact_crop"] is None:
+                after.meta["contact_crop"] = before.crop
+        return out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
