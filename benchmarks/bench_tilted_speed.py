@@ -11,9 +11,10 @@ process, which holds the volume, the model and every candidate's crops), then
 Geo-Wasserstein, topology and contact features, scaling and classifier, merge
 decisions. Times are medians over the repeats. ``n_jobs=2`` runs everything
 under ``joblib.parallel_config(backend=..., n_jobs=2)``, which the ``n_jobs=None``
-of every step follows; the default backend is ``threading`` (numpy and scipy
-release the GIL; worker processes would receive copies of megabytes of crops
-per pair).
+of every step follows: the per-pair steps (reslicing, features) then run in
+``loky`` worker processes when the crops are work enough
+(``sklearn_overseg._parallel.map_batches``), whatever the backend, which
+applies to scikit-learn's own loops (default ``threading``).
 
 ``--baseline DIR`` also measures the ``sklearn_overseg`` package found in
 ``DIR`` (an export of an older commit, e.g. ``git archive <commit>
