@@ -235,23 +235,29 @@ def test_missing_folder_on_write(tmp_path):
         write_labels(tmp_path / "nowhere" / "cells.npy", make_labels())
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".npz", ".h5", ".zarr", ".tif"])
-def test_non_integer_float_dataset_is_refused_naming_it(tmp_path, suffix):
+def save_as_is(path, array, h5_key):
+    """Store ``array`` unchecked in the format of ``path``'s suffix (write_labels
+    refuses floats and non-3D arrays on purpose)."""
     import tifffile
 
+    if path.suffix == ".npy":
+        np.save(path, array)
+    elif path.suffix == ".npz":
+        np.savez(path, labels=array)
+    elif path.suffix == ".tif":
+        tifffile.imwrite(path, array, photometric="minisblack")
+    elif path.suffix == ".h5":
+        with h5py.File(path, "w") as f:
+            f[h5_key] = array
+    else:
+        zarr.save_array(str(path), array)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".h5", ".zarr", ".tif"])
+def test_non_integer_float_dataset_is_refused_naming_it(tmp_path, suffix):
     image = np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
     path = tmp_path / f"raw{suffix}"
-    if suffix == ".npy":
-        np.save(path, image)
-    elif suffix == ".npz":
-        np.savez(path, labels=image)
-    elif suffix == ".tif":
-        tifffile.imwrite(path, image, photometric="minisblack")
-    elif suffix == ".h5":
-        with h5py.File(path, "w") as f:
-            f["raw"] = image
-    else:
-        zarr.save_array(str(path), image)
+    save_as_is(path, image, h5_key="raw")
     # whole-number floats are labels (tests/test_io_float_labels.py); these
     # are not: the error names the file, the problem and the first voxel
     with pytest.raises(ValueError, match=r"raw.*non-integer values \(first at "
@@ -261,21 +267,9 @@ def test_non_integer_float_dataset_is_refused_naming_it(tmp_path, suffix):
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".h5", ".zarr", ".tif"])
 def test_not_3d_is_rejected(tmp_path, suffix):
-    import tifffile
-
     image = np.ones((4, 5), dtype=np.uint16)
     path = tmp_path / f"flat{suffix}"
-    if suffix == ".npy":
-        np.save(path, image)
-    elif suffix == ".npz":
-        np.savez(path, labels=image)
-    elif suffix == ".tif":
-        tifffile.imwrite(path, image, photometric="minisblack")
-    elif suffix == ".h5":
-        with h5py.File(path, "w") as f:
-            f["seg"] = image
-    else:
-        zarr.save_array(str(path), image)
+    save_as_is(path, image, h5_key="seg")
     with pytest.raises(ValueError, match=r"3D.*\(4, 5\)"):
         read_labels(path)
 

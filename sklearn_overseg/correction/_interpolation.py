@@ -31,7 +31,7 @@ from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from .._validation import check_voxel_size
+from .._validation import check_pixel_size
 from ._outlines import arc_weights, fill_polygons, is_outer, outlines, resample_outlines
 
 __all__ = ["interpolate_masks"]
@@ -231,10 +231,8 @@ def interpolate_masks(
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}.")
     if not isinstance(max_points, Integral) or max_points < 8:
         raise ValueError(f"max_points must be an integer >= 8, got {max_points!r}.")
-    if np.ndim(voxel_size) == 1 and len(voxel_size) == 3:
-        # (z, y, x): only the in-plane size matters, but all of it must be valid
-        voxel_size = check_voxel_size(voxel_size, ndim=3)[1:]
-    pixel_size = check_voxel_size(voxel_size, ndim=2)
+    # (z, y, x): only the in-plane size matters, but all of it must be valid
+    pixel_size = check_pixel_size(voxel_size)
     fractions = np.arange(1, n_missing + 1) / (n_missing + 1)
     present = [m.any() for m in masks]
     if not all(present):

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ._labels import _open
+from ._read_labels import open_source
 
 __all__ = ["read_image"]
 
@@ -44,7 +44,7 @@ def read_image(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     >>> read_image(path).shape
     (2, 3, 4)
     """
-    source = _open(path, key)
+    source = open_source(path, key)
     try:
         if source.dtype.kind not in "iuf":
             raise TypeError(
