@@ -180,9 +180,17 @@ def test_thinned_outlines_give_nearly_the_same_layer():
         ((np.ones((4, 4)), np.ones((4, 5))), {}, ValueError, "same shape"),
         ((np.ones((2, 4, 4)), np.ones((4, 4))), {}, ValueError, "mask_above"),
         ((np.ones((4, 4)), np.full((4, 4), 3)), {}, TypeError, "mask_below"),
-        ((np.ones((4, 4)), np.ones((4, 4))), {"n_missing": 0}, ValueError, "n_missing"),
-        ((np.ones((4, 4)), np.ones((4, 4))), {"method": "x"}, ValueError, "method"),
-        ((np.ones((4, 4)), np.ones((4, 4))), {"max_points": 2}, ValueError, "max_po"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"n_missing": 0}, ValueError,
+         r"'n_missing' parameter of interpolate_masks must be an int in the range "
+         r"\[1, inf\)\. Got 0"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"n_missing": 1.5}, TypeError,
+         r"'n_missing' parameter .* must be an int"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"method": "x"}, ValueError,
+         r"'method' parameter of interpolate_masks must be a str among "
+         r".*'boundary_ot'.*Got 'x'"),
+        ((np.ones((4, 4)), np.ones((4, 4))), {"max_points": 2}, ValueError,
+         r"'max_points' parameter of interpolate_masks must be an int in the range "
+         r"\[8, inf\)"),
         ((np.ones((4, 4)), np.ones((4, 4))), {"voxel_size": 0}, ValueError, "voxel"),
     ],
 )

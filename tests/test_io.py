@@ -373,3 +373,17 @@ def test_missing_optional_package_explains_extra(tmp_path, monkeypatch, module, 
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ImportError, match=r"sklearn_overseg\[formats\]"):
         write_labels(tmp_path / f"cells{suffix}", make_labels())
+
+
+def test_read_image_lazily(tmp_path):
+    from sklearn_overseg.io import read_image
+
+    raw = np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
+    np.save(tmp_path / "raw.npy", raw)
+    lazy = read_image(tmp_path / "raw.npy", lazy=True)
+    assert isinstance(lazy, np.memmap)  # read on demand, not loaded
+    np.testing.assert_array_equal(lazy[1:, :2], raw[1:, :2])
+    np.savez(tmp_path / "raw.npz", raw=raw)
+    np.testing.assert_array_equal(read_image(f"{tmp_path / 'raw.npz'}:raw"), raw)
+    with pytest.raises(ValueError, match="cannot be read lazily"):
+        read_image(f"{tmp_path / 'raw.npz'}:raw", lazy=True)
