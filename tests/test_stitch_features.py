@@ -21,6 +21,8 @@ from sklearn_overseg import (
     make_pair_pipeline,
     save_model,
 )
+from sklearn_overseg.correction import _corrector_fit, fit_feature_range
+from sklearn_overseg.correction._scoring import score_pairs
 from sklearn_overseg.datasets import make_tissue, slice_and_stitch
 
 CHECKS = [
@@ -94,6 +96,28 @@ def test_routing_sends_each_kind_to_its_classifier(stitched_pairs, tmp_path):
     save_model(clf, tmp_path / "routed.json")
     np.testing.assert_allclose(load_model(tmp_path / "routed.json").predict_proba(X),
                                proba)
+
+
+def test_a_routed_classifier_gets_the_training_range_of_its_scored_features(
+    stitched_pairs, monkeypatch
+):
+    X, y = stitched_pairs
+    clf = GapRoutedClassifier(
+        stitch=make_pair_pipeline(
+            LogisticRegression(), extent=FragmentExtentFeatures()
+        ),
+        gaps=make_pair_pipeline(LogisticRegression()),
+    ).fit(X, y)
+    assert len(X) < 100 and fit_feature_range(clf, X) is None  # too few pairs
+    monkeypatch.setattr(_corrector_fit, "MIN_PAIRS_FOR_RANGE", 0)
+    box = fit_feature_range(clf, X)
+    features = score_pairs(clf, X, return_features=True).features
+    # the box has the columns scoring returns for the pairs of both routes
+    assert box.low_.shape == (features.shape[1],)
+    assert not box.outside(features).any()
+    far = features.copy()
+    far[0] = box.high_ + 1.0
+    assert box.outside(far)[0] and not box.outside(far)[1:].any()
 
 
 def test_routing_needs_both_classes_in_both_parts(stitched_pairs):

@@ -5,6 +5,7 @@
 """
 
 from ._corrector import MergeCorrector
+from ._corrector_fit import fit_feature_range
 from ._gap_writes import GapFill, fold_gap_fills, gap_fill, gap_region, paint_writes
 from ._interpolation import interpolate_masks
 from ._merging import relabel_volume, resolve_merges
@@ -17,6 +18,7 @@ __all__ = [
     "MergeCorrector",
     "MergeDecisions",
     "PairScores",
+    "fit_feature_range",
     "fold_gap_fills",
     "gap_fill",
     "gap_region",

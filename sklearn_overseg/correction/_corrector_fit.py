@@ -36,12 +36,44 @@ from ..models import (
 from ..screening import CandidateScreener
 from ._calibration import fit_calibrated
 from ._corrector_training import relative_voxel_size
+from ._scoring import score_pairs
 from ._training import check_damage_kind
 
-__all__ = ["FitMixin", "spread_to_pairs", "training_pairs_message"]
+__all__ = [
+    "FitMixin", "fit_feature_range", "spread_to_pairs", "training_pairs_message"
+]
 
 #: Fewest training pairs from which ``fit`` learns the training range.
 MIN_PAIRS_FOR_RANGE = 100
+
+
+def fit_feature_range(classifier, candidates, features=None) -> FeatureRange | None:
+    """The box of a fitted classifier's training features, for the out-of-range rule.
+
+    Parameters
+    ----------
+    classifier : fitted pair classifier
+        A pair pipeline or a :class:`~sklearn_overseg.GapRoutedClassifier`.
+    candidates : CandidateSet
+        Its training pairs.
+    features : ndarray of shape (n_pairs, n_features), optional
+        Their raw features, when fitting already computed them; otherwise
+        they are computed here, as :meth:`MergeCorrector.score_pairs` returns
+        them (for a routed classifier: the columns both of its parts compute).
+
+    Returns
+    -------
+    FeatureRange or None
+        ``None`` when the classifier has no feature step or was trained on
+        fewer than 100 pairs: a box drawn around a handful of pairs would
+        call most new pairs out of range.
+    """
+    has_features = hasattr(classifier, "route") or feature_stage(classifier) is not None
+    if features is None and has_features and len(candidates):
+        features = score_pairs(classifier, candidates, return_features=True).features
+    if features is None or len(features) < MIN_PAIRS_FOR_RANGE:
+        return None
+    return FeatureRange().fit(features)
 
 
 def training_pairs_message(labels: np.ndarray, *, flawed: bool) -> str:
@@ -144,12 +176,7 @@ class FitMixin:
             for key, value in routed.classifier.fit.items()
         }
         features = self._fit_classifier(cands, labels, per_pair)
-        # a box drawn around a handful of pairs would call most new pairs
-        # out of range: the rule needs a training set of some size
-        self.feature_range_ = (
-            None if features is None or len(features) < MIN_PAIRS_FOR_RANGE
-            else FeatureRange().fit(features)
-        )
+        self.feature_range_ = fit_feature_range(self.classifier_, cands, features)
         self.n_training_pairs_ = len(labels)
         return self
 

@@ -265,12 +265,16 @@ def fit_from_candidates(corrector: MergeCorrector, candidates, y) -> MergeCorrec
     """Fit ``corrector`` on labelled pairs (a training recipe's output).
 
     What ``MergeCorrector.fit`` does once it has its pairs: the screener is
-    cloned as it is, the pair classifier is a fitted clone.
+    cloned as it is, the pair classifier is a fitted clone, and the box of its
+    training features is kept for the out-of-range rule.
     """
     from sklearn.base import clone
 
+    from ..correction import fit_feature_range
+
     corrector.screener_ = clone(corrector.screener)
     corrector.classifier_ = clone(corrector.classifier).fit(candidates, y)
+    corrector.feature_range_ = fit_feature_range(corrector.classifier_, candidates)
     corrector.n_training_pairs_ = len(y)
     corrector.voxel_size_ = None  # trained in voxels, as the shipped models
     return corrector
@@ -322,22 +326,22 @@ def training_feature_range(corrector: MergeCorrector, model: str, seed: int = 0)
 
     The training pairs are remade exactly as :func:`train` makes them (same
     volumes, damage and seeds) and seen through ``corrector``'s fitted
-    feature steps. ``MergeCorrector.fit`` learns this range itself; this
-    gives it to a model trained before ranges existed, without retraining.
+    classifier (both routes of the routed axis model). ``MergeCorrector.fit``
+    and :func:`train` learn this range themselves; this gives it to a model
+    trained before ranges existed, without retraining.
     """
-    from ..correction import make_training_candidates
-    from ..models import FeatureRange, pipeline_features
+    from ..correction import fit_feature_range
 
     if model == "tilted":
         flawed, _ = tilted_training_volumes(seed)
         candidates = corrector.screener_.transform(flawed)
     else:
-        candidates, _, _ = make_training_candidates(
-            training_volumes(seed), screener=corrector.screener_, mode="axis",
-            n_rounds=corrector.n_rounds, random_state=corrector.random_state,
+        from ._axis_recipe import axis_training_candidates
+
+        candidates, _, _ = axis_training_candidates(
+            seed=seed, screener=corrector.screener
         )
-    features, _ = pipeline_features(corrector.classifier_, candidates)
-    return FeatureRange().fit(features)
+    return fit_feature_range(corrector.classifier_, candidates)
 
 
 def attach_training_range(model: str, out: Path = HERE, seed: int = 0) -> Path:
