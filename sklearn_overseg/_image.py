@@ -20,21 +20,97 @@ import numpy as np
 
 from ._candidates import Candidate, CandidateSet
 
-__all__ = ["attach_image", "check_image", "image_crop_codes"]
+__all__ = [
+    "attach_image",
+    "check_image",
+    "check_image_dtype",
+    "check_image_finite",
+    "check_image_shape",
+    "image_crop_codes",
+    "image_statistics",
+    "normalise_image",
+    "sample_step",
+]
 
 _SAMPLE = 4_000_000  # voxels used for the normalisation statistics and checks
 _IQR_TO_SIGMA = 1.349  # IQR of a standard normal distribution
 
 
-def _sample(array: np.ndarray, n: int = _SAMPLE) -> np.ndarray:
-    """A strided, deterministic subsample of at most about ``n`` voxels."""
-    step = max(1, int(np.ceil(array.size / n)))
-    return np.asarray(array).reshape(-1)[::step]
+def sample_step(size: int) -> int:
+    """The stride of the deterministic sample: every ``step``-th voxel in C order.
+
+    The statistics of :func:`check_image` read the voxels at flat indices
+    ``0, step, 2 * step, ...`` (at most about 4 million of them), so a
+    block-wise reader can gather the very same sample.
+    """
+    return max(1, int(np.ceil(size / _SAMPLE)))
 
 
-def _looks_like_labels(image: np.ndarray, labels: np.ndarray) -> bool:
-    """Whether ``image`` is constant on every label (a label volume, not a scan)."""
-    img, lab = _sample(image), _sample(labels)
+def _sample(array: np.ndarray) -> np.ndarray:
+    """The strided sample of :func:`sample_step`."""
+    array = np.asarray(array)
+    return array.reshape(-1)[:: sample_step(array.size)]
+
+
+def check_image_dtype(dtype) -> None:
+    """Refuse an image that does not hold real numbers (TypeError)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iuf":
+        raise TypeError(
+            f"image must hold real numbers (a microscope image), got dtype {dtype}"
+        )
+
+
+def check_image_shape(shape, labels_shape) -> None:
+    """Refuse an image whose shape differs from the labels' (ValueError)."""
+    if tuple(shape) != tuple(labels_shape):
+        raise ValueError(
+            f"image has shape {tuple(shape)} but the labels have shape "
+            f"{tuple(labels_shape)}; pass the raw image the labels were drawn on"
+        )
+
+
+def check_image_finite(values: np.ndarray) -> None:
+    """Refuse NaN or infinite values (ValueError)."""
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+        raise ValueError("image holds NaN or infinite values; fill or mask them first")
+
+
+def image_statistics(image_sample: np.ndarray, label_sample: np.ndarray,
+                     *, stacklevel: int = 2) -> tuple[float, float]:
+    """The ``(median, scale)`` of :func:`check_image` from the strided samples.
+
+    Warns when the image is constant on every label (a label volume passed
+    as ``image=``). ``image_sample`` and ``label_sample`` are the voxels at
+    the same flat indices (every :func:`sample_step`-th one), in C order.
+    """
+    if _looks_like_labels(image_sample, label_sample):
+        warnings.warn(
+            "image= is constant on every label: it looks like a label volume, "
+            "not the raw microscope image, and adds no evidence",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+    fg = label_sample > 0
+    values = image_sample.astype(np.float64)
+    values = values[fg] if fg.any() else values
+    q25, median, q75 = np.percentile(values, [25, 50, 75])
+    scale = (q75 - q25) / _IQR_TO_SIGMA
+    if not scale > 0:
+        scale = float(values.std()) or 1.0
+    return float(median), float(scale)
+
+
+def normalise_image(image: np.ndarray, median: float, scale: float) -> np.ndarray:
+    """``(image - median) / scale`` as a new float32 array (any crop of it)."""
+    out = np.asarray(image).astype(np.float32)
+    out -= np.float32(median)
+    out /= np.float32(scale)
+    return out
+
+
+def _looks_like_labels(img: np.ndarray, lab: np.ndarray) -> bool:
+    """Whether an image sample is constant on every label (labels, not a scan)."""
     values = np.unique(img)
     if len(values) > max(2, len(np.unique(lab))) + 1:
         return False
@@ -58,8 +134,10 @@ def check_image(image, labels: np.ndarray) -> np.ndarray:
     ndarray of shape (z, y, x), dtype float32
         ``(image - median) / (IQR / 1.349)`` with the median and interquartile
         range of the labelled voxels (of all voxels when nothing is labelled;
-        the standard deviation, then 1, when the IQR is zero). A new array;
-        the caller's image is not modified.
+        the standard deviation, then 1, when the IQR is zero), measured on
+        a strided sample of at most about 4 million voxels
+        (:func:`sample_step`). A new array; the caller's image is not
+        modified.
 
     Raises
     ------
@@ -85,36 +163,11 @@ def check_image(image, labels: np.ndarray) -> np.ndarray:
     (dtype('float32'), 0.0)
     """
     image = np.asarray(image)
-    if image.dtype.kind not in "iuf":
-        raise TypeError(
-            f"image must hold real numbers (a microscope image), got dtype "
-            f"{image.dtype}"
-        )
-    if image.shape != labels.shape:
-        raise ValueError(
-            f"image has shape {image.shape} but the labels have shape "
-            f"{labels.shape}; pass the raw image the labels were drawn on"
-        )
-    if image.dtype.kind == "f" and not np.all(np.isfinite(image)):
-        raise ValueError("image holds NaN or infinite values; fill or mask them first")
-    if _looks_like_labels(image, labels):
-        warnings.warn(
-            "image= is constant on every label: it looks like a label volume, "
-            "not the raw microscope image, and adds no evidence",
-            UserWarning,
-            stacklevel=3,
-        )
-    fg = _sample(labels) > 0
-    values = _sample(image).astype(np.float64)
-    values = values[fg] if fg.any() else values
-    q25, median, q75 = np.percentile(values, [25, 50, 75])
-    scale = (q75 - q25) / _IQR_TO_SIGMA
-    if not scale > 0:
-        scale = float(values.std()) or 1.0
-    out = image.astype(np.float32)
-    out -= np.float32(median)
-    out /= np.float32(scale)
-    return out
+    check_image_dtype(image.dtype)
+    check_image_shape(image.shape, labels.shape)
+    check_image_finite(image)
+    median, scale = image_statistics(_sample(image), _sample(labels), stacklevel=3)
+    return normalise_image(image, median, scale)
 
 
 def image_crop_codes(candidate: Candidate) -> np.ndarray:

@@ -229,6 +229,22 @@ def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:
     return vs
 
 
+def check_pixel_size(voxel_size) -> np.ndarray:
+    """The in-plane pixel size (y, x) of a voxel size (z, y, x), (y, x) or a number.
+
+    A (z, y, x) size is validated whole, then its z entry is dropped.
+
+    Examples
+    --------
+    >>> from sklearn_overseg._validation import check_pixel_size
+    >>> check_pixel_size((2, 0.5, 0.5)).tolist()
+    [0.5, 0.5]
+    """
+    if np.ndim(voxel_size) == 1 and len(voxel_size) == 3:
+        return check_voxel_size(voxel_size, ndim=3)[1:]
+    return check_voxel_size(voxel_size, ndim=2)
+
+
 def check_single_volume(volume, *, assume_labels: bool = False) -> np.ndarray:
     """Validate one label volume (a list of several is refused clearly).
 

@@ -197,6 +197,12 @@ def test_bad_input():
         GeoWassersteinFeatures(statistics="mean").fit(CandidateSet([split_cell()]))
     with pytest.raises(ValueError, match="spacing"):
         GeoWassersteinFeatures(spacing=0).fit(CandidateSet([split_cell()]))
+    # the sliced estimate samples at most every pixel: refused at fit, before
+    # any pair is measured
+    with pytest.raises(ValueError, match=r"'bin_width' parameter of "
+                       r"GeoWassersteinFeatures must be a float in the range "
+                       r"\(0\.0, 1\.0\]"):
+        GeoWassersteinFeatures(bin_width=1.5).fit(CandidateSet([split_cell()]))
 
 
 def test_input_untouched_and_empty_set():

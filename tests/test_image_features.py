@@ -225,10 +225,14 @@ def test_make_tissue_image():
     np.testing.assert_array_equal(a, make_tissue_image(labels, "nuclei",
                                                        random_state=4))
     assert a.shape == labels.shape and a.min() >= 0
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ValueError, match=r"'kind' parameter of make_tissue_image "
+                       r"must be a str among .*'membrane'.*Got 'dapi'"):
         make_tissue_image(labels, "dapi")
-    with pytest.raises(ValueError, match="noise"):
+    with pytest.raises(ValueError, match=r"'noise' parameter of make_tissue_image "
+                       r"must be a float in the range \[0\.0, inf\) or None"):
         make_tissue_image(labels, noise=-1)
+    with pytest.raises(ValueError, match="blur must be non-negative"):
+        make_tissue_image(labels, blur=(1.0, -1.0, 1.0))
 
 
 def test_cli_correct_with_image(image_corrector, tissue, tmp_path):

@@ -57,7 +57,7 @@ def test_merge_net_loads_torch_on_first_use():
         from sklearn_overseg.models._classifier import MergeNet as Original
         assert MergeNet is Original and sklearn_overseg.MergeNet is Original
         assert isinstance(pipeline[-1], MergeNet)
-        assert MergeMLP.__module__ == "sklearn_overseg.models._classifier"
+        assert MergeMLP.__module__ == "sklearn_overseg.models._merge_mlp"
     """)
     assert loaded == {"torch": True, "skorch": True}
 

@@ -235,23 +235,29 @@ def test_missing_folder_on_write(tmp_path):
         write_labels(tmp_path / "nowhere" / "cells.npy", make_labels())
 
 
-@pytest.mark.parametrize("suffix", [".npy", ".npz", ".h5", ".zarr", ".tif"])
-def test_non_integer_float_dataset_is_refused_naming_it(tmp_path, suffix):
+def save_as_is(path, array, h5_key):
+    """Store ``array`` unchecked in the format of ``path``'s suffix (write_labels
+    refuses floats and non-3D arrays on purpose)."""
     import tifffile
 
+    if path.suffix == ".npy":
+        np.save(path, array)
+    elif path.suffix == ".npz":
+        np.savez(path, labels=array)
+    elif path.suffix == ".tif":
+        tifffile.imwrite(path, array, photometric="minisblack")
+    elif path.suffix == ".h5":
+        with h5py.File(path, "w") as f:
+            f[h5_key] = array
+    else:
+        zarr.save_array(str(path), array)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".npz", ".h5", ".zarr", ".tif"])
+def test_non_integer_float_dataset_is_refused_naming_it(tmp_path, suffix):
     image = np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
     path = tmp_path / f"raw{suffix}"
-    if suffix == ".npy":
-        np.save(path, image)
-    elif suffix == ".npz":
-        np.savez(path, labels=image)
-    elif suffix == ".tif":
-        tifffile.imwrite(path, image, photometric="minisblack")
-    elif suffix == ".h5":
-        with h5py.File(path, "w") as f:
-            f["raw"] = image
-    else:
-        zarr.save_array(str(path), image)
+    save_as_is(path, image, h5_key="raw")
     # whole-number floats are labels (tests/test_io_float_labels.py); these
     # are not: the error names the file, the problem and the first voxel
     with pytest.raises(ValueError, match=r"raw.*non-integer values \(first at "
@@ -261,21 +267,9 @@ def test_non_integer_float_dataset_is_refused_naming_it(tmp_path, suffix):
 
 @pytest.mark.parametrize("suffix", [".npy", ".npz", ".h5", ".zarr", ".tif"])
 def test_not_3d_is_rejected(tmp_path, suffix):
-    import tifffile
-
     image = np.ones((4, 5), dtype=np.uint16)
     path = tmp_path / f"flat{suffix}"
-    if suffix == ".npy":
-        np.save(path, image)
-    elif suffix == ".npz":
-        np.savez(path, labels=image)
-    elif suffix == ".tif":
-        tifffile.imwrite(path, image, photometric="minisblack")
-    elif suffix == ".h5":
-        with h5py.File(path, "w") as f:
-            f["seg"] = image
-    else:
-        zarr.save_array(str(path), image)
+    save_as_is(path, image, h5_key="seg")
     with pytest.raises(ValueError, match=r"3D.*\(4, 5\)"):
         read_labels(path)
 
@@ -379,3 +373,17 @@ def test_missing_optional_package_explains_extra(tmp_path, monkeypatch, module, 
     monkeypatch.setitem(sys.modules, module, None)
     with pytest.raises(ImportError, match=r"sklearn_overseg\[formats\]"):
         write_labels(tmp_path / f"cells{suffix}", make_labels())
+
+
+def test_read_image_lazily(tmp_path):
+    from sklearn_overseg.io import read_image
+
+    raw = np.random.default_rng(0).random((3, 4, 5)).astype(np.float32)
+    np.save(tmp_path / "raw.npy", raw)
+    lazy = read_image(tmp_path / "raw.npy", lazy=True)
+    assert isinstance(lazy, np.memmap)  # read on demand, not loaded
+    np.testing.assert_array_equal(lazy[1:, :2], raw[1:, :2])
+    np.savez(tmp_path / "raw.npz", raw=raw)
+    np.testing.assert_array_equal(read_image(f"{tmp_path / 'raw.npz'}:raw"), raw)
+    with pytest.raises(ValueError, match="cannot be read lazily"):
+        read_image(f"{tmp_path / 'raw.npz'}:raw", lazy=True)

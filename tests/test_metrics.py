@@ -5,10 +5,13 @@ import pytest
 from scipy import ndimage
 from scipy.optimize import linear_sum_assignment
 
+from sklearn_overseg.datasets import make_tissue
 from sklearn_overseg.metrics import (
     _contingency,
     average_precision,
+    interior_layers,
     jaccard_index,
+    layer_recovery_ious,
     mean_average_precision,
     merge_scores,
     merge_scores_from_volumes,
@@ -405,3 +408,40 @@ def test_ece_bad_input():
     with pytest.raises(ValueError, match="probabilities"):
         expected_calibration_error([0, 1], [0.5, np.nan])
     assert np.isnan(expected_calibration_error([], []))
+
+
+# ------------------------------------------------------------ layer recovery
+def test_layer_recovery_of_straight_cells_is_perfect():
+    labels = np.zeros((6, 30, 30), dtype=np.uint16)
+    labels[:, 3:12, 4:14] = 4  # a prism: every layer equals its neighbours
+    labels[1:5, 18:27, 16:25] = 9
+    labels[2, 20:22, 20:22] = 0  # a layer of cell 9 with a hole
+    triples = interior_layers(labels)
+    assert len(triples) == 4 + 2
+    assert all(layer.shape == above.shape == below.shape
+               for above, layer, below in triples)
+    ious = layer_recovery_ious(labels)
+    assert ious.shape == (6,)
+    np.testing.assert_allclose(ious[:4], 1.0)
+    assert ious[4] < 1.0  # the hole is not in the neighbours
+
+
+def test_layer_recovery_filters_and_validates():
+    labels = np.zeros((5, 20, 20), dtype=np.uint8)
+    labels[:, 5:9, 5:9] = 1  # 16 pixels per layer
+    assert len(interior_layers(labels)) == 0  # below min_area=20
+    assert len(interior_layers(labels, min_area=16)) == 3
+    assert interior_layers(labels, min_area=16, margin=0)[0][0].shape == (4, 4)
+    assert layer_recovery_ious(np.zeros((3, 8, 8), np.uint8)).shape == (0,)
+    tissue = make_tissue((10, 40, 40), n_cells=5, random_state=1)
+    # only the in-plane part of a (z, y, x) voxel size is used
+    np.testing.assert_array_equal(
+        layer_recovery_ious(tissue, voxel_size=(5.0, 0.5, 1.0)),
+        layer_recovery_ious(tissue, voxel_size=(0.5, 1.0)),
+    )
+    with pytest.raises(ValueError, match="voxel_size"):
+        layer_recovery_ious(tissue, voxel_size=(0.0, 1.0, 1.0))
+    with pytest.raises(ValueError, match="method"):
+        layer_recovery_ious(tissue, method="nearest")
+    with pytest.raises(ValueError, match="3D"):
+        interior_layers(tissue[0])

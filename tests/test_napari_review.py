@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,16 @@ from sklearn.linear_model import LogisticRegression
 
 import sklearn_overseg
 from sklearn_overseg import MergeCorrector, apply_decisions, make_pair_pipeline
-from sklearn_overseg.datasets import make_tissue
+from sklearn_overseg.datasets import make_tissue, make_tissue_image
 from sklearn_overseg.napari._queue import ReviewQueue
 from sklearn_overseg.napari._sample import make_sample_data
 from sklearn_overseg.napari._steps import apply_reviewed
-from sklearn_overseg.napari._worker import labels_problem, screening_job
+from sklearn_overseg.napari._worker import (
+    image_problem,
+    labels_problem,
+    layer_voxel_size,
+    screening_job,
+)
 
 BLOCKED = ("napari", "qtpy", "PyQt5", "PyQt6", "PySide2", "PySide6", "vispy",
            "superqt", "magicgui")
@@ -156,3 +162,90 @@ def test_manifest_names_existing_commands():
         module, name = command.python_name.split(":")
         assert callable(getattr(importlib.import_module(module), name))
     assert manifest.contributions.widgets and manifest.contributions.sample_data
+
+
+class _Layer:
+    """What the widget reads of a napari layer: ``scale``."""
+
+    def __init__(self, scale):
+        self.scale = np.asarray(scale, float)
+
+
+def test_layer_voxel_size_is_the_scale_unless_napari_default():
+    assert layer_voxel_size(_Layer((1, 1, 1))) is None
+    assert layer_voxel_size(_Layer((2, 0.5, 0.5))) == (2.0, 0.5, 0.5)
+    assert layer_voxel_size(_Layer((1, 3, 1, 1))) == (3.0, 1.0, 1.0)  # (t, z, y, x)
+
+
+@pytest.mark.parametrize("data, words", [
+    (np.zeros((4, 8, 9), np.float32), "has shape (4, 8, 9) but the labels"),
+    (np.zeros((4, 8, 8, 3), np.uint8), "4D (4, 8, 8, 3) (RGB or channels)"),
+    (np.zeros((8, 8), np.uint8), "2D"),
+    (np.zeros((4, 8, 8), bool), "not a microscope image"),
+])
+def test_image_problem(data, words):
+    problem = image_problem(data, "raw", (4, 8, 8), "cells")
+    assert words in problem and "'raw'" in problem
+
+
+def test_image_problem_accepts_a_matching_image():
+    assert image_problem(np.zeros((4, 8, 8), np.uint16), "raw", (4, 8, 8),
+                         "cells") is None
+
+
+@pytest.fixture(scope="module")
+def tissues():
+    truth = [make_tissue((20, 64, 64), 16, mode="loose", random_state=s)
+             for s in range(2)]
+    images = [make_tissue_image(t, "membrane", random_state=s)
+              for s, t in enumerate(truth)]
+    return truth, images
+
+
+def test_screening_job_passes_the_voxel_size(tissues):
+    truth, _ = tissues
+    corrector = MergeCorrector(
+        classifier=make_pair_pipeline(LogisticRegression()), damage="axis"
+    ).fit(truth, voxel_size=(1, 1, 1))  # a model that measures in units
+    (_, _, _), (labels, _, _) = make_sample_data((20, 64, 64), n_cells=16,
+                                                 n_splits=5, random_state=1)
+    for voxel_size in [(3.0, 1.0, 1.0), None]:
+        _, (_, screening) = _run(screening_job(corrector, labels, voxel_size))
+        assert screening.voxel_size == voxel_size
+        working = corrector.working_voxel_size(voxel_size)
+        assert all(c.voxel_size == pytest.approx(working)
+                   for c in screening.candidates)
+        expected = corrector.predict_merges(labels, voxel_size=voxel_size)
+        assert [r["probability"] for r in expected] == pytest.approx(
+            screening.probabilities.tolist())
+        assert [r["decision"] for r in expected] == (
+            screening.decisions.decision.tolist())
+
+
+def test_screening_job_gives_the_image_to_an_image_model(tissues):
+    truth, images = tissues
+    corrector = MergeCorrector(
+        classifier=make_pair_pipeline(LogisticRegression(max_iter=2000),
+                                      image=True),
+        damage="axis", n_rounds=1,
+    ).fit(truth, images=images)
+    (image, _, _), (labels, _, _) = make_sample_data(
+        (20, 64, 64), n_cells=16, n_splits=5, random_state=1)
+    _, (_, screening) = _run(screening_job(corrector, labels, None, image))
+    assert screening.used_image
+    assert all(c.image is not None for c in screening.candidates)
+    expected = corrector.predict_merges(labels, image=image)
+    assert [r["probability"] for r in expected] == pytest.approx(
+        screening.probabilities.tolist())
+    with pytest.raises(ValueError, match="uses the raw image.*under 'image'"):
+        _run(screening_job(corrector, labels))
+
+
+def test_screening_job_keeps_the_image_from_a_label_only_model(screened):
+    corrector, labels, screening, _ = screened
+    image = make_tissue_image(labels, "membrane", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "image= is ignored" warning
+        _, (_, with_image) = _run(screening_job(corrector, labels, None, image))
+    assert not with_image.used_image
+    assert np.array_equal(with_image.probabilities, screening.probabilities)

@@ -30,7 +30,7 @@ from sklearn_overseg import (  # noqa: E402
     make_pair_pipeline,
     save_model,
 )
-from sklearn_overseg.datasets import make_tissue  # noqa: E402
+from sklearn_overseg.datasets import make_tissue, make_tissue_image  # noqa: E402
 from sklearn_overseg.io import read_labels, write_labels  # noqa: E402
 from sklearn_overseg.napari._sample import make_sample_data  # noqa: E402
 from sklearn_overseg.napari._view import HIGHLIGHT_NAME  # noqa: E402
@@ -270,6 +270,83 @@ def test_bad_model_and_empty_volume_get_messages(make_napari_viewer, qtbot,
     assert widget.worker is None and "only background" in widget.message.text()
     widget.set_verdict("accepted")
     assert "select a pair" in widget.message.text()
+
+
+@pytest.fixture(scope="module")
+def image_model(tmp_path_factory) -> Path:
+    """A fast model with image features, trained in units (voxel size given)."""
+    truth = [make_tissue((20, 64, 64), 16, mode="loose", random_state=s)
+             for s in range(2)]
+    images = [make_tissue_image(t, "membrane", random_state=s)
+              for s, t in enumerate(truth)]
+    corrector = MergeCorrector(
+        classifier=make_pair_pipeline(LogisticRegression(max_iter=2000),
+                                      image=True),
+        damage="axis", n_rounds=1,
+    ).fit(truth, voxel_size=(1, 1, 1), images=images)
+    return save_model(corrector, tmp_path_factory.mktemp("model") / "image.json")
+
+
+def test_image_layer_and_scale_reach_the_corrector(make_napari_viewer, qtbot,
+                                                    sample, image_model):
+    image, labels = sample
+    _, layer, widget = _widget(make_napari_viewer, qtbot, labels, image_model,
+                               image)
+    widget.image_combo.setCurrentText("(none)")
+    widget.run()  # an image model without its image: a message, no queue
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=WAIT_MS)
+    assert widget.queue is None
+    assert "uses the raw image" in widget.message.text()
+    widget.image_combo.setCurrentText("membranes")
+    _run(widget, qtbot)
+    screening = widget.queue.screening
+    assert screening.used_image and screening.voxel_size == SCALE
+    assert "3, 1, 1" in widget.message.text()
+    # the same decisions as the Python API given the same inputs
+    expected = load_model(image_model).predict_merges(
+        labels, voxel_size=SCALE, image=image)
+    assert [r["probability"] for r in expected] == pytest.approx(
+        screening.probabilities.tolist())
+    assert [r["decision"] for r in expected] == screening.decisions.decision.tolist()
+    assert np.array_equal(layer.data, labels)
+
+
+def test_default_scale_gives_no_voxel_size(make_napari_viewer, qtbot, sample,
+                                           fast_model, tmp_path):
+    image, labels = sample
+    viewer = make_napari_viewer()
+    viewer.add_image(image, name="membranes")
+    viewer.add_labels(labels.copy(), name="cells")  # napari's scale (1, 1, 1)
+    widget = ReviewWidget(viewer)
+    qtbot.addWidget(widget)
+    widget.labels_combo.setCurrentText("cells")
+    widget.image_combo.setCurrentText("membranes")
+    widget.model_combo.setCurrentText(MODEL_FILE)
+    widget.model_path.setText(str(fast_model))
+    _run(widget, qtbot)
+    assert widget.queue.screening.voxel_size is None
+    # a label-only model: the image is shown, not given to it
+    assert not widget.queue.screening.used_image
+    assert "'membranes' is shown, not used" in widget.message.text()
+    _apply(widget, qtbot)
+    widget.write_corrected(tmp_path / "out.tif")
+    _, voxel_size = read_labels(tmp_path / "out.tif", return_voxel_size=True)
+    assert voxel_size is None and "no voxel size" in widget.message.text()
+
+
+@pytest.mark.parametrize("image, words", [
+    (np.zeros((20, 64, 63), np.float32), "has shape (20, 64, 63) but the labels"),
+    (np.zeros((20, 64, 64, 3), np.uint8), "RGB or channels"),
+])
+def test_bad_image_layer_gets_a_message(make_napari_viewer, qtbot, sample,
+                                        fast_model, image, words):
+    _, labels = sample
+    viewer, _, widget = _widget(make_napari_viewer, qtbot, labels, fast_model)
+    viewer.add_image(image, name="raw", rgb=image.ndim == 4)
+    widget.image_combo.setCurrentText("raw")
+    widget.run()
+    assert widget.worker is None and widget.queue is None
+    assert words in widget.message.text() and "'raw'" in widget.message.text()
 
 
 def test_second_run_is_refused(make_napari_viewer, qtbot, sample, fast_model):

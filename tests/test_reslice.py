@@ -216,8 +216,18 @@ def test_bad_input_raises_clear_errors():
         fit_contact_plane(crop, (1.0, 0.0, 1.0))
     with pytest.raises(TypeError, match="integer codes"):
         fit_contact_plane(crop.astype(float))
-    with pytest.raises(ValueError, match="max_layers"):
+    with pytest.raises(ValueError, match=r"'max_layers' parameter of reslice_pair "
+                       r"must be an int in the range \[1, inf\) or None\. Got 0"):
         reslice_pair(contact(crop), max_layers=0)
+    with pytest.raises(ValueError, match=r"'spacing' parameter of reslice_pair must "
+                       r"be a float in the range \(0\.0, inf\) or None"):
+        reslice_pair(contact(crop), spacing=0.0)
+    with pytest.raises(TypeError, match=r"'min_contact_points' parameter of "
+                       r"fit_contact_plane must be an int in the range \[3, inf\)"):
+        fit_contact_plane(crop, min_contact_points=2.5)
+    with pytest.raises(ValueError, match=r"'min_contact_points' parameter of "
+                       r"reslice_pair must be an int in the range \[3, inf\)"):
+        reslice_pair(contact(crop), min_contact_points=2)
     with pytest.raises(TypeError, match="CandidateSet"):
         TiltedReslicer().fit_transform([contact(crop)])
     with pytest.raises(ValueError, match="spacing"):

@@ -12,6 +12,7 @@ import pytest
 
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.io import _labels, read_labels, write_labels
+from sklearn_overseg.io._common import resolve_format
 from sklearn_overseg.io._labels import same_data_as
 
 
@@ -94,7 +95,7 @@ def test_interrupted_write_leaves_no_half_file(tmp_path, monkeypatch, suffix,
     old = np.full((2, 4, 4), 3, dtype=np.uint16)
     if existing:
         write_labels(path, old)
-    fmt = _labels.resolve_format(path)
+    fmt = resolve_format(path)
     real = _labels._WRITERS[fmt]
 
     def interrupted(target, *args, **kwargs):

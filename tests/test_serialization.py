@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -16,6 +17,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn_overseg import (
     CandidateScreener,
     MergeCorrector,
+    MergeMLP,
     MergeNet,
     load_model,
     make_pair_pipeline,
@@ -334,3 +336,19 @@ def _drop_state(doc):
             for value in node:
                 visit(value)
     visit(doc)
+
+
+def test_a_merge_net_pickled_in_the_earlier_module_layout_still_loads():
+    """The pickle was written when MergeNet and MergeMLP both lived in
+    ``models/_classifier.py``; it names that module, which must still answer."""
+    data = (Path(__file__).parent / "data" / "merge_net_before_split.pkl").read_bytes()
+    assert b"sklearn_overseg.models._classifier" in data
+    loaded = pickle.loads(data)
+    assert type(loaded) is MergeNet and type(loaded.module_) is MergeMLP
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 4)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(int)
+    same = MergeNet(max_epochs=3, module__hidden=(8,), random_state=0).fit(X, y)
+    np.testing.assert_allclose(loaded.predict_proba(X), same.predict_proba(X),
+                               rtol=1e-5, atol=1e-6)
+    assert loaded.predict(X).tolist() == same.predict(X).tolist()

@@ -202,18 +202,27 @@ def test_bad_masks_raise_clear_errors(a, b, error, match):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"method": "emd"}, "method"),
-        ({"n_projections": 0}, "n_projections"),
+        ({"method": "emd"}, r"'method' parameter of {f} must be a str among .*"
+                            r"'sliced'.*Got 'emd'"),
+        ({"n_projections": 0}, r"'n_projections' parameter of {f} must be an int "
+                               r"in the range \[1, inf\)\. Got 0"),
+        ({"n_projections": 2.5}, r"'n_projections' parameter of {f} must be an int"),
         ({"voxel_size": (1, 2, 3)}, "voxel_size"),
         ({"voxel_size": -1}, "voxel_size"),
-        ({"bin_width": 0}, "bin_width"),
-        ({"max_exact_pixels": 1}, "max_exact_pixels"),
+        ({"bin_width": 0}, r"'bin_width' parameter of {f} must be a float in the "
+                           r"range \(0\.0, 1\.0\]\. Got 0"),
+        ({"bin_width": 1.5}, r"'bin_width' parameter of {f}.*Got 1\.5"),
+        ({"max_exact_pixels": 1}, r"'max_exact_pixels' parameter of {f} must be an "
+                                  r"int in the range \[2, inf\)"),
+        ({"random_state": "seed"}, r"'random_state' parameter of {f}"),
     ],
 )
-def test_bad_parameters_raise_clear_errors(kwargs, match):
+@pytest.mark.parametrize("function", [geo_wasserstein, layer_distances])
+def test_bad_parameters_raise_clear_errors(kwargs, match, function):
     a = np.ones((5, 5), bool)
-    with pytest.raises(ValueError, match=match):
-        geo_wasserstein(a, a, **kwargs)
+    args = (a, a) if function is geo_wasserstein else ([a, a],)
+    with pytest.raises(ValueError, match=match.format(f=function.__name__)):
+        function(*args, **kwargs)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -245,7 +254,8 @@ def test_layer_distances_on_a_drifting_stack_and_empty_layers():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"spacing": 0}, "spacing"),
+        ({"spacing": 0}, r"'spacing' parameter of layer_distances must be an int "
+                         r"in the range \[1, inf\)"),
         ({"pairs": [[0, 9]]}, "pairs"),
         ({"pairs": [[0.5, 1]]}, "pairs"),
         ({"pairs": [0, 1, 2]}, "pairs"),

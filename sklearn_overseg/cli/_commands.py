@@ -207,9 +207,22 @@ def run_train(args) -> int:
             raise ValueError(
                 f"'{name}' has shape {f.shape} but its ground truth {t.shape}"
             )
+    images = None
+    if args.images:
+        volumes = flawed or truths
+        if len(args.images) != len(volumes):
+            raise ValueError(
+                f"{len(args.images)} image(s) for {len(volumes)} volume(s); give "
+                "one raw image per training volume, in the same order"
+            )
+        with stage("reading images", enabled=not args.quiet):
+            images = [read_image(p) for p in args.images]
     classifier = None
     if args.classifier == "logistic":
-        classifier = make_pair_pipeline(LogisticRegression(max_iter=1000))
+        classifier = LogisticRegression(max_iter=1000)
+    if classifier is not None or images is not None:
+        classifier = make_pair_pipeline(classifier, image=images is not None,
+                                        random_state=args.seed)
     corrector = MergeCorrector(
         screener=CandidateScreener(max_gap=args.max_gap), classifier=classifier,
         damage=None if flawed else "axis", n_rounds=args.rounds,
@@ -217,9 +230,9 @@ def run_train(args) -> int:
     )
     with stage("training", enabled=not args.quiet):
         if flawed:
-            corrector.fit(flawed, truths)
+            corrector.fit(flawed, truths, images=images)
         else:
-            corrector.fit(truths)
+            corrector.fit(truths, images=images)
     path = save_model(corrector, args.output)
     print(f"trained on {corrector.n_training_pairs_} candidate pairs from "
           f"{len(truths)} volume(s); saved {path} and {path.with_suffix('.npz')}")

@@ -27,6 +27,8 @@ EXAMPLES = """examples:
   overseg correct cells.h5:segmentation -o fixed.h5:segmentation --voxel-size 2 .5 .5
   overseg apply-decisions cells.tif review/decisions.csv -o cells_reviewed.tif
   overseg train truth1.tif truth2.tif -o my_model.json
+  overseg train truth.tif --images raw.tif -o image_model.json
+  overseg correct cells.tif -o fixed.tif --model image_model.json --image raw.tif
   overseg correct cells.tif -o fixed.tif --model my_model.json
   overseg evaluate fixed.tif truth.tif
 """
@@ -184,8 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--image", metavar="RAW",
         help="the raw microscope image the labels were drawn on (same shape, "
         "same formats; 'raw.npz:raw' picks an array), for a model trained "
-        "with image features; label-only models (the pretrained ones) "
-        "ignore it with a warning",
+        "with image features ('overseg train --images', or "
+        "make_pair_pipeline(image=True)), which needs it; label-only models "
+        "(the pretrained ones) ignore it with a warning",
     )
     _overwrite_option(p)
     _assume_labels_option(p)
@@ -194,7 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="train a corrector on your own ground truth",
         description="Train a corrector and save it as MODEL.json (+ MODEL.npz), "
-        "for 'overseg correct --model MODEL.json'.",
+        "for 'overseg correct --model MODEL.json'. It measures in voxels (the "
+        "voxel size of the files is not used). With --images it also learns "
+        "from the raw images and then needs 'overseg correct --image'.",
     )
     p.add_argument(
         "ground_truth", nargs="+", metavar="GROUND_TRUTH",
@@ -207,6 +212,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--flawed", nargs="+", metavar="FLAWED",
         help="your own flawed segmentations of the same images, in the same "
         "order as GROUND_TRUTH: their split cells are the training examples",
+    )
+    p.add_argument(
+        "--images", nargs="+", metavar="RAW",
+        help="the raw microscope image of each training volume (of each FLAWED "
+        "volume with --flawed, else of each GROUND_TRUTH), in the same order "
+        "and of the same shape: the model also learns image features (the "
+        "membrane or nuclear signal at the interface of two pieces) and then "
+        "needs 'overseg correct --image'",
     )
     p.add_argument("--max-gap", type=int, choices=(1, 2, 3), default=2,
                    help="most missing layers between two pieces of a cell "
@@ -252,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Merge the pairs marked 'yes' in the 'merged' column of a "
         "decisions.csv written by 'overseg correct --report' (and edited by "
         "you) into the ORIGINAL segmentation; missing layers are rebuilt as "
-        "by 'overseg correct'.",
+        "by 'overseg correct'. No raw image is needed, even for a model with "
+        "image features: the decisions are made.",
     )
     p.add_argument("input", metavar="INPUT",
                    help="the original segmentation given to 'overseg correct'")

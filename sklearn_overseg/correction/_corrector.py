@@ -48,6 +48,7 @@ from ._calibration import fit_calibrated
 from ._corrector_steps import CorrectionStepsMixin
 from ._corrector_training import (
     TrainingMixin,
+    per_volume_images,
     spread_to_pairs,
     training_pairs_message,
 )
@@ -387,8 +388,8 @@ class MergeCorrector(
         out = check_out_array(out, volume)
         return self._apply(volume, self._decisions(volume, voxel_size, image), out)
 
-    def transform(self, X, voxel_size=None, *, assume_labels: bool = False
-                  ) -> list[np.ndarray]:
+    def transform(self, X, voxel_size=None, *, images=None,
+                  assume_labels: bool = False) -> list[np.ndarray]:
         """Correct every volume; returns a list of corrected copies.
 
         Parameters
@@ -397,6 +398,9 @@ class MergeCorrector(
             Label volumes (all-background ones come back unchanged).
         voxel_size : float, sequence of 3 floats or None, default=None
             Their voxel size (z, y, x), see :meth:`working_voxel_size`.
+        images : list of ndarray, default=None
+            The raw image of each volume of ``X`` (as in :meth:`fit`), for a
+            model with image features; see :meth:`correct`.
         assume_labels : bool, default=False
             Skip the check that refuses a microscope image given as labels,
             as in :meth:`correct`.
@@ -408,17 +412,22 @@ class MergeCorrector(
         check_is_fitted(self)
         volumes = check_volumes(X, allow_background_only=True,
                                 reject_images=not assume_labels)
+        raws = per_volume_images(images, len(volumes))
         bar = progress(
-            volumes, desc="correcting volumes", unit="volume",
-            enabled=self.verbose > 0 and len(volumes) > 1,
+            zip(volumes, raws), desc="correcting volumes", unit="volume",
+            total=len(volumes), enabled=self.verbose > 0 and len(volumes) > 1,
         )
+        # subclasses overriding correct may take no other option: pass only
+        # the options given
+        options = {"voxel_size": voxel_size}
         if assume_labels:
-            return [self.correct(v, voxel_size=voxel_size, assume_labels=True)
-                    for v in bar]
-        # subclasses overriding correct may take no other option
-        return [self.correct(v, voxel_size=voxel_size) for v in bar]
+            options["assume_labels"] = True
+        return [
+            self.correct(v, **options, **({} if raw is None else {"image": raw}))
+            for v, raw in bar
+        ]
 
-    def score(self, X, y=None, *, voxel_size=None) -> float:
+    def score(self, X, y=None, *, voxel_size=None, images=None) -> float:
         """How well the corrector repairs ``X``; higher is better, at most 1.
 
         With ``y`` (flawed ``X``, ground truth ``y``): the mean average
@@ -440,17 +449,20 @@ class MergeCorrector(
             Ground truth of flawed ``X``.
         voxel_size : float, sequence of 3 floats or None, default=None
             Voxel size of the volumes, see :meth:`working_voxel_size`.
+        images : list of ndarray, default=None
+            The raw image of each volume of ``X``, for a model with image
+            features (a damaged copy of a ground truth keeps its image).
 
         Returns
         -------
         float
         """
         if y is None:
-            return self._damage_f1(X, voxel_size)
+            return self._damage_f1(X, voxel_size, images)
         from ..metrics import mean_average_precision
 
         truth = check_volumes(y, name="ground truth", allow_background_only=True)
-        corrected = self.transform(X, voxel_size=voxel_size)
+        corrected = self.transform(X, voxel_size=voxel_size, images=images)
         if len(corrected) != len(truth):
             raise ValueError(
                 f"got {len(corrected)} volumes but {len(truth)} ground truths"
@@ -460,19 +472,20 @@ class MergeCorrector(
             for t, c in zip(truth, corrected)
         ]))
 
-    def _damage_f1(self, X, voxel_size) -> float:
+    def _damage_f1(self, X, voxel_size, images=None) -> float:
         from ..metrics import merge_scores
 
         check_is_fitted(self)
         volumes = check_volumes(X, name="ground-truth volumes")
+        raws = per_volume_images(images, len(volumes))
         kind = self._damage_kind(None, warn=False)
         tp = fp = fn = 0
-        for _, flawed, true_pairs in damaged_copies(
+        for v, flawed, true_pairs in damaged_copies(
             volumes, kind=kind, n_rounds=1,
             max_gap=int(getattr(self.screener_, "max_gap", 1)),
             random_state=check_random_state(self.random_state),
         ):
-            decisions = self._decisions(flawed, voxel_size)
+            decisions = self._decisions(flawed, voxel_size, raws[v])
             merged = decisions.candidates.pairs[decisions.merged]
             counts = merge_scores(true_pairs, merged)
             tp, fp, fn = tp + counts["tp"], fp + counts["fp"], fn + counts["fn"]

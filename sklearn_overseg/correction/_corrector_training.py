@@ -29,6 +29,7 @@ from ._training import (
 
 __all__ = [
     "TrainingMixin",
+    "per_volume_images",
     "relative_voxel_size",
     "spread_to_pairs",
     "training_pairs_message",
@@ -80,6 +81,21 @@ def relative_voxel_size(voxel_size) -> tuple[float, float, float]:
     return tuple(float(v) for v in size / size[2])
 
 
+def per_volume_images(images, n_volumes: int) -> list:
+    """One raw image (or None) per volume, from an ``images=`` argument."""
+    if images is None:
+        return [None] * n_volumes
+    if isinstance(images, np.ndarray) and images.ndim == 3:
+        images = [images]  # one volume's image, as check_volumes takes one volume
+    images = list(images)
+    if len(images) != n_volumes:
+        raise ValueError(
+            f"got {len(images)} images for {n_volumes} volumes; give one raw "
+            "image per volume, in the same order"
+        )
+    return images
+
+
 def spread_to_pairs(value, volume_index, n_volumes: int, key: str):
     """A per-volume metadata value spread to the training pairs."""
     value = np.asarray(value)
@@ -95,15 +111,19 @@ class TrainingMixin:
     """Training pairs, units, calibration and fine-tuning of a corrector."""
 
     def _labelled_pairs(
-        self, volumes, y, kind, *, rng=None, fit: bool = False, images=None
+        self, volumes, y, kind, *, rng=None, fit: bool = False, images=None,
+        voxel_size=None,
     ):
         """Candidate pairs of training volumes and their labels.
 
         ``kind`` set (``"axis"``/``"contact"``): ``volumes`` are ground
         truths, damaged by the simulator (``n_rounds`` times each); ``None``:
-        flawed volumes labelled by their ground truth ``y``.
+        flawed volumes labelled by their ground truth ``y``. ``voxel_size``:
+        that of the volumes (``None``: the training one), in the model's units.
         """
-        voxel_size = self._trained_voxel_size()
+        voxel_size = self._trained_voxel_size() if voxel_size is None else (
+            self.working_voxel_size(voxel_size)
+        )
         if kind is not None:
             if rng is None:
                 rng = check_random_state(self.random_state)
@@ -137,7 +157,8 @@ class TrainingMixin:
         mode = getattr(self.screener_, "mode", "axis")
         return "contact" if mode == "contact" else "axis"
 
-    def calibrate(self, X, y=None, *, method: str = "isotonic"):
+    def calibrate(self, X, y=None, *, method: str = "isotonic", voxel_size=None,
+                  images=None):
         """Recalibrate the merge probabilities on held-out labelled volumes.
 
         The fitted pair classifier is kept as it is (frozen); a calibrator
@@ -155,6 +176,9 @@ class TrainingMixin:
         method : {"isotonic", "sigmoid"}, default="isotonic"
             Isotonic regression (needs a few hundred pairs) or Platt's
             sigmoid.
+        voxel_size, images
+            As in :meth:`fit`: the voxel size of ``X`` (``None``: that of
+            the training volumes) and the raw image of each volume.
 
         Returns
         -------
@@ -171,11 +195,15 @@ class TrainingMixin:
         'CalibratedClassifierCV'
         """
         check_is_fitted(self)
-        cands, labels = self._labelled_pairs(check_volumes(X), y, self._review_kind(y))
+        cands, labels = self._labelled_pairs(
+            check_volumes(X), y, self._review_kind(y), images=images,
+            voxel_size=voxel_size,
+        )
         calibrate_classifier(self.classifier_, cands, labels, method)
         return self
 
-    def fine_tune(self, X, y=None, *, epochs: int = 20, lr: float | None = None):
+    def fine_tune(self, X, y=None, *, epochs: int = 20, lr: float | None = None,
+                  voxel_size=None, images=None):
         """Continue training the pair classifier on your own volumes.
 
         A warm start: the fitted network (or each network of a seed
@@ -196,6 +224,8 @@ class TrainingMixin:
             Epochs of further training.
         lr : float, default=None
             Learning rate; ``None`` uses a tenth of the network's own.
+        voxel_size, images
+            As in :meth:`calibrate`.
 
         Returns
         -------
@@ -212,7 +242,10 @@ class TrainingMixin:
         True
         """
         check_is_fitted(self)
-        cands, labels = self._labelled_pairs(check_volumes(X), y, self._review_kind(y))
+        cands, labels = self._labelled_pairs(
+            check_volumes(X), y, self._review_kind(y), images=images,
+            voxel_size=voxel_size,
+        )
         features = fine_tune_classifier(
             self.classifier_, cands, labels, epochs=epochs, lr=lr
         )

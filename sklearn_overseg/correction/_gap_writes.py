@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
-from ._interpolation import interpolate_masks
+from ._interpolation import _interpolate_masks
 
 __all__ = ["GapFill", "fold_gap_fills", "gap_fill", "gap_region", "paint_writes"]
 
@@ -72,7 +72,7 @@ def gap_fill(candidate: Candidate, current: np.ndarray, method: str) -> GapFill:
     g0, g1 = candidate.gap
     above = candidate.crop[g0 - 1] == UPPER
     below = candidate.crop[g1] == LOWER
-    fill = interpolate_masks(
+    fill = _interpolate_masks(  # the corrector validated its interpolation
         above, below, n_missing=g1 - g0, voxel_size=candidate.voxel_size[1:],
         method=method,
     )

@@ -30,8 +30,9 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._validation import check_voxel_size
+from .._validation import check_pixel_size
 from ._outlines import arc_weights, fill_polygons, is_outer, outlines, resample_outlines
 
 __all__ = ["interpolate_masks"]
@@ -160,6 +161,17 @@ def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
     )
 
 
+@validate_params(
+    {
+        "mask_above": "no_validation",  # checked by _interpolate_masks
+        "mask_below": "no_validation",
+        "n_missing": [Interval(Integral, 1, None, closed="left")],
+        "voxel_size": "no_validation",  # check_pixel_size
+        "method": [StrOptions(set(_METHODS))],
+        "max_points": [Interval(Integral, 8, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def interpolate_masks(
     mask_above,
     mask_below,
@@ -206,6 +218,22 @@ def interpolate_masks(
     >>> middle.sum(), np.argwhere(middle).mean(axis=0).tolist()
     (np.int64(16), [5.5, 5.5])
     """
+    return _interpolate_masks(
+        mask_above, mask_below, n_missing, voxel_size=voxel_size, method=method,
+        max_points=max_points,
+    )
+
+
+def _interpolate_masks(
+    mask_above, mask_below, n_missing=1, *, voxel_size=None, method="boundary_ot",
+    max_points=2000,
+) -> np.ndarray:
+    """:func:`interpolate_masks` without the parameter validation.
+
+    For callers whose parameters were validated once (the corrector's
+    ``interpolation``), not once per pair; the masks and voxel size are
+    still checked.
+    """
     masks = []
     for name, mask in (("mask_above", mask_above), ("mask_below", mask_below)):
         arr = np.asarray(mask)
@@ -221,20 +249,8 @@ def interpolate_masks(
             "mask_above and mask_below must have the same shape, got "
             f"{masks[0].shape} and {masks[1].shape}."
         )
-    if (
-        not isinstance(n_missing, Integral)
-        or isinstance(n_missing, bool)
-        or (n_missing < 1)
-    ):
-        raise ValueError(f"n_missing must be an integer >= 1, got {n_missing!r}.")
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}.")
-    if not isinstance(max_points, Integral) or max_points < 8:
-        raise ValueError(f"max_points must be an integer >= 8, got {max_points!r}.")
-    if np.ndim(voxel_size) == 1 and len(voxel_size) == 3:
-        # (z, y, x): only the in-plane size matters, but all of it must be valid
-        voxel_size = check_voxel_size(voxel_size, ndim=3)[1:]
-    pixel_size = check_voxel_size(voxel_size, ndim=2)
+    # (z, y, x): only the in-plane size matters, but all of it must be valid
+    pixel_size = check_pixel_size(voxel_size)
     fractions = np.arange(1, n_missing + 1) / (n_missing + 1)
     present = [m.any() for m in masks]
     if not all(present):

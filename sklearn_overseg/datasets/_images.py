@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 from scipy import ndimage as ndi
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._validation import check_label_volume
 
@@ -38,6 +39,16 @@ def _boundaries(labels: np.ndarray) -> np.ndarray:
     return edge & (labels > 0)
 
 
+@validate_params(
+    {
+        "labels": "no_validation",  # check_label_volume
+        "kind": [StrOptions({"membrane", "nuclei"})],
+        "blur": "no_validation",  # checked below: a number or 3, all >= 0
+        "noise": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_tissue_image(
     labels,
     kind: str = "membrane",
@@ -81,10 +92,6 @@ def make_tissue_image(
     (True, 'float32', True)
     """
     labels = check_label_volume(labels, allow_background_only=True)
-    if kind not in ("membrane", "nuclei"):
-        raise ValueError(f"kind must be 'membrane' or 'nuclei', got {kind!r}")
-    if noise is not None and (not isinstance(noise, numbers.Real) or not noise >= 0):
-        raise ValueError(f"noise must be a non-negative number, got {noise!r}")
     if blur is not None:
         sigma = np.broadcast_to(np.asarray(blur, dtype=float), (3,))
         if not np.all(sigma >= 0):

@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import dask
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
+from .._image import attach_image
 from ..correction import GapFill, fold_gap_fills, gap_fill, gap_region
 from ..screening import CandidateScreener, axis_candidate, check_stitched
 from ._geometry import blockwise_geometry
+from ._image_source import image_source, normalised_image
 from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute
 from ._screening import screen_axis_pairs
@@ -56,11 +59,14 @@ def _candidate(reader, geometry, pair, crop_settings):
     return axis_candidate(window, geometry, pair, **crop_settings), window
 
 
-def _classify(reader, geometry, pairs, corrector, crop_settings) -> np.ndarray:
+def _classify(reader, geometry, pairs, corrector, crop_settings, image=None
+              ) -> np.ndarray:
     """Merge probabilities and out-of-range flags (n, 2) of a batch of pairs."""
     candidates = CandidateSet(
         _candidate(reader, geometry, p, crop_settings)[0] for p in pairs
     )
+    if image is not None:  # each pair reads its crop of the normalised image
+        candidates = attach_image(candidates, image)
     scores = corrector.score_pairs(candidates, return_features=True)
     outside = scores.out_of_range
     if outside is None:
@@ -91,6 +97,20 @@ def _screener_settings(corrector, voxel_size) -> tuple[dict, dict]:
     return settings, crops
 
 
+@validate_params(
+    {
+        "source": "no_validation",  # VolumeReader
+        "target": "no_validation",  # open_target
+        "corrector": [HasMethods(["screen", "score_pairs", "decide"])],
+        "chunks": "no_validation",  # check_blocks
+        "client": "no_validation",
+        "target_chunks": "no_validation",  # open_target
+        "overwrite": ["boolean"],
+        "voxel_size": "no_validation",  # working_voxel_size
+        "image": "no_validation",  # ImageReader, checked against the labels
+    },
+    prefer_skip_nested_validation=True,
+)
 def correct_zarr(
     source,
     target,
@@ -101,15 +121,16 @@ def correct_zarr(
     target_chunks=None,
     overwrite: bool = False,
     voxel_size=None,
+    image=None,
 ):
     """Correct a label volume stored in Zarr or HDF5, block by block, on dask.
 
-    The result equals ``corrector.correct(volume, voxel_size=voxel_size)``
-    voxel for voxel, but the
-    volume is never loaded whole: every task reads one block, one batch of
-    pair crops or one batch of gap regions, and the corrected volume is
-    written to a Zarr store block by block. Tasks run on dask's current
-    scheduler (threads) or on the cluster of ``client``.
+    The result equals ``corrector.correct(volume, voxel_size=voxel_size,
+    image=image)`` voxel for voxel, but neither the volume nor the image is
+    ever loaded whole: every task reads one block, one batch of pair crops
+    or one batch of gap regions, and the corrected volume is written to a
+    Zarr store block by block. Tasks run on dask's current scheduler
+    (threads) or on the cluster of ``client``.
 
     Parameters
     ----------
@@ -140,11 +161,28 @@ def correct_zarr(
     voxel_size : float, sequence of 3 floats or None, default=None
         Voxel size (z, y, x) of the source, see
         :meth:`MergeCorrector.working_voxel_size`.
+    image : zarr.Array, h5py.Dataset, dask array, ndarray, str or path-like, \
+optional
+        The raw image the labels were drawn on (same shape; paths opened
+        lazily with :func:`~sklearn_overseg.io.read_image`), for a model with
+        image features (:class:`~sklearn_overseg.ImageFeatures`); it is read
+        block by block (its median and spread, as
+        :meth:`MergeCorrector.screen` measures them) and by pair crops. A
+        label-only model (the pretrained ones) ignores it with a warning.
 
     Returns
     -------
     zarr.Array
         The target array, holding the corrected labels.
+
+    Raises
+    ------
+    ValueError
+        If the model uses the raw image and ``image`` is None, or the image's
+        shape differs from the labels' or it holds NaN or infinity (before
+        anything is classified).
+    TypeError
+        If the image does not hold real numbers.
 
     Examples
     --------
@@ -167,10 +205,16 @@ def correct_zarr(
     check_is_fitted(corrector)
     settings, crop_settings = _screener_settings(corrector, voxel_size)
     reader = source if isinstance(source, VolumeReader) else VolumeReader(source)
+    raw = image_source(image, reader, corrector)
     out = open_target(target, reader, target_chunks, overwrite)
     block_shape = check_blocks(
         chunks or default_block_shape(reader.shape, out.chunks), out
     )
+    if raw is not None:
+        raw = dask.delayed(
+            normalised_image(raw, reader, block_shape=block_shape, client=client),
+            pure=True,
+        )
     geometry = blockwise_geometry(reader, block_shape=block_shape, client=client)
     check_stitched(reader.shape[0], geometry.z_starts, geometry.z_stops)
     pairs = screen_axis_pairs(
@@ -180,7 +224,9 @@ def correct_zarr(
     model = dask.delayed(corrector, pure=False)
     proba = compute(
         [
-            dask.delayed(_classify, pure=True)(*shared, batch, model, crop_settings)
+            dask.delayed(_classify, pure=True)(
+                *shared, batch, model, crop_settings, raw
+            )
             for batch in batches(pairs, PAIR_BATCH)
         ],
         client,

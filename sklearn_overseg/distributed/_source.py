@@ -30,7 +30,7 @@ class VolumeReader:
 
     Parameters
     ----------
-    source : zarr.Array, h5py.Dataset, ndarray, str or path-like
+    source : zarr.Array, h5py.Dataset, dask array, ndarray, str or path-like
         The labels. A path is opened lazily with
         :func:`sklearn_overseg.io.read_labels` (``"cells.zarr:key"`` and
         ``"cells.h5:key"`` name an array inside a container). A NumPy array is
@@ -47,45 +47,58 @@ class VolumeReader:
     ((2, 2, 2), [4, 6])
     """
 
+    #: the argument's name and what it holds, for messages
+    _what, _holds = "source", "label volume"
+
     def __init__(self, source):
         self._h5 = None
-        if isinstance(source, (str, os.PathLike)):
-            from ..io import read_labels
-
-            source = read_labels(source, lazy=True)
-        elif getattr(getattr(source, "dtype", None), "kind", None) == "f":
-            from ..io import WholeNumberLabels
-
-            # whole numbers >= 0 are labels, read as unsigned integers, as
-            # read_labels does (every value is checked once, block by block)
-            source = WholeNumberLabels(source, "source")
+        source = self._open(source)
         if type(source).__module__.startswith("h5py"):
             # h5py objects do not pickle: remember where to reopen them
             self._h5 = (str(Path(source.file.filename)), source.name)
         elif not all(hasattr(source, a) for a in ("shape", "dtype", "__getitem__")):
             raise TypeError(
-                "source must be a zarr array, an h5py dataset, a NumPy array or "
-                f"a path to one, got {type(source).__name__}."
+                f"{self._what} must be a zarr array, an h5py dataset, a NumPy "
+                f"or dask array or a path to one, got {type(source).__name__}."
             )
         self._array = source
         self._token = uuid.uuid4().hex
         self.shape = tuple(int(n) for n in source.shape)
         self.dtype = np.dtype(source.dtype)
         chunks = getattr(source, "chunks", None)
+        if isinstance(chunks, tuple) and chunks and isinstance(chunks[0], tuple):
+            chunks = tuple(c[0] for c in chunks)  # a dask array's block sizes
         self.chunks = (
             tuple(int(c) for c in chunks) if isinstance(chunks, tuple) else None
         )
         if len(self.shape) != 3:
             raise ValueError(
-                f"source must hold a 3D (z, y, x) label volume, got shape "
-                f"{self.shape}."
+                f"{self._what} must hold a 3D (z, y, x) {self._holds}, got "
+                f"shape {self.shape}."
             )
+        self._check_dtype()
+        if 0 in self.shape:
+            raise ValueError(f"{self._what} is empty (shape {self.shape}).")
+
+    def _open(self, source):
+        """The stored array of ``source`` (paths opened lazily)."""
+        if isinstance(source, (str, os.PathLike)):
+            from ..io import read_labels
+
+            return read_labels(source, lazy=True)
+        if getattr(getattr(source, "dtype", None), "kind", None) == "f":
+            from ..io import WholeNumberLabels
+
+            # whole numbers >= 0 are labels, read as unsigned integers, as
+            # read_labels does (every value is checked once, block by block)
+            return WholeNumberLabels(source, "source")
+        return source
+
+    def _check_dtype(self) -> None:
         if self.dtype.kind not in "iu":
             raise TypeError(
                 f"source must hold integer labels, got dtype {self.dtype}."
             )
-        if 0 in self.shape:
-            raise ValueError(f"source is empty (shape {self.shape}).")
 
     def __getitem__(self, key) -> np.ndarray:
         if self._array is None:

@@ -38,6 +38,7 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from .._validation import check_voxel_size
 from ._projections import _angles, _Grid
@@ -147,12 +148,6 @@ def _distances(stack, pairs, method, pixel_size, grid, max_exact_pixels):
     return out
 
 
-def _check_count(value, name: str, minimum: int = 1) -> int:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
-    return int(value)
-
-
 def _stack_distances(
     stack,
     pairs,
@@ -163,19 +158,29 @@ def _stack_distances(
     bin_width,
     random_state,
 ):
-    """Check the method's parameters, then W1 of ``stack`` layers per pair."""
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}.")
-    n_projections = _check_count(n_projections, "n_projections")
-    _check_count(max_exact_pixels, "max_exact_pixels", 2)
-    if not (isinstance(bin_width, Real) and 0 < bin_width <= 1):
-        raise ValueError(f"bin_width must be in (0, 1], got {bin_width!r}.")
+    """W1 of ``stack`` layers per pair (parameters validated by the caller)."""
     pixel_size = check_voxel_size(voxel_size, ndim=2)
     angles = _angles(n_projections, random_state)
     grid = _Grid(stack.shape[1:], pixel_size, angles, bin_width * pixel_size.min())
     return _distances(stack, pairs, method, pixel_size, grid, max_exact_pixels)
 
 
+#: the parameters of the distance, shared by the two public functions
+_DISTANCE_CONSTRAINTS = {
+    "method": [StrOptions(set(_METHODS))],
+    "n_projections": [Interval(Integral, 1, None, closed="left")],
+    "voxel_size": "no_validation",  # check_voxel_size (2 entries)
+    "max_exact_pixels": [Interval(Integral, 2, None, closed="left")],
+    "bin_width": [Interval(Real, 0, 1, closed="right")],
+    "random_state": ["random_state"],
+}
+
+
+@validate_params(
+    {"mask_a": "no_validation", "mask_b": "no_validation",  # _check_mask
+     **_DISTANCE_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def geo_wasserstein(
     mask_a,
     mask_b,
@@ -214,7 +219,7 @@ def geo_wasserstein(
         Most points per side handed to the exact solver by ``"exact"``.
     bin_width : float, default=0.5
         Sampling step of the projected distributions, in pixels (<= 1).
-    random_state : int, Generator or None, default=0
+    random_state : int, RandomState instance or None, default=0
         Seeds the offset of the directions; the default gives repeatable
         results.
 
@@ -252,6 +257,12 @@ def geo_wasserstein(
     return float(distances[0])
 
 
+@validate_params(
+    {"masks": "no_validation", "pairs": "no_validation",  # checked below
+     "spacing": [Interval(Integral, 1, None, closed="left")],
+     **_DISTANCE_CONSTRAINTS},
+    prefer_skip_nested_validation=True,
+)
 def layer_distances(
     masks,
     spacing: int = 1,
@@ -299,9 +310,24 @@ def layer_distances(
     >>> layer_distances(stack, spacing=2).round(2).tolist()
     [4.0]
     """
+    return _layer_distances(
+        masks, spacing, pairs=pairs, method=method, n_projections=n_projections,
+        voxel_size=voxel_size, max_exact_pixels=max_exact_pixels,
+        bin_width=bin_width, random_state=random_state,
+    )
+
+
+def _layer_distances(
+    masks, spacing=1, *, pairs=None, method="sliced", n_projections=16,
+    voxel_size=None, max_exact_pixels=2000, bin_width=0.5, random_state=0,
+) -> np.ndarray:
+    """:func:`layer_distances` without the parameter validation.
+
+    For callers that validated the parameters once (the feature transformer,
+    once per fit, not once per pair).
+    """
     stack = _check_stack(masks, "masks")
     if pairs is None:
-        spacing = _check_count(spacing, "spacing")
         first = np.arange(max(len(stack) - spacing, 0))
         pairs = np.stack([first, first + spacing], axis=1)
     pairs = np.asarray(pairs)

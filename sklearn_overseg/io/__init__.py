@@ -9,13 +9,8 @@ optional packages installed by ``pip install 'sklearn_overseg[formats]'``.
 from ._common import parse_path_key
 from ._float_labels import WholeNumberLabels
 from ._images import read_image
-from ._labels import (
-    check_destination,
-    read_labels,
-    read_voxel_size,
-    same_data_as,
-    write_labels,
-)
+from ._labels import check_destination, same_data_as, write_labels
+from ._read_labels import read_labels, read_voxel_size
 
 __all__ = [
     "WholeNumberLabels",

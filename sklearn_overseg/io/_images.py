@@ -6,12 +6,14 @@ import os
 
 import numpy as np
 
-from ._labels import _open
+from ._read_labels import _open_lazily, open_source
 
 __all__ = ["read_image"]
 
 
-def read_image(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike, key: str | None = None, *, lazy: bool = False
+) -> np.ndarray:
     """Read a 3D raw image from a ``.npy``, ``.npz``, TIFF, HDF5 or zarr file.
 
     Parameters
@@ -21,10 +23,15 @@ def read_image(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
         ``"file.h5:key"`` (``"file.npz:raw"``).
     key : str, optional
         Array inside a container (see :func:`read_labels`).
+    lazy : bool, default=False
+        Return an array-like that reads voxels on demand (as
+        ``read_labels(..., lazy=True)``: ``.npy``, uncompressed TIFF, HDF5
+        and zarr; not ``.npz``), for
+        :func:`~sklearn_overseg.distributed.correct_zarr`.
 
     Returns
     -------
-    ndarray of shape (z, y, x)
+    ndarray or array-like of shape (z, y, x)
         The stored values, in their stored (integer or float) dtype.
 
     Raises
@@ -44,7 +51,7 @@ def read_image(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
     >>> read_image(path).shape
     (2, 3, 4)
     """
-    source = _open(path, key)
+    source = open_source(path, key)
     try:
         if source.dtype.kind not in "iuf":
             raise TypeError(
@@ -56,6 +63,6 @@ def read_image(path: str | os.PathLike, key: str | None = None) -> np.ndarray:
                 f"{source.name} must hold a 3D (z, y, x) image, got a "
                 f"{len(source.shape)}D array of shape {source.shape}."
             )
-        return np.asarray(source.load())
+        return _open_lazily(source) if lazy else np.asarray(source.load())
     finally:
         source.close()

@@ -18,7 +18,8 @@ from ._pretrained import available_pretrained, load_pretrained
 from ._serialization import load_model, save_model
 
 if TYPE_CHECKING:
-    from ._classifier import MergeMLP, MergeNet
+    from ._classifier import MergeNet
+    from ._merge_mlp import MergeMLP
 
 __all__ = [
     "FeatureRange",
@@ -36,7 +37,7 @@ __all__ = [
     "split_by_route",
 ]
 
-_LAZY_NAMES = {"MergeMLP": "._classifier", "MergeNet": "._classifier"}
+_LAZY_NAMES = {"MergeMLP": "._merge_mlp", "MergeNet": "._classifier"}
 
 
 def __getattr__(name: str):

@@ -1,82 +1,33 @@
 """The merge classifier: the paper's MLP as a skorch binary classifier.
 
-:class:`MergeMLP` is the torch module (hidden layers 128-64-32, ReLU,
-dropout 0.3, one logit whose sigmoid is the merge probability).
-:class:`MergeNet` wraps it as a scikit-learn classifier with skorch: it infers
-the number of input features in ``fit``, casts features and targets to
-float32, seeds torch from ``random_state`` (without touching the global torch
-random state) and supports class weighting. It follows scikit-learn's
+:class:`MergeNet` wraps the torch module :class:`MergeMLP` (``_merge_mlp``)
+as a scikit-learn classifier with skorch: it infers the number of input
+features in ``fit``, casts features and targets to float32, seeds torch from
+``random_state`` (without touching the global torch random state) and
+supports class weighting (``_binary_targets``). It follows scikit-learn's
 classifier contract: validated input, any two class labels, ``classes_``,
 ``n_features_in_`` and a clear ``NotFittedError`` before ``fit``.
 """
 
 from __future__ import annotations
 
-import numbers
-from contextlib import contextmanager
-
 import numpy as np
 import torch
-from sklearn.utils import check_random_state
-from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetBinaryClassifier
 from torch import nn
 
+from ._binary_targets import (
+    binary_classes,
+    encode_binary_targets,
+    positive_class_weight,
+)
+from ._merge_mlp import MergeMLP, one_torch_thread, torch_seed
+
+# MergeMLP is named here too: pickles of the earlier layout refer to
+# ``sklearn_overseg.models._classifier.MergeMLP``.
 __all__ = ["MergeMLP", "MergeNet"]
-
-
-@contextmanager
-def _one_torch_thread():
-    """Run torch on one CPU thread, then restore the previous setting.
-
-    The network is tiny (batches of 64 rows, at most 128 units): spreading its
-    matrix products over threads costs more than it saves, and on a busy
-    machine the threads' spin-waiting made training some 50 times slower.
-    """
-    previous = torch.get_num_threads()
-    if previous > 1:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        if previous > 1:
-            torch.set_num_threads(previous)
-
-
-class MergeMLP(nn.Module):
-    """Multi-layer perceptron returning one merge logit per candidate pair.
-
-    Parameters
-    ----------
-    n_features : int
-        Number of input features.
-    hidden : tuple of int, default=(128, 64, 32)
-        Sizes of the hidden layers.
-    dropout : float, default=0.3
-        Dropout probability after each hidden layer.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from sklearn_overseg import MergeMLP
-    >>> MergeMLP(11)(torch.zeros(4, 11)).shape
-    torch.Size([4])
-    """
-
-    def __init__(self, n_features: int, hidden=(128, 64, 32), dropout: float = 0.3):
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = int(n_features)
-        for size in hidden:
-            layers += [nn.Linear(width, int(size)), nn.ReLU(), nn.Dropout(dropout)]
-            width = int(size)
-        layers.append(nn.Linear(width, 1))
-        self.layers = nn.Sequential(*layers)
-
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
-        return self.layers(X).squeeze(-1)
 
 
 class MergeNet(NeuralNetBinaryClassifier):
@@ -193,67 +144,21 @@ class MergeNet(NeuralNetBinaryClassifier):
         self.__dict__["classes_"] = np.asarray(value)
 
     # ------------------------------------------------------------ helpers
-    def _torch_seed(self) -> int | None:
-        seed = self.random_state
-        if seed is None:
-            return None
-        if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
-            return int(seed)
-        return int(check_random_state(seed).randint(2**31 - 1))
-
     def _encode_targets(self, y: np.ndarray, *, reset: bool) -> np.ndarray:
         """Check binary targets and map them to 0/1 floats."""
         check_classification_targets(y)
         labels = np.unique(y)
         if reset:
-            if labels.size > 2:
-                raise ValueError(
-                    "Only binary classification is supported. MergeNet got "
-                    f"{labels.size} classes in y: {labels[:5].tolist()}..."
-                )
-            if labels.dtype.kind in "biuf" and np.isin(labels, (0, 1)).all():
-                self.classes_ = np.array([0, 1], dtype=np.int64)
-            else:
-                self.classes_ = labels
+            self.classes_ = binary_classes(labels)
             if labels.size < 2:
                 raise ValueError(
                     "MergeNet needs samples of both classes to train, got one "
                     f"class: {labels.tolist()}"
                 )
-        unknown = ~np.isin(labels, self.classes_)
-        if unknown.any():
-            raise ValueError(
-                f"y contains labels {labels[unknown].tolist()} not in the classes "
-                f"{self.classes_.tolist()} seen in the first fit"
-            )
-        return (y == self.classes_[1]).astype(np.float32)
+        return encode_binary_targets(y, labels, self.classes_)
 
     def _positive_weight(self, y01: np.ndarray) -> float | None:
-        cw = self.class_weight
-        if cw is None:
-            return None
-        if isinstance(cw, str):
-            if cw != "balanced":
-                raise ValueError(
-                    f"class_weight must be None, 'balanced', a positive number or "
-                    f"a dict, got {cw!r}"
-                )
-            if len(np.unique(y01)) < 2:
-                return 1.0
-            w_neg, w_pos = compute_class_weight("balanced", classes=np.arange(2), y=y01)
-            return float(w_pos / w_neg)
-        if isinstance(cw, dict):
-            negative, positive = self.classes_.tolist()
-            w_neg, w_pos = float(cw.get(negative, 1.0)), float(cw.get(positive, 1.0))
-            if not (w_neg > 0 and w_pos > 0 and np.isfinite([w_neg, w_pos]).all()):
-                raise ValueError(f"class_weight values must be positive, got {cw!r}")
-            return w_pos / w_neg
-        if isinstance(cw, numbers.Real) and not isinstance(cw, bool) and cw > 0:
-            return float(cw)
-        raise ValueError(
-            f"class_weight must be None, 'balanced', a positive number or a dict, "
-            f"got {cw!r}"
-        )
+        return positive_class_weight(self.class_weight, self.classes_, y01)
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")
@@ -276,8 +181,8 @@ class MergeNet(NeuralNetBinaryClassifier):
 
     def _train(self, X, y01, *, restart: bool, **fit_params):
         """Skorch training on encoded targets, seeded without global effects."""
-        seed = self._torch_seed()
-        with _one_torch_thread(), torch.random.fork_rng(
+        seed = torch_seed(self.random_state)
+        with one_torch_thread(), torch.random.fork_rng(
             devices=[], enabled=seed is not None
         ):
             if seed is not None:
@@ -364,7 +269,7 @@ class MergeNet(NeuralNetBinaryClassifier):
         X = validate_data(self, X, dtype=np.float32, reset=False)
         # skorch's data loader draws a seed from torch's global generator even
         # without shuffling: keep the caller's random state untouched.
-        with _one_torch_thread(), torch.random.fork_rng(devices=[]):
+        with one_torch_thread(), torch.random.fork_rng(devices=[]):
             return super().predict_proba(X)
 
     def predict(self, X) -> np.ndarray:

@@ -13,7 +13,7 @@ from qtpy.QtWidgets import QFileDialog, QTableWidgetItem
 from ..io import write_labels
 from ..review import read_decisions
 from ._view import show_pair
-from ._worker import apply_job
+from ._worker import apply_job, layer_voxel_size
 
 __all__ = ["ReviewActions"]
 
@@ -142,17 +142,23 @@ class ReviewActions:
         self.say(f"Loaded the decisions of {path}{note}.", error=bool(unknown))
 
     def write_corrected(self, path) -> None:
-        """Write the applied correction, with the input layer's voxel size."""
+        """Write the applied correction, with the input layer's voxel size.
+
+        The voxel size is the layer's ``scale`` (z, y, x); napari's default
+        scale ``(1, 1, 1)`` means none was set, and the file then stores none.
+        """
         if self.queue is None or self.queue.result is None:
             self.say("Apply the merges first.", error=True)
             return
-        voxel_size = tuple(float(s) for s in self.source.scale[-3:])
+        voxel_size = layer_voxel_size(self.source)
         try:
             write_labels(path, self.queue.result, voxel_size=voxel_size)
         except (OSError, ValueError, TypeError, ImportError) as exc:
             self.say(f"Could not write: {exc}", error=True)
             return
-        self.say(f"Wrote {path} (voxel size {voxel_size}).")
+        self.say(f"Wrote {path} " + (
+            f"(voxel size {voxel_size})." if voxel_size else
+            "(no voxel size: the layer's scale is napari's default, 1, 1, 1)."))
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Model file", "", "*.json")

@@ -29,11 +29,18 @@ class Screening:
         ``label -> number of voxels`` for the labels of the pairs.
     threshold : float
         The corrector's decision threshold.
+    voxel_size : tuple of 3 float or None
+        The voxel size (z, y, x) given to the corrector (``None``: none).
+    used_image : bool
+        Whether the raw image was given to the corrector (its model has
+        image features).
     """
 
     decisions: MergeDecisions
     sizes: dict
     threshold: float
+    voxel_size: tuple | None = None
+    used_image: bool = False
 
     @property
     def candidates(self) -> CandidateSet:
@@ -59,11 +66,13 @@ def _sizes(volume: np.ndarray, candidates: CandidateSet) -> dict[int, int]:
     return {int(lab): int(found.get(int(lab), 0)) for lab in wanted}
 
 
-def run_steps(corrector, volume: np.ndarray):
+def run_steps(corrector, volume: np.ndarray, *, voxel_size=None, image=None):
     """Screen, score and decide, yielding a progress message before each step.
 
     A generator, so that a worker thread can report progress: it yields
     ``(step, n_steps, message)`` tuples and returns a :class:`Screening`.
+    The decisions are those of ``corrector.predict_merges(volume,
+    voxel_size=voxel_size, image=image)``.
 
     Parameters
     ----------
@@ -71,15 +80,23 @@ def run_steps(corrector, volume: np.ndarray):
         A fitted corrector.
     volume : ndarray of shape (z, y, x)
         The label volume (not modified).
+    voxel_size : float, sequence of 3 floats or None, default=None
+        Its voxel size (z, y, x), see
+        :meth:`~sklearn_overseg.MergeCorrector.working_voxel_size`.
+    image : ndarray of shape (z, y, x), optional
+        The raw image, for a model with image features (see
+        :meth:`~sklearn_overseg.MergeCorrector.screen`).
     """
     yield 1, 4, "screening candidate pairs"
-    candidates = corrector.screen(volume)
+    candidates = corrector.screen(volume, voxel_size=voxel_size, image=image)
     yield 2, 4, f"scoring {len(candidates)} pairs"
-    probabilities = np.asarray(corrector.score_pairs(candidates), dtype=float)
+    scores = corrector.score_pairs(candidates, return_features=True)
     yield 3, 4, "deciding"
-    decisions = corrector.decide(volume, candidates, probabilities)
+    decisions = corrector.decide(volume, candidates, scores)
+    if voxel_size is not None:
+        voxel_size = tuple(float(v) for v in np.broadcast_to(voxel_size, 3))
     return Screening(decisions, _sizes(volume, candidates),
-                     float(corrector.threshold))
+                     float(corrector.threshold), voxel_size, image is not None)
 
 
 def apply_reviewed(

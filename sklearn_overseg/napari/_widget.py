@@ -27,7 +27,14 @@ from ..models import available_pretrained
 from ._actions import ReviewActions
 from ._queue import ReviewQueue
 from ._view import HIGHLIGHT_NAME
-from ._worker import labels_problem, screening_job, start_worker
+from ._worker import (
+    image_problem,
+    labels_problem,
+    layer_data,
+    layer_voxel_size,
+    screening_job,
+    start_worker,
+)
 
 __all__ = ["ReviewWidget"]
 
@@ -38,6 +45,12 @@ SHORTCUTS = {"A": "accepted", "R": "rejected", "S": "skipped"}
 
 class ReviewWidget(ReviewActions, QWidget):
     """Correct a Labels layer and proofread the merges, pair by pair.
+
+    The corrector gets what the Python API takes: the labels, their voxel
+    size (the layer's ``scale``, z, y, x; napari's default ``(1, 1, 1)``
+    means none was set) and, when the model has image features, the raw
+    image chosen under *image* (same shape as the labels). A label-only
+    model (the shipped ones) does not use the image; it is shown only.
 
     Parameters
     ----------
@@ -169,6 +182,15 @@ class ReviewWidget(ReviewActions, QWidget):
         if problem:
             self.say(problem, error=True)
             return
+        image_layer = self._layer(self.image_combo)
+        image = None
+        if image_layer is not None:
+            image = layer_data(image_layer)
+            problem = image_problem(image, image_layer.name, np.shape(layer.data),
+                                    layer.name)
+            if problem:
+                self.say(problem, error=True)
+                return  # (a lazy image is read in the worker thread)
         volume = np.array(layer.data, copy=True)  # later edits do not matter
         if not volume.any():
             self.say(f"'{layer.name}' holds only background (label 0): nothing "
@@ -176,7 +198,8 @@ class ReviewWidget(ReviewActions, QWidget):
             return
         self.say(f"Running on '{layer.name}'…")
         self._start(screening_job, self._model_choice(), volume,
-                    done=lambda out: self._screened(layer, volume, *out))
+                    layer_voxel_size(layer), image,
+                    done=lambda out: self._screened(layer, volume, *out, image_layer))
 
     def _start(self, job, *args, done) -> None:
         self.run_button.setEnabled(False)
@@ -197,14 +220,21 @@ class ReviewWidget(ReviewActions, QWidget):
         self.run_button.setEnabled(True)
         self.progress.setValue(self.progress.maximum())
 
-    def _screened(self, layer, volume, corrector, screening) -> None:
+    def _screened(self, layer, volume, corrector, screening, image=None) -> None:
         self.corrector, self.volume, self.source = corrector, volume, layer
         self.queue = ReviewQueue(screening)
         self.queue.follow_model = self.follow_model.isChecked()
         self.output = None
         n, merged = len(self.queue), int(screening.merged.sum())
-        self.say(f"{n} candidate pairs, {merged} merged by the model; the most "
-                 "unsure come first." if n else "No candidate pairs found.")
+        text = (f"{n} candidate pairs, {merged} merged by the model; the most "
+                "unsure come first." if n else "No candidate pairs found.")
+        if screening.voxel_size is not None:
+            text += " Voxel size (z, y, x) from the layer's scale: " + ", ".join(
+                f"{v:g}" for v in screening.voxel_size) + "."
+        if image is not None and not screening.used_image:
+            text += (f" The model uses the labels only: '{image.name}' is shown, "
+                     "not used.")
+        self.say(text)
         self._fill_table()
         if n:
             self.table.selectRow(0)

@@ -14,10 +14,14 @@ from pathlib import Path
 import numpy as np
 
 from ..correction import MergeCorrector
+from ..features import uses_image
 from ..models import available_pretrained, load_model, load_pretrained
 from ._steps import apply_reviewed, run_steps
 
-__all__ = ["labels_problem", "load_corrector", "screening_job", "start_worker"]
+__all__ = [
+    "image_problem", "labels_problem", "layer_data", "layer_voxel_size",
+    "load_corrector", "screening_job", "start_worker",
+]
 
 
 def labels_problem(data, name: str) -> str | None:
@@ -41,6 +45,43 @@ def labels_problem(data, name: str) -> str | None:
     return None
 
 
+def layer_data(layer):
+    """A layer's full-resolution data (level 0 of a multiscale layer)."""
+    return layer.data[0] if getattr(layer, "multiscale", False) else layer.data
+
+
+def layer_voxel_size(layer) -> tuple[float, float, float] | None:
+    """The voxel size (z, y, x) a layer's ``scale`` gives, or None.
+
+    napari gives every layer the scale ``(1, 1, 1)`` unless told otherwise,
+    so that scale means "no voxel size set" (``None``: a model trained with a
+    voxel size then assumes its training one, and files store none); any
+    other scale is the voxel size, in the units of the scale.
+    """
+    scale = tuple(float(s) for s in np.asarray(layer.scale, float)[-3:])
+    return None if all(s == 1.0 for s in scale) else scale
+
+
+def image_problem(data, name: str, labels_shape, labels_name: str) -> str | None:
+    """Why a layer cannot serve as the labels' raw image, in user terms (or None)."""
+    shape = tuple(np.shape(data))
+    dtype = np.dtype(getattr(data, "dtype", np.asarray(data).dtype))
+    if len(shape) != 3:
+        kind = " (RGB or channels)" if len(shape) == 4 else ""
+        return (f"image '{name}' is {len(shape)}D {shape}{kind}; choose the 3D "
+                f"(z, y, x) raw image '{labels_name}' was drawn on, or image "
+                "'(none)'")
+    if shape != tuple(labels_shape):
+        return (f"image '{name}' has shape {shape} but the labels "
+                f"'{labels_name}' have shape {tuple(labels_shape)}; choose the "
+                "raw image the labels were drawn on (same voxels), or image "
+                "'(none)'")
+    if dtype.kind not in "iuf":
+        return (f"image '{name}' holds {dtype} values, not a microscope "
+                "image of real numbers")
+    return None
+
+
 def load_corrector(choice: str | os.PathLike) -> MergeCorrector:
     """A fitted corrector: a shipped model's name or a model file's path."""
     if str(choice) in available_pretrained():
@@ -59,16 +100,31 @@ def load_corrector(choice: str | os.PathLike) -> MergeCorrector:
     return model
 
 
-def screening_job(choice, volume: np.ndarray):
+def screening_job(choice, volume: np.ndarray, voxel_size=None, image=None):
     """Load the model, then screen, score and decide (a generator job).
 
-    Returns ``(corrector, screening)``.
+    The image goes to the corrector only when its model has image features
+    (a label-only model would ignore it with a warning; the widget says so
+    instead). Returns ``(corrector, screening)``.
+
+    Raises
+    ------
+    ValueError
+        If the model uses the raw image and none is given.
     """
     yield 0, 4, "loading the model"
     corrector = choice if isinstance(choice, MergeCorrector) else (
         load_corrector(choice)
     )
-    screening = yield from run_steps(corrector, volume)
+    if not uses_image(corrector.classifier_):
+        image = None
+    elif image is None:
+        raise ValueError(
+            "this model uses the raw image (image features): choose the image "
+            "layer the labels were drawn on under 'image'"
+        )
+    screening = yield from run_steps(corrector, volume, voxel_size=voxel_size,
+                                     image=image)
     return corrector, screening
 
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
@@ -246,6 +247,15 @@ def read_decisions(path: str | os.PathLike) -> list[dict]:
     return decisions
 
 
+@validate_params(
+    {
+        "volume": "no_validation",  # check_label_volume
+        "decisions": "no_validation",  # read_decisions, _check_rows
+        "corrector": [HasMethods(["screen", "apply"]), None],
+        "voxel_size": "no_validation",  # the corrector's screen
+    },
+    prefer_skip_nested_validation=True,
+)
 def apply_decisions(
     volume, decisions, *, corrector=None, voxel_size=None
 ) -> np.ndarray:
@@ -269,6 +279,12 @@ def apply_decisions(
     -------
     ndarray of shape (z, y, x)
         A corrected copy with the input's dtype.
+
+    Notes
+    -----
+    No raw image is needed, even for a model with image features: the
+    decisions are made, and rebuilding the gap layers of the approved pairs
+    reads the labels only.
 
     Examples
     --------

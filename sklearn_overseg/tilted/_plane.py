@@ -17,6 +17,7 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .._candidates import LOWER, UPPER
 
@@ -159,6 +160,14 @@ def _pair_codes(crop: np.ndarray) -> np.ndarray:
     return np.where((crop == UPPER) | (crop == LOWER), crop, 0).astype(np.uint8)
 
 
+@validate_params(
+    {
+        "crop": "no_validation",  # _check_crop
+        "voxel_size": "no_validation",
+        "min_contact_points": [Interval(Integral, 3, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def fit_contact_plane(
     crop, voxel_size=(1.0, 1.0, 1.0), *, min_contact_points: int = 10
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -211,16 +220,8 @@ def fit_contact_plane(
     """
     crop = np.asarray(crop)
     voxel_size = _check_crop(crop, voxel_size)
-    _check_int(min_contact_points, "min_contact_points", 3)
     centroid, normal = _plane(_pair_codes(crop), voxel_size, min_contact_points)[:2]
     return centroid, normal
-
-
-def _check_int(value, name: str, low: int) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}.")
-    if value < low:
-        raise ValueError(f"{name} must be at least {low}, got {value}.")
 
 
 def _check_crop(crop: np.ndarray, voxel_size) -> np.ndarray:

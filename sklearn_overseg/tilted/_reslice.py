@@ -20,14 +20,13 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import ndimage as ndi
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .._candidates import LOWER, UPPER, Candidate, CandidateSet, check_candidate_set
 from .._parallel import crop_voxels, map_batches
 from ._plane import (
     _bounding_box,
     _check_crop,
-    _check_int,
     _frame,
     _pair_codes,
     _plane,
@@ -92,6 +91,16 @@ def _split_at_gap(sampled: np.ndarray, g: int, pixels) -> list[int]:
     return rescued
 
 
+@validate_params(
+    {
+        "candidate": "no_validation",  # checked below
+        "spacing": [Interval(Real, 0, None, closed="neither"), None],
+        "min_contact_points": [Interval(Integral, 3, None, closed="left")],
+        "fill_holes": ["boolean"],
+        "max_layers": [Interval(Integral, 1, None, closed="left"), None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def reslice_pair(
     candidate: Candidate,
     *,
@@ -145,11 +154,6 @@ def reslice_pair(
     crop = np.asarray(candidate.crop)
     voxel_size = _check_crop(crop, candidate.voxel_size)
     step = voxel_size.min() if spacing is None else float(spacing)
-    if not step > 0:
-        raise ValueError(f"spacing must be positive, got {spacing}.")
-    _check_int(min_contact_points, "min_contact_points", 3)
-    if max_layers is not None:
-        _check_int(max_layers, "max_layers", 1)
     codes = _pair_codes(crop)  # the crop itself when it holds only 0-2
     centroid, normal, method, n_faces, cen_a, cen_b = _plane(
         codes, voxel_size, min_contact_points
