@@ -63,8 +63,8 @@ from sklearn_overseg.pretrained import axis_training_candidates, stitch_candidat
 from sklearn_overseg.pretrained.train import seed_ensemble
 
 BASELINES = ("stitched", "rule 0.5", "rule 0.7", "perfect")
-RECIPES = ("shipped", "shipped, gapped too", "synthetic", "+ real stitch",
-           "+ real stitch + axis", "+ real stitch, gapped too")
+RECIPES = ("shipped", "synthetic", "+ real stitch", "+ real stitch + axis",
+           "shipped, gapped too", "+ real stitch, gapped too")
 #: More recipes, run on request (``--recipes``): slow, and no better (RESULTS.md).
 MORE_RECIPES = ("+ real stitch, inner threshold", "+ real stitch + thin")
 THRESHOLDS = np.round(np.arange(0.5, 0.96, 0.05), 2)
@@ -240,6 +240,25 @@ def inner_threshold(pairs, tests, recipe, names, target: float) -> float:
     return float(THRESHOLDS[best])
 
 
+def compact(records, methods, files=ALL_NAMES) -> list[str]:
+    """Rows ``removed / wrong joins / AP50`` per left-out file (RESULTS.md form)."""
+    lines = [f"| left-out file | extra | {' | '.join(methods)} |",
+             "|---" * (len(methods) + 2) + "|"]
+    for name in (*files, None):
+        chosen = [r for r in records if name is None or r["file"] == name]
+        cells = []
+        for method in methods:
+            rows = [r["methods"][method] for r in chosen]
+            extra = sum(r["extra_before"] for r in rows)
+            right, wrong = (sum(r[k] for r in rows) for k in ("right", "wrong"))
+            cells.append(f"{right / max(extra, 1):.0%} / "
+                         f"{wrong / max(right + wrong, 1):.1%} / "
+                         f"{np.mean([r['AP50'] for r in rows]):.3f}")
+        extra = sum(r["methods"]["stitched"]["extra_before"] for r in chosen)
+        lines.append(f"| {name or '**all six**'} | {extra} | {' | '.join(cells)} |")
+    return lines
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=2)
@@ -291,6 +310,11 @@ def main(argv=None) -> None:
             print("\n".join(summary(chosen, name, shown)))
         print("\n".join(summary([r for r in records if r["source"] == source],
                                 f"**all six, {source}**", shown)))
+    for source in ("sections", "raw"):
+        print(f"\n### {source}: removed / wrong joins / AP50\n")
+        chosen = [r for r in records if r["source"] == source]
+        print("\n".join(compact(chosen, [*args.recipes, "rule 0.5", "rule 0.7",
+                                         "perfect"])))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)
