@@ -84,9 +84,12 @@ def print_environment(command: str) -> None:
     >>> print_environment("python benchmarks/bench_common.py")  # doctest: +SKIP
     """
     env = environment()
+    load = ", load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()) if hasattr(
+        os, "getloadavg"
+    ) else ""
     print(
         f"`{command}` - {env['date']}, commit `{env['commit']}`, "
-        f"{env['cores']} cores ({env['machine']}), Python {env['python']}\n"
+        f"{env['cores']} cores ({env['machine']}), Python {env['python']}{load}\n"
     )
 
 

@@ -11,19 +11,28 @@ process, which holds the volume, the model and every candidate's crops), then
 Geo-Wasserstein, topology and contact features, scaling and classifier, merge
 decisions. Times are medians over the repeats. ``n_jobs=2`` runs everything
 under ``joblib.parallel_config(backend=..., n_jobs=2)``, which the ``n_jobs=None``
-of every step follows; the default backend is ``threading`` (numpy and scipy
-release the GIL; worker processes would receive copies of megabytes of crops
-per pair).
+of every step follows: the per-pair steps (reslicing, features) then run in
+``loky`` worker processes when the crops are work enough
+(``sklearn_overseg._parallel.map_batches``), whatever the backend, which
+applies to scikit-learn's own loops (default ``threading``).
 
 ``--baseline DIR`` also measures the ``sklearn_overseg`` package found in
 ``DIR`` (an export of an older commit, e.g. ``git archive <commit>
 sklearn_overseg | tar -x -C DIR``) in the same run, so that its ratios to the
-current code are measured under the same machine load.
+current code are measured under the same machine load. ``--cpu`` times the
+steps in CPU seconds of the process (``time.process_time``), which a busy
+shared machine disturbs far less than wall time (``n_jobs=1`` only: the
+workers' time is not counted). ``--rounds N`` runs every configuration N
+times, alternating (each time in a fresh process), and takes the medians over
+all of them, so that a busy moment of a shared machine does not fall on one
+configuration only; the 1-minute load average at the end of each child is
+reported.
 
 Usage::
 
     python benchmarks/bench_tilted_speed.py [--sizes 100x400x400 50x200x200]
-        [--jobs 1 2] [--repeats 3] [--backend threading] [--baseline DIR]
+        [--jobs 1 2] [--repeats 3] [--rounds 1] [--cpu] [--backend threading]
+        [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -58,34 +67,34 @@ STAGES = (
 
 
 # ----------------------------------------------------------------- child
-def staged_run(corrector, volume, decide) -> dict:
+def staged_run(corrector, volume, decide, clock=time.perf_counter) -> dict:
     """One pass over the tilted pipeline, step by step; seconds per step."""
     times = {}
-    start = time.perf_counter()
+    start = clock()
     candidates = corrector.screener_.transform([volume])
-    times["screening"] = time.perf_counter() - start
+    times["screening"] = clock() - start
     pipe = corrector.classifier_
-    start = time.perf_counter()
+    start = clock()
     resliced = pipe["reslice"].transform(candidates)
-    times["reslice"] = time.perf_counter() - start
+    times["reslice"] = clock() - start
     blocks = []
     for name, transformer in pipe["features"].transformer_list:
-        start = time.perf_counter()
+        start = clock()
         blocks.append(np.asarray(transformer.transform(resliced)))
-        times[f"{name} features"] = time.perf_counter() - start
-    start = time.perf_counter()
+        times[f"{name} features"] = clock() - start
+    start = clock()
     scaled = pipe["scale"].transform(np.hstack(blocks))
     proba = np.asarray(pipe["clf"].predict_proba(scaled))[:, 1]
-    times["scale + classifier"] = time.perf_counter() - start
+    times["scale + classifier"] = clock() - start
     if decide is not None:
-        start = time.perf_counter()
+        start = clock()
         decide(volume, candidates, proba, corrector.threshold)
-        times["merge decisions"] = time.perf_counter() - start
+        times["merge decisions"] = clock() - start
     times["pairs"] = len(candidates)
     return times
 
 
-def child(path: str, n_jobs: int, backend: str, repeats: int) -> None:
+def child(path: str, n_jobs: int, backend: str, repeats: int, cpu: bool) -> None:
     """Subprocess: one end-to-end run, then staged runs; JSON on stdout."""
     from joblib import parallel_config
 
@@ -108,9 +117,12 @@ def child(path: str, n_jobs: int, backend: str, repeats: int) -> None:
         records = corrector.predict_merges(volume)
         end_to_end = time.perf_counter() - start
         peak = peak_rss_mb()
-        runs = [staged_run(corrector, volume, decide_merges) for _ in range(repeats)]
+        clock = time.process_time if cpu else time.perf_counter
+        runs = [staged_run(corrector, volume, decide_merges, clock)
+                for _ in range(repeats)]
     print(json.dumps({
         "package": str(Path(sklearn_overseg.__file__).parent),
+        "load": os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan"),
         "end_to_end_s": end_to_end,
         "pairs": len(records),
         "merged": int(sum(r["merged"] for r in records)),
@@ -121,6 +133,16 @@ def child(path: str, n_jobs: int, backend: str, repeats: int) -> None:
 
 
 # ---------------------------------------------------------------- parent
+def combined(runs: list) -> dict:
+    """One configuration's children: stage times pooled, the rest medians."""
+    out = dict(runs[0])
+    for key in ("end_to_end_s", "peak_rss_mb", "rss_loaded_mb", "load"):
+        out[key] = float(np.median([r.get(key, np.nan) for r in runs]))
+    out["stages"] = {k: [t for r in runs for t in r["stages"].get(k, [])]
+                     for k in STAGES}
+    return out
+
+
 def build_volume(name: str, path: Path) -> dict:
     """The flawed volume of ``name`` saved to ``path``; its description."""
     from sklearn_overseg.datasets import make_tissue, oversegment
@@ -142,7 +164,8 @@ def run_child(path: Path, n_jobs: int, args, baseline: str | None) -> dict:
         )
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(path), "--n-jobs", str(n_jobs),
-         "--backend", args.backend, "--repeats", str(args.repeats)],
+         "--backend", args.backend, "--repeats", str(args.repeats)]
+        + (["--cpu"] if args.cpu else []),
         capture_output=True, text=True, env=env, check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -172,7 +195,7 @@ def size_table(results: dict) -> str:
                      if results[c]["stages"].get(s)) for c in configs}
     rows.append(["**total (staged, median)**"] + [totals[c] for c in configs]
                 + [totals[b] / totals[c] for b, c in pairs_of_ratios])
-    rows.append(["predict_merges, first run"]
+    rows.append(["predict_merges, first run (median)"]
                 + [results[c]["end_to_end_s"] for c in configs]
                 + [results[b]["end_to_end_s"] / results[c]["end_to_end_s"]
                    for b, c in pairs_of_ratios])
@@ -182,7 +205,8 @@ def size_table(results: dict) -> str:
     rows.append(["RSS after loading (MiB)"]
                 + [results[c]["rss_loaded_mb"] for c in configs]
                 + ["" for _ in pairs_of_ratios])
-    for key, label in (("pairs", "touching pairs"), ("merged", "pairs merged")):
+    for key, label in (("pairs", "touching pairs"), ("merged", "pairs merged"),
+                       ("load", "load average (1 min, median at child ends)")):
         rows.append([label] + [results[c][key] for c in configs]
                     + ["" for _ in pairs_of_ratios])
     rows = [[f"{v:.2f}" if isinstance(v, float) else v for v in row]
@@ -196,6 +220,10 @@ def main(argv=None) -> None:
                         choices=list(SIZES))
     parser.add_argument("--jobs", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--cpu", action="store_true",
+                        help="time the steps in CPU seconds of the process "
+                        "(steady on a shared machine; n_jobs=1 only)")
     parser.add_argument("--backend", default="threading",
                         choices=["threading", "loky"])
     parser.add_argument("--baseline", help="folder holding an older sklearn_overseg")
@@ -203,7 +231,7 @@ def main(argv=None) -> None:
     parser.add_argument("--n-jobs", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.n_jobs, args.backend, args.repeats)
+        child(args.child, args.n_jobs, args.backend, args.repeats, args.cpu)
         return
     if args.baseline and not (Path(args.baseline) / "sklearn_overseg").is_dir():
         parser.error(f"no sklearn_overseg package in {args.baseline}")
@@ -217,13 +245,19 @@ def main(argv=None) -> None:
             path = Path(tmp) / f"{name}.npy"
             info = build_volume(name, path)
             results = {}
-            todo = [(v, d, j) for v, d in versions for j in args.jobs]
+            todo = [(v, d, j) for _ in range(args.rounds) for v, d in versions
+                    for j in args.jobs]
             for version, folder, n_jobs in tqdm(todo, desc=name, file=sys.stderr):
-                results[(version, n_jobs)] = run_child(path, n_jobs, args, folder)
+                results.setdefault((version, n_jobs), []).append(
+                    run_child(path, n_jobs, args, folder))
+            results = {k: combined(v) for k, v in results.items()}
             print(f"### {name}: {info['labels']} labels ({info['dtype']}), "
                   f"{info['splits']} tilted cuts\n")
-            print(f"n_jobs=2: joblib backend `{args.backend}`; median of "
-                  f"{args.repeats} staged runs"
+            print(("Steps timed in CPU seconds of the process (`--cpu`). "
+                   if args.cpu else "")
+                  + f"n_jobs=2: joblib backend `{args.backend}`; median of "
+                  f"{args.repeats} staged runs in each of {args.rounds} "
+                  "alternating rounds"
                   + (f"; baseline package: `{args.baseline}` (with its own "
                      "shipped `tilted` model)" if args.baseline else "") + "\n")
             print(size_table(results) + "\n")

@@ -20,7 +20,7 @@ from sklearn_overseg import (
     make_pair_pipeline,
     save_model,
 )
-from sklearn_overseg.correction import _corrector
+from sklearn_overseg.correction import _corrector_fit
 from sklearn_overseg.datasets import make_tissue
 from sklearn_overseg.metrics import expected_calibration_error
 
@@ -41,7 +41,7 @@ def net_corrector():
     with warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch:
         warnings.simplefilter("ignore", UserWarning)
         # a small training set: learn the training range all the same
-        patch.setattr(_corrector, "MIN_PAIRS_FOR_RANGE", 0)
+        patch.setattr(_corrector_fit, "MIN_PAIRS_FOR_RANGE", 0)
         return MergeCorrector(
             classifier=make_pair_pipeline(MergeNet(max_epochs=30)), n_rounds=2,
             damage="axis",
@@ -163,5 +163,13 @@ def test_fine_tune_rejects_models_without_partial_fit(truth):
     ).fit(truth[:2])
     with pytest.raises(TypeError, match="partial_fit"):
         corrector.fine_tune(truth[2:])
-    with pytest.raises(ValueError, match="epochs"):
+    with pytest.raises(ValueError, match=r"'epochs' parameter of MergeCorrector"
+                       r".fine_tune must be an int in the range \[1, inf\)"):
         corrector.fine_tune(truth[2:], epochs=0)
+    with pytest.raises(ValueError, match=r"'lr' parameter of MergeCorrector"
+                       r".fine_tune must be a float in the range \(0.0, inf\)"
+                       r" or None. Got -0.1"):
+        corrector.fine_tune(truth[2:], lr=-0.1)
+    with pytest.raises(ValueError, match=r"'method' parameter of MergeCorrector"
+                       r".calibrate must be a str among .*'isotonic'"):
+        corrector.calibrate(truth[2:], method="platt")

@@ -7,6 +7,7 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from torch import nn
 
 from sklearn_overseg import (
@@ -206,7 +207,7 @@ def test_decision_function_agrees_with_predict(tabular):
 # --------------------------------------------------------- pair pipeline
 def test_pair_pipeline_steps_and_parameters():
     pipe = make_pair_pipeline(
-        reslicer=LogisticRegression(),  # any object: it only becomes step 0
+        reslicer=FunctionTransformer(),  # any transformer: it becomes step 0
         geo=GeoWassersteinFeatures(n_projections=4),
         topology=TopologyFeatures(feature_set="paper"),
         random_state=7,
@@ -217,6 +218,23 @@ def test_pair_pipeline_steps_and_parameters():
     assert isinstance(pipe.named_steps["clf"], MergeNet)
     assert pipe.named_steps["clf"].random_state == 7
     assert pipe.named_steps["clf"].get_params()["max_epochs"] == 60
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(classifier=StandardScaler()), r"'classifier' .* 'predict_proba'"),
+        (dict(classifier=LogisticRegression(), image="yes"),
+         r"'image' .* 'bool' .*ImageFeatures' or None. Got 'yes'"),
+        (dict(classifier=LogisticRegression(), geo=LogisticRegression()),
+         r"'geo' .* 'transform'"),
+    ],
+)
+def test_pair_pipeline_rejects_wrong_parts(kwargs, match):
+    with pytest.raises(ValueError, match="parameter of make_pair_pipeline"):
+        make_pair_pipeline(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        make_pair_pipeline(**kwargs)
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,8 @@ def test_pipeline_factory_and_uses_image():
     assert not uses_image(make_pair_pipeline(LogisticRegression()))
     custom = make_pair_pipeline(LogisticRegression(), image=ImageFeatures(depth=3))
     assert custom.get_params()["features__image__depth"] == 3
-    with pytest.raises(TypeError, match="image must be"):
+    with pytest.raises(TypeError, match=r"'image' parameter of make_pair_pipeline "
+                       r"must be .*'bool'.*ImageFeatures' or None"):
         make_pair_pipeline(LogisticRegression(), image="yes")
 
 

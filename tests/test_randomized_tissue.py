@@ -94,11 +94,12 @@ def test_crop_cuts_cells_at_the_faces():
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        ({"mode": "plant"}, ValueError, "mode"),
+        ({"mode": "plant"}, ValueError, r"'mode' parameter .* str among"),
+        ({"mode": ("dense", "plant")}, ValueError, "mode must be one or more of"),
         ({"anisotropy": (3.0, 1.0)}, ValueError, "anisotropy"),
         ({"drift": -1.0}, ValueError, "drift"),
         ({"cell_radius": "big"}, TypeError, "cell_radius"),
-        ({"crop": 2.0}, ValueError, "crop"),
+        ({"crop": 2.0}, ValueError, r"'crop' parameter .* range \[0.0, 1.0\]"),
         ({"shape": (2, 8, 8)}, ValueError, "shape"),
     ],
 )

@@ -364,7 +364,9 @@ def test_block_sampler_equals_affine_transform(voxel_size):
 
 
 def reference_fill(codes, code):
-    regions, n = ndi.label(codes != code, structure=_reslice._IN_LAYER)
+    in_layer = np.zeros((3, 3, 3), dtype=bool)  # no connection across layers
+    in_layer[1] = ndi.generate_binary_structure(2, 1)
+    regions, n = ndi.label(codes != code, structure=in_layer)
     open_region = np.zeros(n + 1, dtype=bool)
     open_region[0] = True
     for edge in (regions[:, 0], regions[:, -1], regions[:, :, 0], regions[:, :, -1]):
@@ -449,3 +451,53 @@ def test_contact_crop_is_the_input_when_it_holds_only_pair_codes():
     assert contact_crop.dtype == np.uint8 and contact_crop.max() == LOWER
     np.testing.assert_array_equal(contact_crop, crop)
     np.testing.assert_array_equal(reslice_pair(contact(noisy)).crop, out.crop)
+
+
+def test_hole_filling_with_more_regions_than_uint16_labels():
+    # A fine checkerboard has more regions than uint16 labels can count: the
+    # labelling falls back to the default integer type.
+    codes = np.zeros((2, 520, 520), dtype=np.uint8)
+    codes[:, 1:-1, 1:-1] = UPPER
+    codes[:, 2:-2:2, 2:-2:2] = 0  # 66 049 one-pixel holes per layer
+    codes[1, 5, 2:-2] = LOWER  # a row of the other fragment, kept
+    expected = codes.copy()
+    reference_fill(expected, UPPER)
+    _reslice._fill_layer_holes(codes, UPPER)
+    np.testing.assert_array_equal(codes, expected)
+    assert (codes == UPPER).sum() > (expected.size * 0.9)
+
+
+def test_fragment_hull_cache_equals_the_plain_hull():
+    # A fragment's hull is computed in its own box and kept between pairs:
+    # the same volume (to rounding) and vertices as in each pair's crop.
+    rng = np.random.default_rng(14)
+    voxel_size = np.asarray(ANISOTROPIC)
+    cache = {}
+    for trial in range(3):
+        codes = random_pair(rng, voxel_size)
+        mask = codes == UPPER
+        for shift in ((0, 0, 0), (2, 5, 1)):  # the same fragment, another crop
+            crop = np.pad(mask, [(s, 1) for s in shift])
+            volume, vertices = _contact_geometry._hull(
+                _contact_geometry._line_ends(crop), voxel_size
+            )
+            for store in (None, cache):
+                got, got_vertices = _contact_geometry._fragment_hull(
+                    crop, voxel_size, store
+                )
+                np.testing.assert_allclose(got, volume, rtol=1e-12)
+                np.testing.assert_array_equal(got_vertices, vertices)
+    assert len(cache) == 3
+    empty = np.zeros((3, 3, 3), dtype=bool)
+    assert _contact_geometry._fragment_hull(empty, voxel_size, cache)[0] == 0.0
+
+
+def test_contact_area_recorded_by_the_reslicer_equals_the_measured_one():
+    rng = np.random.default_rng(15)
+    voxel_size = np.asarray(ANISOTROPIC)
+    for _ in range(3):
+        codes = random_pair(rng, voxel_size)
+        out = reslice_pair(contact(codes, voxel_size))
+        assert out.meta["contact_area"] == _contact_geometry._contact_area(
+            out.meta["contact_crop"], voxel_size
+        )

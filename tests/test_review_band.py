@@ -15,7 +15,7 @@ from sklearn_overseg import (
     make_pair_pipeline,
     save_model,
 )
-from sklearn_overseg.correction import PairScores, _corrector
+from sklearn_overseg.correction import PairScores, _corrector_fit
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.models import FeatureRange
 from sklearn_overseg.review._decisions import read_decisions, write_decisions
@@ -29,7 +29,7 @@ def corrector():
     )
     # a small training set: learn the training range all the same
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(_corrector, "MIN_PAIRS_FOR_RANGE", 0)
+        patch.setattr(_corrector_fit, "MIN_PAIRS_FOR_RANGE", 0)
         return corrector.fit(truth)
 
 

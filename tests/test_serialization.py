@@ -352,3 +352,25 @@ def test_a_merge_net_pickled_in_the_earlier_module_layout_still_loads():
     np.testing.assert_allclose(loaded.predict_proba(X), same.predict_proba(X),
                                rtol=1e-5, atol=1e-6)
     assert loaded.predict(X).tolist() == same.predict(X).tolist()
+
+
+def test_a_corrector_pickled_before_the_corrector_split_still_loads():
+    """The pickle was written when ``MergeCorrector`` held its parameters, fit
+    and score in ``correction/_corrector.py`` (a LogisticRegression pair
+    pipeline trained with ``damage="axis"`` in voxel size (2, 1, 1)); the npz
+    holds a flawed volume and what the corrector said about it then."""
+    data = (Path(__file__).parent / "data" / "merge_corrector_before_split.pkl")
+    data = data.read_bytes()
+    assert b"sklearn_overseg.correction._corrector" in data
+    saved = np.load(Path(__file__).parent / "data" / "merge_corrector_before_split.npz")
+    loaded = pickle.loads(data)
+    assert type(loaded) is MergeCorrector
+    flawed = saved["flawed"]
+    records = loaded.predict_merges(flawed, voxel_size=(2.0, 1.0, 1.0))
+    assert [[r["upper"], r["lower"]] for r in records] == saved["pairs"].tolist()
+    np.testing.assert_allclose([r["probability"] for r in records],
+                               saved["probabilities"], rtol=1e-6)
+    corrected = loaded.correct(flawed, voxel_size=(2.0, 1.0, 1.0))
+    assert corrected.dtype == saved["corrected"].dtype
+    np.testing.assert_array_equal(corrected, saved["corrected"])
+    assert not np.array_equal(corrected, flawed)

@@ -70,11 +70,13 @@ def test_stitcher_keeps_every_pixel_and_cuts_a_small_cap():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(z_step=0), "z_step"),
-        (dict(stitch_threshold=0), "threshold"),
-        (dict(p_miss=1.5), "p_miss"),
-        (dict(jitter=-1), "jitter"),
-        (dict(max_resize=0), "max_resize"),
+        (dict(z_step=0), r"'z_step' .* int in the range \[1, inf\)"),
+        (dict(z_step=1.5), r"'z_step' .* int in the range \[1, inf\)"),
+        (dict(stitch_threshold=0), r"'stitch_threshold' .* range \(0.0, 1.0\]"),
+        (dict(p_miss=1.5), r"'p_miss' .* range \[0.0, 1.0\]. Got 1.5"),
+        (dict(jitter=-1), r"'jitter' .* range \[0.0, inf\)"),
+        (dict(false_masks="many"), r"'false_masks' .* float"),
+        (dict(max_resize=0), r"'max_resize' .* int in the range \[1, inf\)"),
     ],
 )
 def test_bad_settings(tissue, kwargs, match):
@@ -87,3 +89,5 @@ def test_bad_volumes():
         slice_and_stitch(np.zeros((4, 4), dtype=int))
     with pytest.raises(ValueError, match="integer"):
         stitch_slices(np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match=r"'threshold' .* range \(0.0, 1.0\]"):
+        stitch_slices(np.zeros((2, 4, 4), dtype=int), threshold=1.5)

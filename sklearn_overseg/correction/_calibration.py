@@ -110,8 +110,6 @@ def calibrate_classifier(classifier, candidates, labels, method: str) -> None:
             f"{int(labels.sum())} positive and {int((labels == 0).sum())} "
             "negative candidate pairs; give more or larger volumes"
         )
-    if method not in ("isotonic", "sigmoid"):
-        raise ValueError(f"method must be 'isotonic' or 'sigmoid', got {method!r}")
     _, inputs = pipeline_features(classifier, candidates)
     name, model = classifier.steps[-1]
     calibrated = CalibratedClassifierCV(

@@ -6,65 +6,33 @@ them into ``screener_`` and ``classifier_``. ``transform`` returns corrected
 volumes: accepted pairs merged (chains top to bottom, union-find), and the
 missing layers of axis splits rebuilt by optimal-transport interpolation, only
 into background voxels or the noisy partial masks of the gap.
+
+This module holds the class, its parameters and their constraints; the
+methods come from mixins: ``fit`` (``_corrector_fit``), training pairs,
+units, calibration and fine-tuning (``_corrector_training``), the four
+steps (``_corrector_steps``) and whole volumes: review list, correction,
+score (``_corrector_volumes``). The class stays here: pickled correctors
+name this module.
 """
 
 from __future__ import annotations
 
 import numbers
 
-import numpy as np
-from sklearn.base import (
-    BaseEstimator,
-    MetaEstimatorMixin,
-    TransformerMixin,
-    _fit_context,
-    clone,
-)
-from sklearn.utils import check_random_state
-from sklearn.utils._metadata_requests import (
-    MetadataRouter,
-    MethodMapping,
-    _raise_for_params,
-    process_routing,
-)
+from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
-from .._progress import progress
-from .._validation import (
-    check_out_array,
-    check_single_volume,
-    check_volumes,
-)
-from ..models import (
-    FeatureRange,
-    feature_stage,
-    fit_with_features,
-    make_pair_pipeline,
-    pipeline_features,
-)
-from ..screening import CandidateScreener
-from ._calibration import fit_calibrated
+from ._corrector_fit import FitMixin
 from ._corrector_steps import CorrectionStepsMixin
-from ._corrector_training import (
-    TrainingMixin,
-    per_volume_images,
-    spread_to_pairs,
-    training_pairs_message,
-)
-from ._training import (
-    damaged_copies,
-)
+from ._corrector_training import TrainingMixin
+from ._corrector_volumes import VolumeCorrectionMixin
 
 __all__ = ["MergeCorrector"]
 
-#: Fewest training pairs from which ``fit`` learns the training range.
-MIN_PAIRS_FOR_RANGE = 100
-
 
 class MergeCorrector(
-    CorrectionStepsMixin, TrainingMixin, MetaEstimatorMixin, TransformerMixin,
-    BaseEstimator,
+    VolumeCorrectionMixin, CorrectionStepsMixin, FitMixin, TrainingMixin,
+    MetaEstimatorMixin, TransformerMixin, BaseEstimator,
 ):
     """Detect and repair oversegmented cells in 3D label volumes.
 
@@ -224,269 +192,3 @@ class MergeCorrector(
         tags.input_tags.three_d_array = True
         tags.requires_fit = True
         return tags
-
-    # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, *, voxel_size=None, images=None, **fit_params):
-        """Train the pair classifier.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (z, y, x)
-            Flawed segmentations (``damage=None``) or correct, ground-truth
-            volumes (``damage`` set).
-        y : list of ndarray, default=None
-            Ground truth for flawed ``X``; ``None`` when ``damage`` is set.
-            (``y=None`` with ``damage=None`` is the deprecated spelling of
-            ``damage="axis"``, or ``"contact"`` for a contact screener.)
-        voxel_size : float, sequence of 3 floats or None, default=None
-            Voxel size (z, y, x) of the training volumes. ``None`` trains in
-            voxels; otherwise the model measures in x pixels (the voxel size
-            divided by its x entry), see :meth:`working_voxel_size`.
-        images : list of ndarray, default=None
-            The raw image of each volume of ``X`` (same shapes), for a
-            classifier with image features (``make_pair_pipeline(image=True)``).
-        **fit_params : dict
-            Metadata routed to the classifier's ``fit`` (needs
-            ``sklearn.set_config(enable_metadata_routing=True)``), one value
-            per volume of ``X`` (for example ``sample_weight``): each
-            training pair gets the value of its volume.
-
-        Returns
-        -------
-        self : MergeCorrector
-        """
-        _raise_for_params(fit_params, self, "fit")
-        routed = process_routing(self, "fit", **fit_params)
-        volumes = check_volumes(X, allow_background_only=True)
-        self.screener_ = clone(self.screener) if self.screener is not None else (
-            CandidateScreener()
-        )
-        rng = check_random_state(self.random_state)
-        if self.classifier is not None:
-            self.classifier_ = clone(self.classifier)
-        else:
-            seed = self.random_state if isinstance(
-                self.random_state, numbers.Integral
-            ) else int(rng.randint(np.iinfo(np.int32).max))
-            self.classifier_ = make_pair_pipeline(random_state=seed)
-        self.voxel_size_ = self._fit_voxel_size(voxel_size)
-        kind = self._damage_kind(y, warn=True)
-        cands, labels = self._labelled_pairs(
-            volumes, y, kind, rng=rng, fit=True, images=images
-        )
-        if len(np.unique(labels)) < 2:
-            raise ValueError(training_pairs_message(labels, flawed=kind is None))
-        per_pair = {
-            key: spread_to_pairs(value, cands.volume_index, len(volumes), key)
-            for key, value in routed.classifier.fit.items()
-        }
-        if per_pair:  # routed metadata: the pipeline's own routing decides
-            self.classifier_.fit(cands, labels, **per_pair)
-            features = None
-            if feature_stage(self.classifier_) is not None:
-                features = pipeline_features(self.classifier_, cands)[0]
-        elif self.calibration is None:
-            features = fit_with_features(self.classifier_, cands, labels)
-        else:
-            features = fit_calibrated(
-                self.classifier_, cands, labels, self.calibration,
-                self.calibration_cv,
-            )
-        # a box drawn around a handful of pairs would call most new pairs
-        # out of range: the rule needs a training set of some size
-        self.feature_range_ = (
-            None if features is None or len(features) < MIN_PAIRS_FOR_RANGE
-            else FeatureRange().fit(features)
-        )
-        self.n_training_pairs_ = len(labels)
-        return self
-
-    def get_metadata_routing(self):
-        """Metadata routing of this estimator: ``fit`` metadata go to the classifier.
-
-        Returns
-        -------
-        MetadataRouter
-        """
-        classifier = self.classifier
-        if classifier is None:
-            classifier = make_pair_pipeline(random_state=0)
-        return MetadataRouter(owner=self).add(
-            classifier=classifier,
-            method_mapping=MethodMapping().add(caller="fit", callee="fit"),
-        )
-
-    def predict_merges(self, volume, *, voxel_size=None, image=None,
-                       assume_labels: bool = False) -> list[dict]:
-        """The review list: every candidate pair with its decision.
-
-        Parameters
-        ----------
-        volume : ndarray of shape (z, y, x)
-            A label volume (integer labels up to ``2**63 - 1``); an
-            all-background one has no candidate pair (an empty list).
-        voxel_size : float, sequence of 3 floats or None, default=None
-            Its voxel size (z, y, x), see :meth:`working_voxel_size`.
-        image : ndarray of shape (z, y, x), optional
-            The raw image, see :meth:`screen`.
-        assume_labels : bool, default=False
-            Skip the check that refuses a microscope image given as labels
-            (most voxels non-zero, many distinct values, neighbouring voxels
-            rarely equal).
-
-        Returns
-        -------
-        list of dict
-            One record per candidate, with keys ``upper``, ``lower``,
-            ``probability``, ``merged``, ``decision`` (``"merged"``, ``"kept
-            apart"`` or ``"unsure"``), ``out_of_range``, ``kind``, ``score``,
-            ``gap_start`` and ``gap_stop`` (absolute layers, ``None`` without
-            a gap).
-        """
-        check_is_fitted(self)
-        volume = check_single_volume(volume, assume_labels=assume_labels)
-        return self._decisions(volume, voxel_size, image).records()
-
-    def correct(
-        self, volume, *, voxel_size=None, image=None,
-        out: np.ndarray | None = None, assume_labels: bool = False,
-    ) -> np.ndarray:
-        """Return a corrected copy of one label volume (same dtype).
-
-        The four steps in a row: :meth:`screen`, :meth:`score_pairs`,
-        :meth:`decide` and :meth:`apply`.
-
-        Parameters
-        ----------
-        volume : ndarray of shape (z, y, x)
-            A label volume: integer labels up to ``2**63 - 1``, ``0`` is
-            background. It is not modified (unless it is ``out``). An
-            all-background volume (an empty tile) comes back unchanged.
-        voxel_size : float, sequence of 3 floats or None, default=None
-            Its voxel size (z, y, x), see :meth:`working_voxel_size`.
-        image : ndarray of shape (z, y, x), optional
-            The raw image the labels were drawn on, for a model with image
-            features (see :meth:`screen`); a label-only model ignores it.
-        out : ndarray, optional
-            Array to write the result into, with the shape and dtype of the
-            validated ``volume`` (for example a ``numpy.memmap`` on disk).
-            ``out=volume`` corrects in place, which halves the peak memory of
-            very large volumes. ``None`` (default) returns a new array.
-        assume_labels : bool, default=False
-            Skip the check that refuses a microscope image given as labels
-            (most voxels non-zero, many distinct values, neighbouring voxels
-            rarely equal).
-
-        Returns
-        -------
-        ndarray of shape (z, y, x)
-            The corrected labels (``out`` when given).
-        """
-        check_is_fitted(self)
-        volume = check_single_volume(volume, assume_labels=assume_labels)
-        out = check_out_array(out, volume)
-        return self._apply(volume, self._decisions(volume, voxel_size, image), out)
-
-    def transform(self, X, voxel_size=None, *, images=None,
-                  assume_labels: bool = False) -> list[np.ndarray]:
-        """Correct every volume; returns a list of corrected copies.
-
-        Parameters
-        ----------
-        X : ndarray of shape (z, y, x) or list of such arrays
-            Label volumes (all-background ones come back unchanged).
-        voxel_size : float, sequence of 3 floats or None, default=None
-            Their voxel size (z, y, x), see :meth:`working_voxel_size`.
-        images : list of ndarray, default=None
-            The raw image of each volume of ``X`` (as in :meth:`fit`), for a
-            model with image features; see :meth:`correct`.
-        assume_labels : bool, default=False
-            Skip the check that refuses a microscope image given as labels,
-            as in :meth:`correct`.
-
-        Returns
-        -------
-        list of ndarray
-        """
-        check_is_fitted(self)
-        volumes = check_volumes(X, allow_background_only=True,
-                                reject_images=not assume_labels)
-        raws = per_volume_images(images, len(volumes))
-        bar = progress(
-            zip(volumes, raws), desc="correcting volumes", unit="volume",
-            total=len(volumes), enabled=self.verbose > 0 and len(volumes) > 1,
-        )
-        # subclasses overriding correct may take no other option: pass only
-        # the options given
-        options = {"voxel_size": voxel_size}
-        if assume_labels:
-            options["assume_labels"] = True
-        return [
-            self.correct(v, **options, **({} if raw is None else {"image": raw}))
-            for v, raw in bar
-        ]
-
-    def score(self, X, y=None, *, voxel_size=None, images=None) -> float:
-        """How well the corrector repairs ``X``; higher is better, at most 1.
-
-        With ``y`` (flawed ``X``, ground truth ``y``): the mean average
-        precision (IoU 0.5 and 0.75) of the corrected ``X`` against ``y``.
-
-        Without ``y`` (``X`` are correct volumes, as given to ``fit`` when
-        ``damage`` is set): each volume is damaged once the way ``damage``
-        says (seeded by ``random_state``, so the score is deterministic for
-        an integer seed), corrected, and the merges are scored against the
-        true splits: the F1 of :func:`~sklearn_overseg.metrics.merge_scores`,
-        pooled over the volumes (true splits the screener misses count as
-        missed). This is what ``GridSearchCV(...).fit(truth_volumes)`` uses.
-
-        Parameters
-        ----------
-        X : list of ndarray of shape (z, y, x)
-            Flawed volumes (with ``y``) or ground-truth volumes.
-        y : list of ndarray, default=None
-            Ground truth of flawed ``X``.
-        voxel_size : float, sequence of 3 floats or None, default=None
-            Voxel size of the volumes, see :meth:`working_voxel_size`.
-        images : list of ndarray, default=None
-            The raw image of each volume of ``X``, for a model with image
-            features (a damaged copy of a ground truth keeps its image).
-
-        Returns
-        -------
-        float
-        """
-        if y is None:
-            return self._damage_f1(X, voxel_size, images)
-        from ..metrics import mean_average_precision
-
-        truth = check_volumes(y, name="ground truth", allow_background_only=True)
-        corrected = self.transform(X, voxel_size=voxel_size, images=images)
-        if len(corrected) != len(truth):
-            raise ValueError(
-                f"got {len(corrected)} volumes but {len(truth)} ground truths"
-            )
-        return float(np.mean([
-            mean_average_precision(t, c, thresholds=(0.5, 0.75))
-            for t, c in zip(truth, corrected)
-        ]))
-
-    def _damage_f1(self, X, voxel_size, images=None) -> float:
-        from ..metrics import merge_scores
-
-        check_is_fitted(self)
-        volumes = check_volumes(X, name="ground-truth volumes")
-        raws = per_volume_images(images, len(volumes))
-        kind = self._damage_kind(None, warn=False)
-        tp = fp = fn = 0
-        for v, flawed, true_pairs in damaged_copies(
-            volumes, kind=kind, n_rounds=1,
-            max_gap=int(getattr(self.screener_, "max_gap", 1)),
-            random_state=check_random_state(self.random_state),
-        ):
-            decisions = self._decisions(flawed, voxel_size, raws[v])
-            merged = decisions.candidates.pairs[decisions.merged]
-            counts = merge_scores(true_pairs, merged)
-            tp, fp, fn = tp + counts["tp"], fp + counts["fp"], fn + counts["fn"]
-        return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)

@@ -1,17 +1,23 @@
 """How a MergeCorrector learns: training pairs, units, calibration, fine-tuning.
 
 The training half of :class:`~sklearn_overseg.MergeCorrector`, as a mixin:
-which pairs a ``fit`` learns from (damaged ground truth, or flawed volumes
+the labelled pairs that ``fit`` (``_corrector_fit``), :meth:`calibrate`
+and :meth:`fine_tune` learn from (damaged ground truth, or flawed volumes
 with their truth), the units a model measures in, and the later adjustments
-of a fitted model (:meth:`calibrate`, :meth:`fine_tune`).
+of a fitted model.
 """
 
 from __future__ import annotations
 
-import warnings
+from numbers import Integral, Real
 
-import numpy as np
+from sklearn import get_config
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from .._validation import (
@@ -27,52 +33,16 @@ from ._training import (
     make_training_candidates,
 )
 
-__all__ = [
-    "TrainingMixin",
-    "per_volume_images",
-    "relative_voxel_size",
-    "spread_to_pairs",
-    "training_pairs_message",
-]
+__all__ = ["TrainingMixin", "relative_voxel_size"]
 
-
-def training_pairs_message(labels: np.ndarray, *, flawed: bool) -> str:
-    """Why training cannot start (one kind of pair missing) and what to do."""
-    n_pos, n_neg = int(np.sum(labels == 1)), int(np.sum(labels == 0))
-    if n_pos + n_neg == 0:
-        return (
-            "training found no candidate pairs in the volumes (no cell split "
-            "across a gap, no two cells stacked across one); give volumes with "
-            "cells, more or larger ones"
-        )
-    if n_neg == 0 and flawed:
-        return (
-            f"training needs distinct-cell pairs (two different cells stacked "
-            f"across a gap) besides true splits, but all {n_pos} candidate "
-            "pairs of the flawed volumes are true splits. When you make the "
-            "flawed volumes with the simulator, ask it for such gaps too: "
-            "datasets.oversegment(truth, n_splits=..., n_stacked_confounders=5); "
-            "or train on the ground truth alone, MergeCorrector(damage='axis')"
-            ".fit(truths), which makes them itself"
-        )
-    if n_neg == 0:
-        return (
-            f"training needs distinct-cell pairs (two different cells stacked "
-            f"across a gap) besides true splits, but the simulator made none "
-            f"among {n_pos} pairs: the volumes have too few cells stacked along "
-            "z. Give more or larger volumes, or train on flawed volumes with "
-            "their ground truth, fit(flawed, truths)"
-        )
-    return (
-        f"training needs true splits besides distinct-cell pairs, but none of "
-        f"the {n_neg} candidate pairs is a cell split in two. "
-        + (
-            "Check that each flawed volume is paired with its own ground truth, "
-            "or make flawed volumes with datasets.oversegment(truth, "
-            "n_splits=10)"
-            if flawed else "Give more or larger volumes"
-        )
-    )
+#: Constraints of the parameters (not data) of ``calibrate`` and ``fine_tune``.
+_METHOD_CONSTRAINTS = {
+    "calibrate": {"method": [StrOptions({"isotonic", "sigmoid"})]},
+    "fine_tune": {
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither"), None],
+    },
+}
 
 
 def relative_voxel_size(voxel_size) -> tuple[float, float, float]:
@@ -81,34 +51,18 @@ def relative_voxel_size(voxel_size) -> tuple[float, float, float]:
     return tuple(float(v) for v in size / size[2])
 
 
-def per_volume_images(images, n_volumes: int) -> list:
-    """One raw image (or None) per volume, from an ``images=`` argument."""
-    if images is None:
-        return [None] * n_volumes
-    if isinstance(images, np.ndarray) and images.ndim == 3:
-        images = [images]  # one volume's image, as check_volumes takes one volume
-    images = list(images)
-    if len(images) != n_volumes:
-        raise ValueError(
-            f"got {len(images)} images for {n_volumes} volumes; give one raw "
-            "image per volume, in the same order"
-        )
-    return images
-
-
-def spread_to_pairs(value, volume_index, n_volumes: int, key: str):
-    """A per-volume metadata value spread to the training pairs."""
-    value = np.asarray(value)
-    if value.ndim == 0 or len(value) != n_volumes:
-        raise ValueError(
-            f"{key} must have one value per training volume ({n_volumes}), got "
-            f"{value.shape}"
-        )
-    return value[np.asarray(volume_index, dtype=np.intp)]
-
-
 class TrainingMixin:
     """Training pairs, units, calibration and fine-tuning of a corrector."""
+
+    def _validate_method_params(self, caller: str, /, **params) -> None:
+        """Check the parameters of method ``caller`` as ``validate_params`` would,
+        naming the estimator's class (not this mixin) in the message."""
+        if get_config()["skip_parameter_validation"]:
+            return
+        validate_parameter_constraints(
+            _METHOD_CONSTRAINTS[caller], params,
+            caller_name=f"{type(self).__name__}.{caller}",
+        )
 
     def _labelled_pairs(
         self, volumes, y, kind, *, rng=None, fit: bool = False, images=None,
@@ -194,6 +148,7 @@ class TrainingMixin:
         >>> type(corrector.classifier_.gaps_[-1]).__name__  # the gap route's model
         'CalibratedClassifierCV'
         """
+        self._validate_method_params("calibrate", method=method)
         check_is_fitted(self)
         cands, labels = self._labelled_pairs(
             check_volumes(X), y, self._review_kind(y), images=images,
@@ -241,6 +196,7 @@ class TrainingMixin:
         >>> corrector.n_fine_tuning_pairs_ > 0
         True
         """
+        self._validate_method_params("fine_tune", epochs=epochs, lr=lr)
         check_is_fitted(self)
         cands, labels = self._labelled_pairs(
             check_volumes(X), y, self._review_kind(y), images=images,
@@ -254,44 +210,6 @@ class TrainingMixin:
             self.feature_range_ = box.extend(features)
         self.n_fine_tuning_pairs_ = len(labels)
         return self
-
-    def _damage_kind(self, y, *, warn: bool):
-        """``"axis"``/``"contact"`` when training from ground truth, else None."""
-        if self.damage is not None:
-            if y is not None:
-                raise ValueError(
-                    f"damage={self.damage!r} trains from ground truth alone: "
-                    "call fit(truth_volumes) without y, or set damage=None to "
-                    "train on flawed volumes with their ground truth y"
-                )
-            return check_damage_kind(self.damage, name="damage")
-        if y is not None:
-            return None
-        screener = self.screener_ if hasattr(self, "screener_") else self.screener
-        kind = "contact" if getattr(screener, "mode", "axis") == "contact" else "axis"
-        if warn:
-            warnings.warn(
-                "fit(X) without y, reading X as ground truth, is deprecated "
-                "since 0.2 and will be an error in 0.3: set "
-                f"MergeCorrector(damage={kind!r}) to train from ground truth, "
-                "or give the ground truth y of flawed volumes X.",
-                FutureWarning,
-                stacklevel=3,
-            )
-        return kind
-
-    def _fit_voxel_size(self, voxel_size):
-        stored = getattr(self.screener_, "voxel_size", None)
-        if voxel_size is None and stored is not None:
-            warnings.warn(
-                "CandidateScreener(voxel_size=...) is deprecated since 0.2 and "
-                "will be removed in 0.3: pass fit(X, y, voxel_size=...) instead.",
-                FutureWarning,
-                stacklevel=3,
-            )
-            voxel_size = stored
-            self.screener_.set_params(voxel_size=None)
-        return None if voxel_size is None else relative_voxel_size(voxel_size)
 
     def working_voxel_size(self, voxel_size=None) -> tuple[float, float, float]:
         """The voxel size the model measures a volume in.

@@ -11,8 +11,6 @@ those of the network before fine-tuning.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from sklearn.ensemble import BaggingClassifier
 
@@ -50,14 +48,9 @@ def fine_tune_classifier(
 
     Returns the raw features of the fine-tuning pairs (``None`` for a
     :class:`~sklearn_overseg.models.GapRoutedClassifier`, whose routes use
-    different features).
+    different features). ``epochs`` and ``lr`` are checked by the caller
+    (:meth:`MergeCorrector.fine_tune`).
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or (
-        epochs < 1
-    ):
-        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
-    if lr is not None and not (isinstance(lr, numbers.Real) and lr > 0):
-        raise ValueError(f"lr must be a positive number or None, got {lr!r}")
     labels = np.asarray(labels)
     if len(labels) == 0:
         raise ValueError(

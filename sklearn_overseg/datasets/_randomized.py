@@ -17,6 +17,7 @@ import numbers
 import numpy as np
 from scipy import ndimage as ndi
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
 from ._pieces import keep_largest_pieces, relabel_consecutive
 from ._tissue import _MODES, check_shape, make_tissue
@@ -89,6 +90,24 @@ def _displace(labels, anisotropy, radius, warp, drift, dense, rng) -> np.ndarray
     return moved
 
 
+_SETTING = "no_validation"  # a number or a (low, high) pair: _setting checks it
+
+
+@validate_params(
+    {
+        "shape": "no_validation",  # check_shape
+        "mode": [StrOptions(set(_MODES)), "array-like"],  # elements checked below
+        "anisotropy": _SETTING,
+        "cell_radius": _SETTING,
+        "elongation": _SETTING,
+        "warp": _SETTING,
+        "drift": _SETTING,
+        "crop": [Interval(numbers.Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+        "return_params": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_randomized_tissue(
     shape=(40, 128, 128),
     *,
@@ -160,8 +179,6 @@ def make_randomized_tissue(
     modes = (mode,) if isinstance(mode, str) else tuple(mode)
     if not modes or any(m not in _MODES for m in modes):
         raise ValueError(f"mode must be one or more of {_MODES}, got {mode!r}.")
-    if not isinstance(crop, numbers.Real) or not 0 <= crop <= 1:
-        raise ValueError(f"crop must be a probability in [0, 1], got {crop!r}.")
     kind = modes[rng.randint(len(modes))]
     params = {
         "mode": kind,

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.measure import label as connected_pieces
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 from .._validation import check_label_volume
 from ._stitching import stitch_slices
@@ -91,6 +92,21 @@ def _chain_pairs(flawed: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return pairs.reshape(-1, 2).astype(np.int64)
 
 
+@validate_params(
+    {
+        "truth": "no_validation",  # check_label_volume
+        "stitch_threshold": [Interval(Real, 0, 1, closed="right")],
+        "z_step": [Interval(Integral, 1, None, closed="left")],
+        "jitter": [Interval(Real, 0, None, closed="left")],
+        "p_resize": [Interval(Real, 0, 1, closed="both")],
+        "max_resize": [Interval(Integral, 1, None, closed="left")],
+        "p_split": [Interval(Real, 0, 1, closed="both")],
+        "p_miss": [Interval(Real, 0, 1, closed="both")],
+        "false_masks": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def slice_and_stitch(
     truth,
     *,
@@ -157,19 +173,8 @@ def slice_and_stitch(
     (True, 2)
     """
     truth = check_label_volume(truth, name="truth", allow_background_only=True)
-    if isinstance(z_step, bool) or not isinstance(z_step, Integral) or z_step < 1:
-        raise ValueError(f"z_step must be a positive integer, got {z_step!r}.")
-    if isinstance(max_resize, bool) or not isinstance(max_resize, Integral) or (
-        max_resize < 1
-    ):
-        raise ValueError(f"max_resize must be a positive integer, got {max_resize!r}.")
     settings = dict(jitter=jitter, p_resize=p_resize, p_split=p_split,
                     p_miss=p_miss, false_masks=false_masks, max_resize=max_resize)
-    for name, value in settings.items():
-        if isinstance(value, bool) or not isinstance(value, Real) or value < 0:
-            raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-        if name.startswith("p_") and value > 1:
-            raise ValueError(f"{name} must lie in [0, 1], got {value!r}.")
     truth = truth[::z_step]
     rng = check_random_state(random_state)
     slices = np.zeros(truth.shape, dtype=np.int64)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from numbers import Real
 
 import numpy as np
+from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["dense_codes", "iou_matrix", "stitch_slices"]
 
@@ -40,6 +41,13 @@ def iou_matrix(codes_a: np.ndarray, n_a: int, codes_b: np.ndarray, n_b: int):
     return inter / np.maximum(area_a[1:, None] + area_b[None, 1:] - inter, 1)
 
 
+@validate_params(
+    {
+        "slices_2d": "no_validation",  # checked below: 3D, integer
+        "threshold": [Interval(Real, 0, 1, closed="right")],
+    },
+    prefer_skip_nested_validation=True,
+)
 def stitch_slices(slices_2d, threshold: float = 0.25) -> np.ndarray:
     """Stitch independent 2D label slices into a 3D volume by IoU.
 
@@ -81,10 +89,6 @@ def stitch_slices(slices_2d, threshold: float = 0.25) -> np.ndarray:
             "slices_2d must be a 3D integer array (z, y, x) of 2D labels, got "
             f"shape {slices_2d.shape} and dtype {slices_2d.dtype}."
         )
-    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not (
-        0 < threshold <= 1
-    ):
-        raise ValueError(f"threshold must lie in (0, 1], got {threshold!r}.")
     out = np.zeros(slices_2d.shape, dtype=np.int32)
     next_label = 1
     for z in range(slices_2d.shape[0]):

@@ -16,7 +16,7 @@ import math
 import numpy as np
 from sklearn.utils import check_random_state, gen_batches
 
-_BLOCK_VALUES = 4096  # (run, direction) values projected at once
+_BLOCK_VALUES = 16384  # (run, direction) values projected at once
 _PAIR_VALUES = 16384  # CDF values per side compared at once
 
 

@@ -11,12 +11,30 @@ from __future__ import annotations
 
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import HasMethods, validate_params
 
 from ..features import GeoWassersteinFeatures, ImageFeatures, TopologyFeatures
 
 __all__ = ["make_pair_pipeline"]
 
 
+_STEP = [HasMethods(["fit", "transform"]), None]
+
+
+@validate_params(
+    {
+        "classifier": [HasMethods(["fit", "predict_proba"]), None],
+        "reslicer": _STEP,
+        "geo": _STEP,
+        "topology": _STEP,
+        "contact": _STEP,
+        "extent": _STEP,
+        "image": ["boolean", ImageFeatures, None],
+        "scaler": _STEP,
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_pair_pipeline(
     classifier=None,
     *,
@@ -107,8 +125,4 @@ def _image_part(image) -> list:
         return []
     if image is True:
         return [("image", ImageFeatures())]
-    if isinstance(image, ImageFeatures):
-        return [("image", image)]
-    raise TypeError(
-        f"image must be True, False or an ImageFeatures, got {type(image).__name__}"
-    )
+    return [("image", image)]  # an ImageFeatures (validate_params)

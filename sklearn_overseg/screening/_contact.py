@@ -95,24 +95,35 @@ def _shifted(volume: np.ndarray, axis: int, start: int) -> np.ndarray:
     return volume[tuple(index)]
 
 
+def label_mask(volume: np.ndarray, geometry: LabelGeometry, row: int) -> np.ndarray:
+    """Boolean mask of the label of ``row`` within its bounding box."""
+    lo, hi = geometry.starts[row], geometry.stops[row]
+    return volume[tuple(slice(a, b) for a, b in zip(lo, hi))] == geometry.labels[row]
+
+
 def pair_crop(
     volume: np.ndarray,
     geometry: LabelGeometry,
     box: tuple[slice, slice, slice],
     codes: tuple[tuple[int, int], ...],
+    masks: dict | None = None,
 ) -> np.ndarray:
     """``uint8`` crop of ``volume[box]`` holding ``code`` on the label of ``row``.
 
     Each label is compared with the volume only inside its own bounding box
-    (which must lie inside ``box``), so no pass over the whole box is needed.
+    (which must lie inside ``box``), so no pass over the whole box is needed;
+    ``masks`` (row -> :func:`label_mask`) gives the comparisons already made.
     """
     origin = np.array([s.start for s in box])
     crop = np.zeros(tuple(s.stop - s.start for s in box), dtype=np.uint8)
     for code, row in codes:
         lo, hi = geometry.starts[row], geometry.stops[row]
-        region = volume[tuple(slice(a, b) for a, b in zip(lo, hi))]
+        if masks is not None and row in masks:
+            mask = masks[row]
+        else:
+            mask = label_mask(volume, geometry, row)
         local = tuple(slice(a, b) for a, b in zip(lo - origin, hi - origin))
-        np.copyto(crop[local], code, where=region == geometry.labels[row])
+        np.copyto(crop[local], code, where=mask)
     return crop
 
 
@@ -134,10 +145,15 @@ def contact_candidates(
     pairs, areas = _contact_pairs(volume)
     keep = areas >= min_contact
     candidates = []
+    masks: dict = {}  # the smaller label's mask, kept while its pairs come
     for (low, high), area in zip(pairs[keep], areas[keep]):
         rows = (geometry.index(low), geometry.index(high))
+        if rows[0] not in masks:
+            masks = {rows[0]: label_mask(volume, geometry, rows[0])}
         box = geometry.pair_box(rows, padding)
-        crop = pair_crop(volume, geometry, box, ((UPPER, rows[0]), (LOWER, rows[1])))
+        crop = pair_crop(
+            volume, geometry, box, ((UPPER, rows[0]), (LOWER, rows[1])), masks
+        )
         candidates.append(
             Candidate(
                 volume_index=int(volume_index),

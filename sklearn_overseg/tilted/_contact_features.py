@@ -48,8 +48,11 @@ FEATURES = (
 )
 
 
-def _pair_features(candidate: Candidate) -> np.ndarray:
-    """Raw feature row of one contact or tilted candidate."""
+def _pair_features(candidate: Candidate, cache: dict | None = None) -> np.ndarray:
+    """Raw feature row of one contact or tilted candidate.
+
+    ``cache`` keeps the hulls of whole fragments between the pairs of a batch.
+    """
     if candidate.gap is None:
         candidate = reslice_pair(candidate)
     meta = candidate.meta
@@ -57,14 +60,17 @@ def _pair_features(candidate: Candidate) -> np.ndarray:
     voxel_size = np.asarray(meta["source_voxel_size"], dtype=float)
     origin = np.asarray(candidate.origin, dtype=float) * voxel_size
     features = contact_shape(
-        crop, voxel_size, np.asarray(meta["centroid"]) - origin, meta["normal"]
+        crop, voxel_size, np.asarray(meta["centroid"]) - origin, meta["normal"],
+        cache, contact=meta.get("contact_area"),
     )
     features.update(section_profile(candidate))
     return np.array([features[name] for name in FEATURES], dtype=float)
 
 
 def _chunk_features(candidates) -> np.ndarray:
-    return np.array([_pair_features(c) for c in candidates]).reshape(-1, len(FEATURES))
+    cache: dict = {}  # a label is in about ten pairs: its hull is computed once
+    rows = [_pair_features(c, cache) for c in candidates]
+    return np.array(rows).reshape(-1, len(FEATURES))
 
 
 def _check_contact_candidates(X: CandidateSet) -> None:

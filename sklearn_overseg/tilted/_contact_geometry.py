@@ -13,6 +13,8 @@ voxels, most of them background.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
@@ -118,10 +120,38 @@ def _contact_area(crop: np.ndarray, voxel_size: np.ndarray) -> float:
     return float(np.concatenate(areas).sum())
 
 
-def contact_shape(crop, voxel_size, centroid, normal) -> dict:
+def _fragment_hull(mask: np.ndarray, voxel_size: np.ndarray, cache) -> tuple:
+    """Hull volume and vertex voxels (crop indices) of a whole fragment.
+
+    The hull is computed in the coordinates of the fragment's own bounding
+    box, so it depends on the fragment's shape only: a label is in about ten
+    contact pairs, and ``cache`` (a dict, or ``None``) keeps each shape's hull,
+    keyed by the box's shape and a digest of its voxels.
+    """
+    box = _bounding_box(mask)
+    if box is None:
+        return 0.0, np.zeros((0, 3), dtype=np.intp)
+    local = mask[box]
+    key = None
+    if cache is not None:
+        digest = hashlib.blake2b(np.packbits(local).tobytes(), digest_size=16)
+        key = (local.shape, tuple(voxel_size), digest.digest())
+    if key is not None and key in cache:
+        volume, vertices = cache[key]
+    else:
+        volume, vertices = _hull(_line_ends(local), voxel_size)
+        if key is not None:
+            cache[key] = volume, vertices
+    return volume, vertices + [k.start for k in box]
+
+
+def contact_shape(crop, voxel_size, centroid, normal, cache=None, contact=None) -> dict:
     """Features of the contact crop: sizes, contact area and convexity.
 
-    ``crop`` holds codes 0, 1 and 2 only.
+    ``crop`` holds codes 0, 1 and 2 only. ``cache``: a dict shared by the
+    pairs of one batch, which keeps the hulls of whole fragments (see
+    :func:`_fragment_hull`). ``contact``: the contact area when known (the
+    reslicer records it), else measured here.
     """
     upper, lower = crop == UPPER, crop == LOWER
     voxel = float(np.prod(voxel_size))
@@ -129,10 +159,11 @@ def contact_shape(crop, voxel_size, centroid, normal) -> dict:
         [np.count_nonzero(upper), np.count_nonzero(lower)], dtype=float
     ) * voxel
     small, large = np.sort(volumes)
-    contact = _contact_area(crop, voxel_size)
+    if contact is None:
+        contact = _contact_area(crop, voxel_size)
     hulls, vertices = [], []
     for mask in (upper, lower):
-        volume, points = _hull(_line_ends(mask), voxel_size)
+        volume, points = _fragment_hull(mask, voxel_size, cache)
         hulls.append(volume)
         vertices.append(points)
     hulls.append(_hull(np.concatenate(vertices), voxel_size)[0])

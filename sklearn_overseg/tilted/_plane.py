@@ -104,9 +104,10 @@ def _weighted_pca(points: np.ndarray, weights: np.ndarray):
 
 
 def _plane(codes, voxel_size, min_points):
-    """``(centroid, normal, method, n_faces, centroid_a, centroid_b)``.
+    """``(centroid, normal, method, n_faces, centroid_a, centroid_b, area)``.
 
-    ``codes`` holds codes 0, 1 and 2 only.
+    ``codes`` holds codes 0, 1 and 2 only; ``area`` is the contact area, the
+    sum of the shared faces' areas.
     """
     voxel_size = np.asarray(voxel_size, dtype=float)
     cen_a = _centroid(codes == UPPER) * voxel_size
@@ -147,7 +148,8 @@ def _plane(codes, voxel_size, min_points):
     # Each fragment's centroid must lie on its own side of the plane.
     if (cen_a - centroid) @ normal >= 0 or (cen_b - centroid) @ normal <= 0:
         centroid = (cen_a + cen_b) / 2
-    return centroid, normal, method, len(points), cen_a, cen_b
+    area = float(weights.sum())
+    return centroid, normal, method, len(points), cen_a, cen_b, area
 
 
 def _pair_codes(crop: np.ndarray) -> np.ndarray:

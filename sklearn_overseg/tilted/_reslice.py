@@ -36,9 +36,9 @@ from ._sampling import _TIE_BREAK, _sample_in_frame
 
 __all__ = ["TiltedReslicer", "fit_contact_plane", "reslice_pair"]
 
-# In-layer 4-connectivity, no connection across layers (2D hole filling).
-_IN_LAYER = np.zeros((3, 3, 3), dtype=bool)
-_IN_LAYER[1] = ndi.generate_binary_structure(2, 1)
+# 4-connectivity within a layer (2D hole filling).
+_CROSS = ndi.generate_binary_structure(2, 1)
+
 
 def _fill_layer_holes(codes: np.ndarray, code: int) -> None:
     """Fill, in place, the 2D holes of fragment ``code`` that hold code 0.
@@ -47,17 +47,27 @@ def _fill_layer_holes(codes: np.ndarray, code: int) -> None:
     does not reach the layer's edge; pixels of the other fragment in it stay.
     Holes lie inside the fragment's bounding box, and a region of the box
     reaches the box's edge exactly when it reaches the layer's, so only the
-    box is labelled.
+    box is labelled. The box's layers are labelled as one 2D image, stacked
+    along the rows: a region that joins two layers crosses the last row of
+    one and the first row of the next, both edges, so the holes (and every
+    pixel's open or closed state) are those of the layers labelled apart.
     """
     box = _bounding_box(codes == code)
     if box is None:
         return
     codes = codes[box]
-    regions, n_regions = ndi.label(codes != code, structure=_IN_LAYER)
+    outside = (codes != code).reshape(-1, codes.shape[2])
+    try:  # uint16 labels are faster; scipy refuses them when there are more
+        regions, n_regions = ndi.label(outside, structure=_CROSS, output=np.uint16)
+    except RuntimeError:
+        regions, n_regions = ndi.label(outside, structure=_CROSS)
+    regions = regions.reshape(codes.shape)
     open_region = np.zeros(n_regions + 1, dtype=bool)
     open_region[0] = True  # the fragment itself
     for edge in (regions[:, 0], regions[:, -1], regions[:, :, 0], regions[:, :, -1]):
         open_region[edge] = True
+    if open_region.all():
+        return  # no hole
     codes[~open_region[regions] & (codes == 0)] = code
 
 
@@ -155,7 +165,7 @@ def reslice_pair(
     voxel_size = _check_crop(crop, candidate.voxel_size)
     step = voxel_size.min() if spacing is None else float(spacing)
     codes = _pair_codes(crop)  # the crop itself when it holds only 0-2
-    centroid, normal, method, n_faces, cen_a, cen_b = _plane(
+    centroid, normal, method, n_faces, cen_a, cen_b, area = _plane(
         codes, voxel_size, min_contact_points
     )
     frame = _frame(normal)
@@ -181,6 +191,7 @@ def reslice_pair(
         grid_origin=origin + centroid + frame.T @ ((lo + first + _TIE_BREAK) * step),
         plane_fit=method,
         n_contact_faces=int(n_faces),
+        contact_area=area,
         source_voxel_size=tuple(float(v) for v in voxel_size),
         rescued_fragments=tuple(rescued),
         # The input crop itself when it holds only codes 0-2 (no copy).
@@ -199,7 +210,18 @@ def reslice_pair(
 
 
 def _reslice_chunk(candidates, params) -> list[Candidate]:
-    return [c if c.gap is not None else reslice_pair(c, **params) for c in candidates]
+    """Resliced candidates, each whose contact crop is its input crop with
+    ``meta["contact_crop"] = None``: a worker process need not send it back
+    (:meth:`TiltedReslicer.transform` puts the input crop back)."""
+    out = []
+    for c in candidates:
+        if c.gap is None:
+            resliced = reslice_pair(c, **params)
+            if resliced.meta["contact_crop"] is c.crop:
+                resliced.meta["contact_crop"] = None
+            c = resliced
+        out.append(c)
+    return out
 
 
 class TiltedReslicer(TransformerMixin, BaseEstimator):
@@ -236,6 +258,7 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
     ``frame`` (rows ``n, u, v``), ``grid_origin`` (physical position of
     ``crop[0, 0, 0]``), ``plane_fit`` (``"pca"``, ``"line"``, ``"centroids"``
     or ``"z"``, see :func:`fit_contact_plane`), ``n_contact_faces``,
+    ``contact_area`` (physical area of the shared faces),
     ``source_voxel_size`` and ``contact_crop`` (the input crop reduced to
     codes 0, 1 and 2, for :class:`ContactFeatures`); the input candidate's
     own ``meta`` is kept.
@@ -343,7 +366,11 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
             n_jobs=self.n_jobs,
             work=crop_voxels(todo),
         )
-        return CandidateSet(c for part in parts for c in part)
+        out = CandidateSet(c for part in parts for c in part)
+        for before, after in zip(X, out):
+            if before.gap is None and after.meta["contact_crop"] is None:
+                after.meta["contact_crop"] = before.crop
+        return out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
