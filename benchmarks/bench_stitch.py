@@ -52,6 +52,8 @@ EM_SETTINGS = ("membrane", dict(sigma=1.0, h=60.0))
 #: Layers kept of isotropic volumes before the z steps (light-microscopy-like).
 BASE_STEP = {"em_medulla_gala": 4}
 METHODS = ("stitched", "model", "rule 0.5", "rule 0.7", "perfect")
+#: (z step, stitch threshold) of every setting; ``--quick`` runs the first.
+CONFIGS = ((1, 0.25), (1, 0.5), (2, 0.25), (2, 0.5))
 
 
 def stitcher():
@@ -92,24 +94,41 @@ def repair(method: str, seg, truth, corrector):
         return seg
 
 
-def run_one(seg, truth, corrector) -> dict:
+def stitched_volumes(name: str, stitch, configs, sources=("sections", "raw")):
+    """``(source, z_step, threshold, stitched, truth)`` of every setting of a file."""
+    truth, raw, _ = load(name)
+    base = BASE_STEP.get(name, 1)
+    for source in sources:
+        for z_step, threshold in configs:
+            step = base * z_step
+            gt, image = truth[::step], raw[::step].astype(float)
+            seg = stitch(two_d(name, source, gt, image), threshold)
+            yield source, z_step, threshold, seg, gt
+
+
+def score_repair(seg, out, truth, seconds: float, extra: int | None = None) -> dict:
+    """The numbers of one repaired volume (one row of the tables)."""
+    right, wrong = join_counts(seg, out, truth)
+    extra = extra_fragments(seg, truth) if extra is None else extra
+    return dict(extra_before=extra, extra_after=extra_fragments(out, truth),
+                right=right, wrong=wrong, seconds=seconds, **scores(truth, out))
+
+
+def run_one(seg, truth, corrector, methods=METHODS) -> dict:
     extra = extra_fragments(seg, truth)
     rows = {}
-    for method in METHODS:
+    for method in methods:
         start = time.perf_counter()
         out = repair(method, seg, truth, corrector)
-        seconds = time.perf_counter() - start
-        right, wrong = join_counts(seg, out, truth)
-        rows[method] = dict(extra_before=extra, extra_after=extra_fragments(out, truth),
-                            right=right, wrong=wrong, seconds=seconds,
-                            **scores(truth, out))
+        rows[method] = score_repair(seg, out, truth, time.perf_counter() - start,
+                                    extra)
     return rows
 
 
-def summary(records, keys) -> list[str]:
+def summary(records, keys, methods=METHODS) -> list[str]:
     """Markdown rows summed (counts) or averaged (scores) over ``records``."""
     lines = []
-    for method in METHODS:
+    for method in methods:
         rows = [r["methods"][method] for r in records]
         extra = sum(r["extra_before"] for r in rows)
         right, wrong = sum(r["right"] for r in rows), sum(r["wrong"] for r in rows)
@@ -141,23 +160,19 @@ def main(argv=None) -> None:
     which, stitch = stitcher()
     print(f"stitcher: {which}")
     corrector = load_model(args.model) if args.model else load_pretrained()
-    configs = [(1, 0.25)] if args.quick else [(1, 0.25), (1, 0.5), (2, 0.25), (2, 0.5)]
+    configs = CONFIGS[:1] if args.quick else CONFIGS
     records = []
     for name in args.files:
-        truth, raw, _ = load(name)
-        base = BASE_STEP.get(name, 1)
-        for source in ("sections", "raw"):
-            for z_step, threshold in configs:
-                step = base * z_step
-                gt, image = truth[::step], raw[::step].astype(float)
-                seg = stitch(two_d(name, source, gt, image), threshold)
-                records.append(dict(file=name, source=source, z_step=z_step,
-                                    threshold=threshold,
-                                    methods=run_one(seg, gt, corrector)))
-                m = records[-1]["methods"]["model"]
-                print(f"{name} {source} z{z_step} t{threshold}: extra "
-                      f"{m['extra_before']} right {m['right']} wrong {m['wrong']}",
-                      flush=True)
+        for source, z_step, threshold, seg, gt in stitched_volumes(
+            name, stitch, configs
+        ):
+            records.append(dict(file=name, source=source, z_step=z_step,
+                                threshold=threshold,
+                                methods=run_one(seg, gt, corrector)))
+            m = records[-1]["methods"]["model"]
+            print(f"{name} {source} z{z_step} t{threshold}: extra "
+                  f"{m['extra_before']} right {m['right']} wrong {m['wrong']}",
+                  flush=True)
     print(f"\nStitcher: {which}. Sums over the {len(ALL_NAMES)} files "
           "(AP50 and VOI: means).\n")
     print(HEADER)

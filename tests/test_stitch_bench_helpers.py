@@ -62,3 +62,14 @@ def test_cross_sections_are_per_slice_masks():
     slices = cross_sections(truth)
     assert [len(np.unique(s)) for s in slices] == [2, 2]
     assert (slices > 0).all()
+
+
+def test_rescale_maps_the_route_threshold_to_one_half():
+    from bench_stitch_lodo import rescale
+
+    p = np.array([0.0, 0.35, 0.7, 0.85, 1.0])
+    out = rescale(p, 0.7)
+    assert out[2] == 0.5 and out[0] == 0.0 and out[-1] == 1.0
+    assert np.all(np.diff(out) > 0)          # the order of the pairs is kept
+    assert (out >= 0.5).tolist() == (p >= 0.7).tolist()
+    assert np.array_equal(rescale(p, 0.5), p)
