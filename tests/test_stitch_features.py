@@ -118,6 +118,12 @@ def test_a_routed_classifier_gets_the_training_range_of_its_scored_features(
     far = features.copy()
     far[0] = box.high_ + 1.0
     assert box.outside(far)[0] and not box.outside(far)[1:].any()
+    # a batch of one route's pairs only has the same columns, in the same order
+    touching = clf.route(X)
+    for rows in (touching, ~touching):
+        alone = score_pairs(clf, X[rows], return_features=True)
+        np.testing.assert_array_equal(alone.features, features[rows])
+        assert not box.outside(alone.features).any()
 
 
 def test_routing_needs_both_classes_in_both_parts(stitched_pairs):

@@ -22,27 +22,39 @@ from ._steps import PairScores
 __all__ = ["score_pairs"]
 
 
+def _feature_names(model) -> list[str] | None:
+    """Output names of a fitted pair pipeline's ``FeatureUnion``, if it has one."""
+    unions = [s for s in _head_steps(model) if isinstance(s, FeatureUnion)] if (
+        isinstance(model, Pipeline)
+    ) else []
+    try:
+        return [str(v) for v in unions[-1].get_feature_names_out()]
+    except (IndexError, AttributeError, ValueError):
+        return None
+
+
 def _routed_scores(classifier, candidates, return_features: bool, verbose: int):
     """Scores of a :class:`GapRoutedClassifier`: each part scores its pairs.
 
     The features returned are those both parts compute (the gap part's), so
-    that every pair has the same columns.
+    that every pair has the same columns, whichever parts a batch needs.
     """
     touching = classifier.route(candidates)
+    routes = ((touching, classifier.stitch_), (~touching, classifier.gaps_))
     parts = [
         (rows, score_pairs(model, candidates[rows],
                            return_features=return_features, verbose=verbose))
-        for rows, model in ((touching, classifier.stitch_), (~touching,
-                                                              classifier.gaps_))
+        for rows, model in routes
         if rows.any()
     ]
     proba = np.zeros(len(candidates))
     for rows, scores in parts:
         proba[rows] = scores.probabilities
+    route_names = [_feature_names(model) for _, model in routes]
     names = [s.feature_names for _, s in parts]
-    if not return_features or any(n is None for n in names):
+    if not return_features or any(n is None for n in names + route_names):
         return PairScores(proba)
-    common = [n for n in names[-1] if all(n in other for other in names)]
+    common = [n for n in route_names[1] if n in route_names[0]]
     out = {"features": np.zeros((len(candidates), len(common))),
            "standardised": np.zeros((len(candidates), len(common)))}
     for (rows, scores), own in zip(parts, names):
