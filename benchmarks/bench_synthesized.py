@@ -50,6 +50,7 @@ from sklearn_overseg import available_pretrained, load_pretrained
 from sklearn_overseg.correction._steps import decide_merges
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.metrics import merge_scores
+from sklearn_overseg.models import load_model
 
 #: Held-out synthetic tissues: name -> [(shape, n_cells, anisotropy, seed)];
 #: the name starts with the tissue mode of ``make_tissue``.
@@ -301,14 +302,19 @@ def main(argv=None) -> None:
                         help="damage rounds per real volume")
     parser.add_argument("--only", choices=("axis", "tilted"), default=None,
                         help="score one model only")
+    parser.add_argument("--axis-model", default=None,
+                        help="a saved axis corrector to score instead of the "
+                        "pretrained one")
     args = parser.parse_args(argv)
     print_environment("python benchmarks/bench_synthesized.py " + " ".join(
         sys.argv[1:] if argv is None else argv))
     synthetic = {mode: held_out_volumes(mode) for mode in HELD_OUT}
     real = real_sets()
     if args.only in (None, "axis"):
-        corrector = load_pretrained("axis")
-        print(f"pretrained axis model: {corrector.screener_!r}, threshold "
+        corrector = (load_pretrained("axis") if args.axis_model is None
+                     else load_model(args.axis_model))
+        print(f"axis model{'' if args.axis_model is None else ' ' + args.axis_model}"
+              f": {corrector.screener_!r}, threshold "
               f"{corrector.threshold}\n")
         columns = [*COLUMNS, "targets met (F1 >= .98, P >= .99, hard <= 2%)"]
         print("### Axis splits (one missing layer), held-out synthetic tissue\n")

@@ -126,6 +126,29 @@ def test_a_routed_classifier_gets_the_training_range_of_its_scored_features(
         assert not box.outside(alone.features).any()
 
 
+def test_gapped_pairs_decided_by_both_classifiers_take_the_smaller_probability(
+    stitched_pairs,
+):
+    X, y = stitched_pairs
+    routed = GapRoutedClassifier(
+        stitch=make_pair_pipeline(
+            LogisticRegression(), extent=FragmentExtentFeatures()
+        ),
+        gaps=make_pair_pipeline(LogisticRegression()),
+        stitch_pairs="all",
+    ).fit(X, y)
+    both = clone(routed).set_params(gapped="both").fit(X, y)
+    touching = routed.route(X)
+    alone, agreed = routed.predict_proba(X)[:, 1], both.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(agreed[touching], alone[touching])
+    stitch_says = both.stitch_.predict_proba(X[~touching])[:, 1]
+    np.testing.assert_allclose(agreed[~touching],
+                               np.minimum(alone[~touching], stitch_says))
+    assert (agreed[~touching] < alone[~touching]).any()
+    # the corrector's scoring step gives the same probabilities
+    np.testing.assert_allclose(score_pairs(both, X).probabilities, agreed)
+
+
 def test_routing_needs_both_classes_in_both_parts(stitched_pairs):
     X, y = stitched_pairs
     touching = np.array([c.n_gap_layers == 0 for c in X])

@@ -50,6 +50,10 @@ def _routed_scores(classifier, candidates, return_features: bool, verbose: int):
     proba = np.zeros(len(candidates))
     for rows, scores in parts:
         proba[rows] = scores.probabilities
+    if (~touching).any():
+        proba[~touching] = classifier.gapped_split_proba(
+            candidates[~touching], proba[~touching]
+        )
     route_names = [_feature_names(model) for _, model in routes]
     names = [s.feature_names for _, s in parts]
     if not return_features or any(n is None for n in names + route_names):

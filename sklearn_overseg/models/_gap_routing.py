@@ -42,8 +42,15 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
     stitch_pairs : {"touching", "all"}, default="touching"
         Training pairs of the ``stitch`` classifier: only the gap-0 pairs, or
         every pair (gapped pairs also teach what continuity of a cell's shape
-        looks like; it still decides only gap-0 pairs). The ``gaps``
-        classifier always learns from the gapped pairs only.
+        looks like). The ``gaps`` classifier always learns from the gapped
+        pairs only.
+    gapped : {"gaps", "both"}, default="gaps"
+        Who decides a gapped pair: the ``gaps`` classifier alone, or both
+        classifiers, the pair's probability being the smaller of the two (a
+        merge needs both to agree). ``"both"`` makes sense with
+        ``stitch_pairs="all"``: a ``stitch`` classifier that has learnt from
+        stitched volumes rejects gaps that stitching leaves between two
+        different cells, which a classifier of missing layers alone merges.
 
     Attributes
     ----------
@@ -78,12 +85,15 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         "stitch": [HasMethods(["fit", "predict_proba"]), None],
         "gaps": [HasMethods(["fit", "predict_proba"]), None],
         "stitch_pairs": [StrOptions({"touching", "all"})],
+        "gapped": [StrOptions({"gaps", "both"})],
     }
 
-    def __init__(self, stitch=None, gaps=None, *, stitch_pairs: str = "touching"):
+    def __init__(self, stitch=None, gaps=None, *, stitch_pairs: str = "touching",
+                 gapped: str = "gaps"):
         self.stitch = stitch
         self.gaps = gaps
         self.stitch_pairs = stitch_pairs
+        self.gapped = gapped
 
     def fit(self, X: CandidateSet, y) -> GapRoutedClassifier:
         """Fit each classifier on its own pairs.
@@ -143,12 +153,36 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self)
         check_candidate_set(X, type(self).__name__)
-        out = np.zeros((len(X), 2))
+        split = np.zeros(len(X))
         touching = _touching(X)
         for rows, model in ((touching, self.stitch_), (~touching, self.gaps_)):
             if rows.any():
-                out[rows] = np.asarray(model.predict_proba(X[rows]))
-        return out
+                split[rows] = np.asarray(model.predict_proba(X[rows]))[:, 1]
+        if (~touching).any():
+            split[~touching] = self.gapped_split_proba(X[~touching], split[~touching])
+        return np.column_stack([1.0 - split, split])
+
+    def gapped_split_proba(self, X: CandidateSet, gaps_proba) -> np.ndarray:
+        """Split probability of gapped pairs, given the ``gaps`` classifier's.
+
+        Parameters
+        ----------
+        X : CandidateSet
+            Gapped pairs.
+        gaps_proba : array-like of shape (n_candidates,)
+            Their split probability by the fitted ``gaps`` classifier.
+
+        Returns
+        -------
+        ndarray of shape (n_candidates,)
+            ``gaps_proba`` itself, or with ``gapped="both"`` its minimum with
+            the ``stitch`` classifier's.
+        """
+        check_is_fitted(self)
+        gaps_proba = np.asarray(gaps_proba, dtype=float)
+        if self.gapped == "gaps" or len(X) == 0:
+            return gaps_proba
+        return np.minimum(gaps_proba, np.asarray(self.stitch_.predict_proba(X))[:, 1])
 
     def predict(self, X: CandidateSet) -> np.ndarray:
         """1 for pairs more likely one split cell than two cells."""
