@@ -305,6 +305,9 @@ def main(argv=None) -> None:
     parser.add_argument("--axis-model", default=None,
                         help="a saved axis corrector to score instead of the "
                         "pretrained one")
+    parser.add_argument("--tilted-model", default=None,
+                        help="a saved tilted corrector to score instead of the "
+                        "pretrained one")
     args = parser.parse_args(argv)
     print_environment("python benchmarks/bench_synthesized.py " + " ".join(
         sys.argv[1:] if argv is None else argv))
@@ -327,11 +330,13 @@ def main(argv=None) -> None:
                                                     args.real_rounds, "real")))
     if args.only not in (None, "tilted"):
         return
-    if "tilted" not in available_pretrained():
+    if args.tilted_model is None and "tilted" not in available_pretrained():
         print("\n(no pretrained 'tilted' model: tilted cuts not scored)")
         return
-    tilted = load_pretrained("tilted")
-    print(f"\npretrained tilted model: {tilted.screener_!r}, threshold "
+    tilted = (load_pretrained("tilted") if args.tilted_model is None
+              else load_model(args.tilted_model))
+    source = "" if args.tilted_model is None else " " + args.tilted_model
+    print(f"\ntilted model{source}: {tilted.screener_!r}, threshold "
           f"{tilted.threshold}")
     # No hard gaps here: "neg. merged %" counts the truly distinct touching
     # pairs merged, out of all of them.

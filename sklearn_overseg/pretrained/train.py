@@ -232,6 +232,10 @@ def build_corrector(model: str) -> MergeCorrector:
                 # gapped pairs help the stitch classifier tell one cell's shape
                 # continuing from two cells (fewer stacked cells joined)
                 stitch_pairs="all",
+                # a gapped pair merges only when both classifiers agree: the
+                # stitch classifier, which has seen stitched volumes, vetoes
+                # gaps that stitching leaves between two different cells
+                gapped="both",
             ),
             damage="axis",
             n_rounds=4,
