@@ -79,14 +79,20 @@ def stitched_pairs():
     return X, label_candidates(X, [flawed], [truth])
 
 
-def test_routing_sends_each_kind_to_its_classifier(stitched_pairs, tmp_path):
-    X, y = stitched_pairs
-    clf = GapRoutedClassifier(
+def logistic_routing(**params) -> GapRoutedClassifier:
+    """A routed classifier of two logistic pair pipelines (fast to fit)."""
+    return GapRoutedClassifier(
         stitch=make_pair_pipeline(
             LogisticRegression(), extent=FragmentExtentFeatures()
         ),
         gaps=make_pair_pipeline(LogisticRegression()),
-    ).fit(X, y)
+        **params,
+    )
+
+
+def test_routing_sends_each_kind_to_its_classifier(stitched_pairs, tmp_path):
+    X, y = stitched_pairs
+    clf = logistic_routing().fit(X, y)
     touching = np.array([c.n_gap_layers == 0 for c in X])
     assert 0 < touching.sum() < len(X)
     proba = clf.predict_proba(X)
@@ -102,12 +108,7 @@ def test_a_routed_classifier_gets_the_training_range_of_its_scored_features(
     stitched_pairs, monkeypatch
 ):
     X, y = stitched_pairs
-    clf = GapRoutedClassifier(
-        stitch=make_pair_pipeline(
-            LogisticRegression(), extent=FragmentExtentFeatures()
-        ),
-        gaps=make_pair_pipeline(LogisticRegression()),
-    ).fit(X, y)
+    clf = logistic_routing().fit(X, y)
     assert len(X) < 100 and fit_feature_range(clf, X) is None  # too few pairs
     monkeypatch.setattr(_corrector_fit, "MIN_PAIRS_FOR_RANGE", 0)
     box = fit_feature_range(clf, X)
@@ -130,13 +131,7 @@ def test_gapped_pairs_decided_by_both_classifiers_take_the_smaller_probability(
     stitched_pairs,
 ):
     X, y = stitched_pairs
-    routed = GapRoutedClassifier(
-        stitch=make_pair_pipeline(
-            LogisticRegression(), extent=FragmentExtentFeatures()
-        ),
-        gaps=make_pair_pipeline(LogisticRegression()),
-        stitch_pairs="all",
-    ).fit(X, y)
+    routed = logistic_routing(stitch_pairs="all").fit(X, y)
     both = clone(routed).set_params(gapped="both").fit(X, y)
     touching = routed.route(X)
     alone, agreed = routed.predict_proba(X)[:, 1], both.predict_proba(X)[:, 1]
