@@ -147,7 +147,12 @@ def test_fine_tune_every_network_of_the_pretrained_ensemble():
     mine = _tissues([60], mode="nuclei")
     corrector.calibrate(_tissues([61, 62], mode="dense"))
     assert type(gaps[-1]).__name__ == "CalibratedClassifierCV"
+    before = corrector.feature_range_
     corrector.fine_tune(mine, epochs=1)
+    # the training range grows to cover the fine-tuning pairs
+    after = corrector.feature_range_
+    assert after is not before and after.n_features_in_ == before.n_features_in_
+    assert (after.low_ <= before.low_).all() and (after.high_ >= before.high_).all()
     final = gaps[-1]
     assert type(final).__name__ == "BaggingClassifier"  # calibrator dropped
     for net, state in zip(final.estimators_, old):

@@ -36,11 +36,14 @@ from ..models import (
 from ..screening import CandidateScreener
 from ._calibration import fit_calibrated
 from ._corrector_training import relative_voxel_size
-from ._scoring import score_pairs
+from ._scoring import scored_features
 from ._training import check_damage_kind
 
 __all__ = [
-    "FitMixin", "fit_feature_range", "spread_to_pairs", "training_pairs_message"
+    "FitMixin",
+    "fit_feature_range",
+    "spread_to_pairs",
+    "training_pairs_message",
 ]
 
 #: Fewest training pairs from which ``fit`` learns the training range.
@@ -68,9 +71,8 @@ def fit_feature_range(classifier, candidates, features=None) -> FeatureRange | N
         fewer than 100 pairs: a box drawn around a handful of pairs would
         call most new pairs out of range.
     """
-    has_features = hasattr(classifier, "route") or feature_stage(classifier) is not None
-    if features is None and has_features and len(candidates):
-        features = score_pairs(classifier, candidates, return_features=True).features
+    if features is None:
+        features = scored_features(classifier, candidates)
     if features is None or len(features) < MIN_PAIRS_FOR_RANGE:
         return None
     return FeatureRange().fit(features)

@@ -26,6 +26,7 @@ from .._validation import (
 )
 from ._calibration import calibrate_classifier
 from ._fine_tune import fine_tune_classifier
+from ._scoring import scored_features
 from ._training import (
     attach_images,
     check_damage_kind,
@@ -206,7 +207,9 @@ class TrainingMixin:
             self.classifier_, cands, labels, epochs=epochs, lr=lr
         )
         box = getattr(self, "feature_range_", None)
-        if box is not None:
+        if box is not None and features is None:  # a routed classifier
+            features = scored_features(self.classifier_, cands)
+        if box is not None and features is not None:
             self.feature_range_ = box.extend(features)
         self.n_fine_tuning_pairs_ = len(labels)
         return self

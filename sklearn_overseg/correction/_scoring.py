@@ -17,9 +17,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import gen_batches
 
 from .._progress import progress, stage
+from ..models import feature_stage
 from ._steps import PairScores
 
-__all__ = ["score_pairs"]
+__all__ = ["score_pairs", "scored_features"]
 
 
 def _feature_names(model) -> list[str] | None:
@@ -130,3 +131,16 @@ def score_pairs(
         names = None
     standardised = X if head and isinstance(head[-1], StandardScaler) else None
     return PairScores(proba, np.concatenate(raw), standardised, names)
+
+
+def scored_features(classifier, candidates):
+    """Raw pair features as scoring returns them, or ``None`` without a feature step.
+
+    For a routed classifier these are the columns both of its parts compute,
+    whichever parts the pairs need, so a training range and the pairs it
+    judges always have the same columns.
+    """
+    has_features = hasattr(classifier, "route") or feature_stage(classifier) is not None
+    if not has_features or not len(candidates):
+        return None
+    return score_pairs(classifier, candidates, return_features=True).features
