@@ -70,6 +70,15 @@ def fit_feature_range(classifier, candidates, features=None) -> FeatureRange | N
         ``None`` when the classifier has no feature step or was trained on
         fewer than 100 pairs: a box drawn around a handful of pairs would
         call most new pairs out of range.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overseg.correction import fit_feature_range
+    >>> training = np.random.RandomState(0).normal(size=(200, 3))
+    >>> box = fit_feature_range(None, None, features=training)
+    >>> box.outside([[0.0, 0.0, 0.0], [50.0, 0.0, 0.0]]).tolist()
+    [False, True]
     """
     if features is None:
         features = scored_features(classifier, candidates)
