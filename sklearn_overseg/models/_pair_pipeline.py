@@ -111,7 +111,11 @@ def make_pair_pipeline(
         ]
         + ([("contact", contact)] if contact is not None else [])
         + ([("extent", extent)] if extent is not None else [])
-        + _image_part(image)
+        + _image_part(image),
+        # one transformer after the other: each spreads its pairs over worker
+        # processes itself when they are work enough, and threads over the
+        # transformers only cost time (100 M voxels: 1.2x slower at n_jobs=2)
+        n_jobs=1,
     )
     scaler = scaler if scaler is not None else StandardScaler()
     steps = [("features", features), ("scale", scaler), ("clf", classifier)]
