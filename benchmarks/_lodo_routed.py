@@ -187,9 +187,10 @@ def routed_data(real: dict, synth_rounds: int, real_rounds: int, tests: dict):
 
 
 def fit_routed(blocks: dict, sources, head: RoutedHead, balanced: bool,
-               seed: int = 0) -> RoutedHead:
+               seed: int = 0, stitch_real: bool = True) -> RoutedHead:
     """Fit ``head`` on ``sources``; ``balanced``: each real source's classes
-    weigh equally in each route (:func:`balanced_rows`; synthetic as it is)."""
+    weigh equally in each route (:func:`balanced_rows`; synthetic as it is);
+    ``stitch_real=False``: the real sources teach the gap route only."""
     rng = np.random.RandomState(seed)
     stitch, gaps, box = [], [], []
     for s in sources:
@@ -197,7 +198,8 @@ def fit_routed(blocks: dict, sources, head: RoutedHead, balanced: bool,
         rows, gapped = np.arange(len(y)), np.flatnonzero(~t)
         if balanced and s != "synthetic":
             rows, gapped = balanced_rows(y, rng), gapped[balanced_rows(y[gapped], rng)]
-        stitch.append((X[rows], y[rows]))
+        if stitch_real or s == "synthetic":
+            stitch.append((X[rows], y[rows]))
         gaps.append((X[gapped], y[gapped]))
         box.append((X, t))
 

@@ -33,7 +33,9 @@ Recipes (rows):
   per source`` (axis): the shipped routed recipe (gap ensemble and stitch
   ensemble, ``gapped="both"``, training range; ``_lodo_routed.py``) at this
   run's size, on the recipe's synthetic pairs, plus the other real files'
-  axis and stitch damage, plus each real file's classes weighed equally.
+  axis and stitch damage, plus each real file's classes weighed equally,
+  and the same with the real files in the gap ensemble only (the stitch
+  ensemble, which vetoes gapped pairs, stays synthetic).
 
 The single-pipeline rows score the pairs of ``CandidateScreener(max_gap=2)``
 (gaps of 1-2 layers); the shipped, calibrated and routed rows those of the
@@ -93,6 +95,7 @@ RECIPES = (
     "routed, synthetic only",
     "routed + real",
     "routed + real, balanced per source",
+    "routed + real in the gap route only, balanced per source",
 )
 CALIBRATED = {RECIPES[1]: "isotonic", RECIPES[2]: "sigmoid"}
 AXIS_BALANCED = "+ real + randomised (relative, balanced)"
@@ -339,11 +342,13 @@ class RoutedRows:
         sources = ["synthetic", *others]
         return {
             **models,
-            RECIPES[-3]: self.synthetic,
-            RECIPES[-2]: self.routed.fit_routed(self.blocks, sources, self.head,
+            RECIPES[-4]: self.synthetic,
+            RECIPES[-3]: self.routed.fit_routed(self.blocks, sources, self.head,
                                                 balanced=False),
-            RECIPES[-1]: self.routed.fit_routed(self.blocks, sources, self.head,
+            RECIPES[-2]: self.routed.fit_routed(self.blocks, sources, self.head,
                                                 balanced=True),
+            RECIPES[-1]: self.routed.fit_routed(self.blocks, sources, self.head,
+                                                balanced=True, stitch_real=False),
         }
 
     def results(self, models: dict, name: str):
