@@ -108,20 +108,46 @@ def match_one_to_one(upper: np.ndarray, lower: np.ndarray, order: np.ndarray):
     return np.asarray(kept, dtype=np.intp)
 
 
-def _nested_in_gaps(labels, up, low, verdicts) -> np.ndarray:
-    """Flag pairs whose fragment is a noise mask in the gap of a pair they share.
+def _face_covers(labels, up, low, overlap, last_area, first_area, n_gap):
+    """How much of each fragment's facing mask its gap-0 partner covers.
 
-    If ``(a, b)`` is clear with a noise mask ``n`` in its gap, the pairs
-    ``(a, n)`` and ``(n, b)`` are nested inside it; they are matched last.
+    Returns ``{(a, n): share of a's last layer under n's first}`` and ``{(n,
+    b): share of b's first layer under n's last}`` over the pairs that touch
+    (``n_gap == 0``).
     """
-    nested = set()
-    for (ok, noise), u, v in zip(verdicts, labels[up], labels[low]):
-        if ok:
-            nested.update((int(u), n) for n in noise)
-            nested.update((n, int(v)) for n in noise)
+    t = np.flatnonzero(n_gap == 0)
+    keys = list(zip(labels[up[t]].tolist(), labels[low[t]].tolist()))
+    of_upper = overlap[t] / np.maximum(last_area[up[t]], 1)
+    of_lower = overlap[t] / np.maximum(first_area[low[t]], 1)
+    return dict(zip(keys, of_upper.tolist())), dict(zip(keys, of_lower.tolist()))
+
+
+def _match_tiers(labels, up, low, verdicts, covers, max_noise_cover) -> np.ndarray:
+    """Rank of each pair in the matching: 0 first, 1 nested in a gap, 2 skips a layer.
+
+    A mask ``n`` confined to the gap of a clear pair ``(a, b)`` is a *layer
+    piece* when it covers more than ``max_noise_cover`` of one facing mask
+    (``a``'s last or ``b``'s first layer) and more than half that share of the
+    other: the layer is there and belongs to the cell, the stitcher cut it
+    off. The gapped pair ``(a, b)`` that skips it is matched last (rank 2),
+    after the gap-0 pairs through the piece. Any other confined mask is
+    *noise*: ``(a, n)`` and ``(n, b)`` are nested in the gap (rank 1), so the
+    noise does not steal a partner of ``(a, b)``.
+    """
+    of_upper, of_lower = covers
+    nested, skipping = set(), set()
+    for (ok, noise), u, v in zip(verdicts, labels[up].tolist(), labels[low].tolist()):
+        if not ok:
+            continue
+        for n in noise:
+            shares = (of_upper.get((u, n), 0.0), of_lower.get((n, v), 0.0))
+            if max(shares) > max_noise_cover and min(shares) > max_noise_cover / 2:
+                skipping.add((u, v))
+            else:
+                nested.update(((u, n), (n, v)))
+    pairs = zip(labels[up].tolist(), labels[low].tolist())
     return np.array(
-        [(int(u), int(v)) in nested for u, v in zip(labels[up], labels[low])],
-        dtype=bool,
+        [2 if p in skipping else int(p in nested) for p in pairs], dtype=np.intp
     )
 
 
@@ -146,6 +172,7 @@ def select_axis_pairs(
     *,
     min_overlap: float,
     one_to_one: bool,
+    max_noise_cover: float = 1.0,
 ) -> list[AxisPair]:
     """Keep the facing pairs that overlap enough, have a clear gap and match.
 
@@ -162,11 +189,16 @@ def select_axis_pairs(
     clear = np.array([ok for ok, _ in verdicts], dtype=bool)
     dice = 2 * overlap / np.maximum(last_area[up] + first_area[low], 1)
     if one_to_one:
-        # Best first: pairs not nested in another pair's gap, larger overlap,
-        # fewer gap layers, smaller labels.
+        # Best first: pairs neither nested in another pair's gap nor skipping a
+        # layer piece, larger overlap, fewer gap layers, smaller labels.
         n_gap = geometry.z_starts[low] - geometry.z_stops[up]
-        nested = _nested_in_gaps(geometry.labels, up, low, verdicts)
-        order = np.lexsort((low, up, n_gap, -overlap, nested))
+        covers = _face_covers(
+            geometry.labels, up, low, overlap, last_area, first_area, n_gap
+        )
+        tiers = _match_tiers(
+            geometry.labels, up, low, verdicts, covers, max_noise_cover
+        )
+        order = np.lexsort((low, up, n_gap, -overlap, tiers))
         kept = match_one_to_one(up, low, order[clear[order]])
     else:
         kept = np.flatnonzero(clear)
@@ -239,6 +271,7 @@ def axis_candidates(
     max_gap_occupancy: float,
     max_intrusion: float,
     one_to_one: bool,
+    max_noise_cover: float = 1.0,
     padding: int,
     voxel_size: tuple[float, float, float],
 ) -> list[Candidate]:
@@ -256,7 +289,12 @@ def axis_candidates(
         ]
 
     pairs = select_axis_pairs(
-        geometry, overlaps, judge, min_overlap=min_overlap, one_to_one=one_to_one
+        geometry,
+        overlaps,
+        judge,
+        min_overlap=min_overlap,
+        one_to_one=one_to_one,
+        max_noise_cover=max_noise_cover,
     )
     return [
         axis_candidate(
