@@ -109,39 +109,46 @@ def match_one_to_one(upper: np.ndarray, lower: np.ndarray, order: np.ndarray):
 
 
 def _face_covers(labels, up, low, overlap, last_area, first_area, n_gap):
-    """How much of each fragment's facing mask its gap-0 partner covers.
+    """How much of each fragment's facing mask the masks facing it cover.
 
-    Returns ``{(a, n): share of a's last layer under n's first}`` and ``{(n,
-    b): share of b's first layer under n's last}`` over the pairs that touch
-    (``n_gap == 0``).
+    Returns ``{(a, n): share of a's last layer under n's first}``, ``{(n, b):
+    share of b's first layer under n's last}`` over the facing pairs, and the
+    set of pairs that touch (no gap layer).
     """
-    t = np.flatnonzero(n_gap == 0)
-    keys = list(zip(labels[up[t]].tolist(), labels[low[t]].tolist()))
-    of_upper = overlap[t] / np.maximum(last_area[up[t]], 1)
-    of_lower = overlap[t] / np.maximum(first_area[low[t]], 1)
-    return dict(zip(keys, of_upper.tolist())), dict(zip(keys, of_lower.tolist()))
+    keys = list(zip(labels[up].tolist(), labels[low].tolist()))
+    of_upper = overlap / np.maximum(last_area[up], 1)
+    of_lower = overlap / np.maximum(first_area[low], 1)
+    touching = {k for k, g in zip(keys, n_gap.tolist()) if g == 0}
+    return (
+        dict(zip(keys, of_upper.tolist())),
+        dict(zip(keys, of_lower.tolist())),
+        touching,
+    )
 
 
 def _match_tiers(labels, up, low, verdicts, covers, max_noise_cover) -> np.ndarray:
     """Rank of each pair in the matching: 0 first, 1 nested in a gap, 2 skips a layer.
 
     A mask ``n`` confined to the gap of a clear pair ``(a, b)`` is a *layer
-    piece* when it covers more than ``max_noise_cover`` of one facing mask
-    (``a``'s last or ``b``'s first layer) and more than half that share of the
-    other: the layer is there and belongs to the cell, the stitcher cut it
-    off. The gapped pair ``(a, b)`` that skips it is matched last (rank 2),
-    after the gap-0 pairs through the piece. Any other confined mask is
-    *noise*: ``(a, n)`` and ``(n, b)`` are nested in the gap (rank 1), so the
-    noise does not steal a partner of ``(a, b)``.
+    piece* when it touches ``a`` or ``b`` (lies in the next layer) and covers
+    more than ``max_noise_cover`` of one facing mask (``a``'s last or ``b``'s
+    first layer, seen from ``n``'s nearest layer) and more than half that
+    share of the other: the layer is there and belongs to the cell, the
+    stitcher cut it off. The gapped pair ``(a, b)``
+    that skips it is matched last (rank 2), after the pairs through the
+    piece. Any other confined mask is *noise*: ``(a, n)`` and ``(n, b)`` are
+    nested in the gap (rank 1), so the noise does not steal a partner of
+    ``(a, b)``.
     """
-    of_upper, of_lower = covers
+    of_upper, of_lower, touching = covers
     nested, skipping = set(), set()
     for (ok, noise), u, v in zip(verdicts, labels[up].tolist(), labels[low].tolist()):
         if not ok:
             continue
         for n in noise:
             shares = (of_upper.get((u, n), 0.0), of_lower.get((n, v), 0.0))
-            if max(shares) > max_noise_cover and min(shares) > max_noise_cover / 2:
+            piece = max(shares) > max_noise_cover and min(shares) > max_noise_cover / 2
+            if piece and ((u, n) in touching or (n, v) in touching):
                 skipping.add((u, v))
             else:
                 nested.update(((u, n), (n, v)))
@@ -192,12 +199,9 @@ def select_axis_pairs(
         # Best first: pairs neither nested in another pair's gap nor skipping a
         # layer piece, larger overlap, fewer gap layers, smaller labels.
         n_gap = geometry.z_starts[low] - geometry.z_stops[up]
-        covers = _face_covers(
-            geometry.labels, up, low, overlap, last_area, first_area, n_gap
-        )
-        tiers = _match_tiers(
-            geometry.labels, up, low, verdicts, covers, max_noise_cover
-        )
+        labels = geometry.labels
+        covers = _face_covers(labels, up, low, overlap, last_area, first_area, n_gap)
+        tiers = _match_tiers(labels, up, low, verdicts, covers, max_noise_cover)
         order = np.lexsort((low, up, n_gap, -overlap, tiers))
         kept = match_one_to_one(up, low, order[clear[order]])
     else:

@@ -108,10 +108,10 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     max_noise_cover : float in [0, 1], default=0.5
         With ``min_gap=0``, a mask ``n`` confined to the gap of a pair
         ``(a, b)`` that covers more than this fraction of one facing mask
-        (``a``'s last or ``b``'s first layer) and more than half of it of the
-        other is not noise but a *layer piece* of the cell: the layer is
+        (``a``'s last or ``b``'s first layer) and more than half this fraction
+        of the other is not noise but a *layer piece* of the cell: the layer is
         there, an IoU stitcher cut it off. The gapped pair ``(a, b)`` is then
-        matched after the gap-0 pairs ``(a, n)`` and ``(n, b)``. A noisy
+        matched after the pairs ``(a, n)`` and ``(n, b)``. A noisy
         partial mask of a missing layer covers far less. ``1`` treats every
         confined mask as noise; without gap-0 pairs (``min_gap=1``) it has no
         effect.
