@@ -8,6 +8,7 @@ boundary) from :mod:`._contact`.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -316,6 +317,15 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 if frozenset((c.upper, c.lower)) not in seen
             ]
         return sorted(found, key=lambda c: (c.upper, c.lower))
+
+    def __setstate__(self, state):
+        # a screener pickled before a parameter existed takes its default
+        # (as a saved model file does), so old pickles still screen
+        super().__setstate__(state)
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in self._get_param_names():
+            if name not in self.__dict__:
+                setattr(self, name, defaults[name].default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
