@@ -19,6 +19,7 @@ from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
 from .._geometry import LabelGeometry, RowLookup
 from ._contact import pair_crop
 from ._facing_overlaps import facing_overlaps
+from ._matching import face_covers, match_one_to_one, match_tiers
 
 __all__ = [
     "AxisPair",
@@ -91,73 +92,6 @@ def gap_verdict(
     return True, tuple(int(v) for v in noise)
 
 
-def match_one_to_one(upper: np.ndarray, lower: np.ndarray, order: np.ndarray):
-    """Greedy matching: walk ``order`` (best first), keep a pair if both are free.
-
-    Each label is kept at most once as an upper and at most once as a lower
-    fragment. Returns the kept positions.
-    """
-    used_upper, used_lower, kept = set(), set(), []
-    for i in order:
-        u, v = int(upper[i]), int(lower[i])
-        if u in used_upper or v in used_lower:
-            continue
-        used_upper.add(u)
-        used_lower.add(v)
-        kept.append(int(i))
-    return np.asarray(kept, dtype=np.intp)
-
-
-def _face_covers(labels, up, low, overlap, last_area, first_area, n_gap):
-    """How much of each fragment's facing mask the masks facing it cover.
-
-    Returns ``{(a, n): share of a's last layer under n's first}``, ``{(n, b):
-    share of b's first layer under n's last}`` over the facing pairs, and the
-    set of pairs that touch (no gap layer).
-    """
-    keys = list(zip(labels[up].tolist(), labels[low].tolist()))
-    of_upper = overlap / np.maximum(last_area[up], 1)
-    of_lower = overlap / np.maximum(first_area[low], 1)
-    touching = {k for k, g in zip(keys, n_gap.tolist()) if g == 0}
-    return (
-        dict(zip(keys, of_upper.tolist())),
-        dict(zip(keys, of_lower.tolist())),
-        touching,
-    )
-
-
-def _match_tiers(labels, up, low, verdicts, covers, max_noise_cover) -> np.ndarray:
-    """Rank of each pair in the matching: 0 first, 1 nested in a gap, 2 skips a layer.
-
-    A mask ``n`` confined to the gap of a clear pair ``(a, b)`` is a *layer
-    piece* when it touches ``a`` or ``b`` (lies in the next layer) and covers
-    more than ``max_noise_cover`` of one facing mask (``a``'s last or ``b``'s
-    first layer, seen from ``n``'s nearest layer) and more than half that
-    share of the other: the layer is there and belongs to the cell, the
-    stitcher cut it off. The gapped pair ``(a, b)``
-    that skips it is matched last (rank 2), after the pairs through the
-    piece. Any other confined mask is *noise*: ``(a, n)`` and ``(n, b)`` are
-    nested in the gap (rank 1), so the noise does not steal a partner of
-    ``(a, b)``.
-    """
-    of_upper, of_lower, touching = covers
-    nested, skipping = set(), set()
-    for (ok, noise), u, v in zip(verdicts, labels[up].tolist(), labels[low].tolist()):
-        if not ok:
-            continue
-        for n in noise:
-            shares = (of_upper.get((u, n), 0.0), of_lower.get((n, v), 0.0))
-            piece = max(shares) > max_noise_cover and min(shares) > max_noise_cover / 2
-            if piece and ((u, n) in touching or (n, v) in touching):
-                skipping.add((u, v))
-            else:
-                nested.update(((u, n), (n, v)))
-    pairs = zip(labels[up].tolist(), labels[low].tolist())
-    return np.array(
-        [2 if p in skipping else int(p in nested) for p in pairs], dtype=np.intp
-    )
-
-
 @dataclass(frozen=True)
 class AxisPair:
     """A screened axis pair, before its crop is read (rows index the geometry)."""
@@ -179,13 +113,15 @@ def select_axis_pairs(
     *,
     min_overlap: float,
     one_to_one: bool,
-    max_noise_cover: float = 1.0,
+    max_noise_cover: float,
 ) -> list[AxisPair]:
     """Keep the facing pairs that overlap enough, have a clear gap and match.
 
     ``overlaps`` is the output of :func:`facing_overlaps`; ``judge(up, low)``
     returns the :func:`gap_verdict` of each pair of rows (it may run them
     anywhere, in any order, as long as it returns them in order).
+    ``max_noise_cover`` tells layer pieces from gap noise in the matching
+    (see :class:`CandidateScreener`; ``1`` calls every gap mask noise).
     """
     up, low, overlap, last_area, first_area = overlaps
     smaller = np.minimum(last_area[up], first_area[low])
@@ -200,8 +136,8 @@ def select_axis_pairs(
         # layer piece, larger overlap, fewer gap layers, smaller labels.
         n_gap = geometry.z_starts[low] - geometry.z_stops[up]
         labels = geometry.labels
-        covers = _face_covers(labels, up, low, overlap, last_area, first_area, n_gap)
-        tiers = _match_tiers(labels, up, low, verdicts, covers, max_noise_cover)
+        covers = face_covers(labels, up, low, overlap, last_area, first_area, n_gap)
+        tiers = match_tiers(labels, up, low, verdicts, covers, max_noise_cover)
         order = np.lexsort((low, up, n_gap, -overlap, tiers))
         kept = match_one_to_one(up, low, order[clear[order]])
     else:
@@ -275,7 +211,7 @@ def axis_candidates(
     max_gap_occupancy: float,
     max_intrusion: float,
     one_to_one: bool,
-    max_noise_cover: float = 1.0,
+    max_noise_cover: float,
     padding: int,
     voxel_size: tuple[float, float, float],
 ) -> list[Candidate]:
