@@ -27,7 +27,7 @@ with cut seeds from 50 000 (never used elsewhere).
 
 Usage::
 
-    python benchmarks/bench_tilted_cascade.py [--ratio 0.12] [--rounds 2]
+    python benchmarks/bench_tilted_cascade.py [--ratio 0.07] [--rounds 2]
         [--real-rounds 10] [--randomized 8]
 """
 
@@ -146,7 +146,7 @@ def synthetic_sets(n_randomized: int) -> dict:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ratio", type=float, default=0.12)
+    parser.add_argument("--ratio", type=float, default=0.07)
     parser.add_argument("--rounds", type=int, default=2,
                         help="damage rounds per synthetic volume")
     parser.add_argument("--real-rounds", type=int, default=10)

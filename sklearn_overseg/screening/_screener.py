@@ -88,11 +88,11 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     ``contact_per_larger`` feature of :class:`~sklearn_overseg.ContactFeatures`)
     below ``min_contact_ratio``. A plane cut through a cell leaves a contact
     that spans a whole cross-section of the cell: a ball cut in two halves
-    gives 1.9, a cut square across the middle of a rod 40 diameters long
-    (a thin neurite) 0.125, a tilted cut more; a small facet between a large
-    cell and a neighbour gives far less. Pairs left out are never resliced or
-    scored: the expensive pair features are spent on pairs a tilted model
-    could merge.
+    gives 1.9, a cut square across the middle of a rod (a thin neurite) 0.125
+    when the rod is 40 diameters long and 0.068 at 100 diameters, a tilted cut
+    more; a small facet between a large cell and a neighbour gives far less.
+    Pairs left out are never resliced or scored: the expensive pair features
+    are spent on pairs a tilted model could merge.
 
     Parameters
     ----------
@@ -120,8 +120,11 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         Smallest contact area of a contact candidate relative to its larger
         fragment, ``area / volume ** (2 / 3)`` in physical units (see above).
         ``0`` keeps every touching pair. The pretrained ``tilted`` model
-        screens with ``0.12``, half the smallest ratio it merged on held-out
-        synthetic and real tilted cuts (``benchmarks/RESULTS.md``, section 6).
+        screens with ``0.07``, half the smallest ratio among the pairs it
+        merged when it scored every touching pair of held-out synthetic and
+        real tilted cuts (0.14, a thin neurite of the EM volume cut across;
+        ``benchmarks/RESULTS.md``, section 6). Set ``0`` for long thin
+        processes (neurites of large EM volumes), which the model never saw.
     padding : int, default=2
         Pixels added around each crop in y and x (clipped to the volume).
     voxel_size : float, sequence of 3 floats or None, default=None
@@ -320,6 +323,9 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 )
                 if frozenset((c.upper, c.lower)) not in seen
             ]
+        for c in found:  # the decision step needs them; no second pass
+            c.meta["z_extents"] = (geometry.z_extent(c.upper),
+                                   geometry.z_extent(c.lower))
         return sorted(found, key=lambda c: (c.upper, c.lower))
 
     def __sklearn_tags__(self):
