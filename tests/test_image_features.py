@@ -237,6 +237,7 @@ def test_make_tissue_image():
 
 
 def test_cli_correct_with_image(image_corrector, tissue, tmp_path):
+    plt_image = pytest.importorskip("matplotlib.image")
     _, images, flawed = tissue
     save_model(image_corrector, tmp_path / "model.json")
     np.save(tmp_path / "seg.npy", flawed)
@@ -244,12 +245,17 @@ def test_cli_correct_with_image(image_corrector, tissue, tmp_path):
     np.save(tmp_path / "small.npy", images[0][:-1])
     base = [sys.executable, "-m", "sklearn_overseg.cli", "correct", "seg.npy",
             "--model", "model.json", "--quiet"]
-    done = subprocess.run(base + ["-o", "out.npy", "--image", "raw.npy"],
+    done = subprocess.run(base + ["-o", "out.npy", "--image", "raw.npy",
+                                  "--report", "review"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     np.testing.assert_array_equal(
         np.load(tmp_path / "out.npy"), image_corrector.correct(flawed, image=images[0])
     )
+    figures = sorted((tmp_path / "review" / "pairs").glob("*.png"))
+    assert figures  # the report draws the raw image as a first row of panels
+    height, width = plt_image.imread(figures[0]).shape[:2]
+    assert height > 0.6 * width
     missing = subprocess.run(base + ["-o", "out2.npy"], cwd=tmp_path,
                              capture_output=True, text=True, timeout=300)
     assert missing.returncode != 0 and "--image" in missing.stderr

@@ -267,3 +267,52 @@ def test_plain_words_column_and_raw_features_behind_a_toggle(case, tmp_path):
     first = next(c for c in cards if "touching cells" in c)
     assert re.search(r"shape changes smoothly across the cut</td><td><b>yes</b>",
                      first)
+
+
+def test_figure_with_the_raw_image_draws_it_first_with_the_pieces_outlined(
+        case, tmp_path, monkeypatch):
+    from matplotlib.colors import to_rgb
+    from matplotlib.figure import Figure
+
+    from sklearn_overseg.datasets import make_tissue_image
+    from sklearn_overseg.review import _figures
+
+    drawn = []
+    monkeypatch.setattr(Figure, "savefig", lambda fig, path: drawn.append(fig))
+    volume = case["volume"]
+    raw = make_tissue_image(volume, random_state=0)
+    record = case["records"][0]
+    _figures.draw_pair(volume, case["corrected"], LabelGeometry.from_volume(volume),
+                       record, (2.0, 1.0, 1.0), tmp_path / "pair.png", image=raw)
+    (fig,) = drawn
+    assert len(fig.axes) == 12  # image, before, after: 4 panels each
+    for ax in fig.axes[:4]:
+        (shown,) = ax.images
+        assert shown.get_array().ndim == 2  # grey values, not label colours
+        assert shown.get_cmap().name == "gray"
+        outlines = {tuple(c.get_edgecolor()[0][:3]) for c in ax.collections}
+        assert outlines <= {to_rgb(_figures._UPPER_COLOUR),
+                            to_rgb(_figures._LOWER_COLOUR)}
+    assert fig.axes[0].get_ylabel() == "image"
+    # the XZ section of the image shows the pair's own signal, not a blank
+    assert np.ptp(fig.axes[3].images[0].get_array()) > 0
+
+
+def test_report_with_the_raw_image_checks_it(case, tmp_path):
+    from sklearn_overseg.datasets import make_tissue_image
+
+    volume = case["volume"]
+    raw = make_tissue_image(volume, random_state=0)
+    page = write_review_report(volume, case["corrected"], case["records"][:1],
+                               tmp_path / "ok", image=raw)
+    (figure,) = (page.parent / "pairs").glob("*.png")
+    height, width = mpimg.imread(figure).shape[:2]
+    assert height > 0.6 * width  # three rows of panels
+    with pytest.raises(ValueError, match="shape"):
+        write_review_report(volume, case["corrected"], case["records"],
+                            tmp_path / "bad", image=raw[:-1])
+    bad = raw.astype(np.float32)
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        write_review_report(volume, case["corrected"], case["records"],
+                            tmp_path / "nan", image=bad)

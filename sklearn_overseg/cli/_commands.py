@@ -177,7 +177,7 @@ def run_correct(args) -> int:
             max_pairs=args.max_pairs, features=scores.features,
             feature_names=scores.feature_names,
             standardised_features=scores.standardised, voxel_size=voxel_size,
-            source=args.input, verbose=0 if quiet else 1,
+            image=image, source=args.input, verbose=0 if quiet else 1,
         )
         print(f"review report: {page}")
     return 0

@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         "same formats; 'raw.npz:raw' picks an array), for a model trained "
         "with image features ('overseg train --images', or "
         "make_pair_pipeline(image=True)), which needs it; label-only models "
-        "(the pretrained ones) ignore it with a warning",
+        "(the pretrained ones) ignore it with a warning; with --report it is "
+        "also drawn beside each pair",
     )
     _overwrite_option(p)
     _assume_labels_option(p)

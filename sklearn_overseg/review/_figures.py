@@ -4,7 +4,10 @@ A pair's figure shows the XY layers above, at and below the gap (or the
 contact) and an XZ section through the pair, before and after correction,
 each label in a fixed random colour except the two pieces, filled and
 outlined in the legend's colours (cyan upper, magenta lower); after
-correction the merged cell is outlined in white. Used by
+correction the merged cell is outlined in white. When the raw image is
+given, a first row shows it in grey at the same places, with the two pieces
+outlined, so that a reviewer can see whether a membrane or a gap in the
+signal separates them. Used by
 :func:`~sklearn_overseg.write_review_report`.
 """
 
@@ -86,8 +89,28 @@ def _pair_layers(record, geometry: LabelGeometry, n_layers: int):
     return [int(np.clip(z, 0, n_layers - 1)) for z in layers], names
 
 
-def draw_pair(volume, corrected, geometry, record, spacing, path) -> None:
-    """Save the before/after figure of one pair (XY layers and an XZ section)."""
+def _grey(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """An image crop scaled to [0, 1] between two intensities (clipped)."""
+    scaled = (np.asarray(values, dtype=np.float32) - low) / max(high - low, 1e-6)
+    return np.clip(scaled, 0.0, 1.0)
+
+
+def _image_panel(ax, values, labels, aspect, upper, lower, low, high) -> None:
+    """Draw the raw image in grey with the two pieces outlined."""
+    ax.imshow(_grey(values, low, high), cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest", aspect=aspect)
+    _outline(ax, labels == upper, _UPPER_COLOUR)
+    _outline(ax, labels == lower, _LOWER_COLOUR)
+
+
+def draw_pair(volume, corrected, geometry, record, spacing, path,
+              image=None) -> None:
+    """Save the before/after figure of one pair (XY layers and an XZ section).
+
+    ``image`` (the raw image, same shape as ``volume``) adds a first row of
+    the signal with the two pieces outlined; its grey scale spans the 1st to
+    99th percentile of the pair's crop.
+    """
     upper, lower = int(record["upper"]), int(record["lower"])
     try:
         box = geometry.union_bbox(upper, lower)
@@ -107,12 +130,25 @@ def draw_pair(volume, corrected, geometry, record, spacing, path) -> None:
     row = int(np.argmax(pair.sum(axis=(0, 2))))
     layers, names = _pair_layers(record, geometry, nz)
 
-    fig = Figure(figsize=(10, 5.2), dpi=72, layout="constrained")
+    rows = [(before, [upper, lower]), (after, merged_labels)]
+    fig = Figure(figsize=(10, 5.2 if image is None else 7.6), dpi=72,
+                 layout="constrained")
     FigureCanvasAgg(fig)
-    axes = fig.subplots(2, 4)
-    for r, (block, highlight) in enumerate(
-        [(before, [upper, lower]), (after, merged_labels)]
-    ):
+    all_axes = fig.subplots(len(rows) + (image is not None), 4)
+    axes = all_axes
+    if image is not None:
+        raw = np.asarray(image[zs, ys, xs])
+        low, high = (float(v) for v in np.percentile(raw, [1, 99]))
+        for c, (z, name) in enumerate(zip(layers, names)):
+            _image_panel(axes[0, c], raw[z - zs.start], before[z - zs.start],
+                         spacing[1] / spacing[2], upper, lower, low, high)
+            axes[0, c].set_title(f"z={z} ({name})", fontsize=10)
+        _image_panel(axes[0, 3], raw[:, row, :], before[:, row, :],
+                     spacing[0] / spacing[2], upper, lower, low, high)
+        axes[0, 3].set_title(f"XZ at y={ys.start + row}", fontsize=10)
+        axes[0, 0].set_ylabel("image", fontsize=11)
+        axes = axes[1:]
+    for r, (block, highlight) in enumerate(rows):
         for c, (z, name) in enumerate(zip(layers, names)):
             ax = axes[r, c]
             _panel(ax, block[z - zs.start], highlight, spacing[1] / spacing[2],
@@ -127,7 +163,7 @@ def draw_pair(volume, corrected, geometry, record, spacing, path) -> None:
                 ax.axhline(z - zs.start - 0.5, color="#ffd400", lw=0.8, ls="--")
         ax.set_title(f"XZ at y={ys.start + row}", fontsize=10)
         axes[r, 0].set_ylabel("before" if r == 0 else "after", fontsize=11)
-    for ax in axes.ravel():
+    for ax in all_axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
     fig.legend(handles=_legend(upper, lower), loc="outside lower center", ncols=3,

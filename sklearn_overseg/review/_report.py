@@ -20,6 +20,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
 
 from .._geometry import LabelGeometry
+from .._image import check_image
 from .._progress import progress
 from .._validation import check_label_volume, check_voxel_size
 from ._decisions import decision_of, is_borderline, review_order, write_decisions
@@ -143,6 +144,7 @@ def _card(r, image, threshold, borderline, features_html) -> str:
         "threshold": [Interval(Real, 0, 1, closed="both")],
         "borderline": [Interval(Real, 0, None, closed="left")],
         "max_pairs": [Interval(Integral, 0, None, closed="left")],
+        "image": ["array-like", None],
         "verbose": ["verbose"],
     },
     prefer_skip_nested_validation=True,
@@ -160,6 +162,7 @@ def write_review_report(
     feature_names: Sequence[str] | None = None,
     standardised_features: np.ndarray | None = None,
     voxel_size=None,
+    image: np.ndarray | None = None,
     source: str | None = None,
     verbose: int = 0,
 ) -> Path:
@@ -188,6 +191,9 @@ def write_review_report(
         Standardised features; the largest in absolute value are shown.
     voxel_size : sequence of 3 float, optional
         Voxel size (z, y, x), for the aspect ratio of the XZ sections.
+    image : ndarray of shape (z, y, x), optional
+        The raw microscope image of ``volume``. Each figure then shows it
+        first, in grey with the two pieces outlined, at the same layers.
     source : str, optional
         Name of the input, shown in the report.
     verbose : int, default=0
@@ -227,6 +233,8 @@ def write_review_report(
         if table is not None and np.shape(table)[0] != len(records):
             raise ValueError(f"{name} needs one row per record ({len(records)}).")
     spacing = check_voxel_size(voxel_size)
+    if image is not None:
+        image = check_image(image, volume)
     out = Path(out_dir)
     (out / "pairs").mkdir(parents=True, exist_ok=True)
 
@@ -241,10 +249,11 @@ def write_review_report(
     to_draw = [r for r in unsure + merged if id(r) in shown]
     for r in progress(to_draw, desc="drawing report", unit="pair",
                       enabled=verbose > 0):
-        image = f"pairs/pair_{r['upper']}_{r['lower']}.png"
-        draw_pair(volume, corrected, geometry, r, spacing, out / image)
+        figure = f"pairs/pair_{r['upper']}_{r['lower']}.png"
+        draw_pair(volume, corrected, geometry, r, spacing, out / figure,
+                  image=image)
         cards[id(r)] = _card(
-            r, image, threshold, borderline,
+            r, figure, threshold, borderline,
             _top_features(r["index"], features, feature_names,
                           standardised_features, str(r.get("kind", "axis"))),
         )
