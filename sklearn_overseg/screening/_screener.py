@@ -201,6 +201,11 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self.one_to_one = one_to_one
         self.n_jobs = n_jobs
 
+    def __setstate__(self, state):
+        # a screener pickled before min_contact_ratio existed keeps every pair
+        state.setdefault("min_contact_ratio", 0.0)
+        super().__setstate__(state)
+
     def validate_settings(self, voxel_size=None) -> tuple[float, float, float]:
         """Check the parameters and a voxel size.
 
