@@ -19,8 +19,8 @@ from skimage.measure import label as connected_pieces
 from sklearn_overseg._geometry import LabelGeometry
 from sklearn_overseg.correction._merging import relabel_volume, resolve_merges
 from sklearn_overseg.metrics import average_precision, variation_of_information
-from sklearn_overseg.screening._axis import match_one_to_one
 from sklearn_overseg.screening._facing_overlaps import RowLookup, facing_overlaps
+from sklearn_overseg.screening._matching import match_one_to_one
 
 __all__ = [
     "cross_sections",

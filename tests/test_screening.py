@@ -290,6 +290,7 @@ def test_bad_volume_of_a_list_is_named_by_position():
         {"max_gap": 4},
         {"rule": "strict"},
         {"min_overlap": 1.5},
+        {"max_noise_cover": -0.1},
         {"min_contact": 0},
         {"padding": -1},
         {"one_to_one": "yes"},

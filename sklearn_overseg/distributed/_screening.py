@@ -136,6 +136,7 @@ def screen_axis_pairs(
         judge,
         min_overlap=settings["min_overlap"],
         one_to_one=settings["one_to_one"],
+        max_noise_cover=settings["max_noise_cover"],
     )
     labels = geometry.labels
     return sorted(

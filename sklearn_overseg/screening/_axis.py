@@ -19,6 +19,7 @@ from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
 from .._geometry import LabelGeometry, RowLookup
 from ._contact import pair_crop
 from ._facing_overlaps import facing_overlaps
+from ._matching import face_covers, match_one_to_one, match_tiers
 
 __all__ = [
     "AxisPair",
@@ -91,40 +92,6 @@ def gap_verdict(
     return True, tuple(int(v) for v in noise)
 
 
-def match_one_to_one(upper: np.ndarray, lower: np.ndarray, order: np.ndarray):
-    """Greedy matching: walk ``order`` (best first), keep a pair if both are free.
-
-    Each label is kept at most once as an upper and at most once as a lower
-    fragment. Returns the kept positions.
-    """
-    used_upper, used_lower, kept = set(), set(), []
-    for i in order:
-        u, v = int(upper[i]), int(lower[i])
-        if u in used_upper or v in used_lower:
-            continue
-        used_upper.add(u)
-        used_lower.add(v)
-        kept.append(int(i))
-    return np.asarray(kept, dtype=np.intp)
-
-
-def _nested_in_gaps(labels, up, low, verdicts) -> np.ndarray:
-    """Flag pairs whose fragment is a noise mask in the gap of a pair they share.
-
-    If ``(a, b)`` is clear with a noise mask ``n`` in its gap, the pairs
-    ``(a, n)`` and ``(n, b)`` are nested inside it; they are matched last.
-    """
-    nested = set()
-    for (ok, noise), u, v in zip(verdicts, labels[up], labels[low]):
-        if ok:
-            nested.update((int(u), n) for n in noise)
-            nested.update((n, int(v)) for n in noise)
-    return np.array(
-        [(int(u), int(v)) in nested for u, v in zip(labels[up], labels[low])],
-        dtype=bool,
-    )
-
-
 @dataclass(frozen=True)
 class AxisPair:
     """A screened axis pair, before its crop is read (rows index the geometry)."""
@@ -146,12 +113,15 @@ def select_axis_pairs(
     *,
     min_overlap: float,
     one_to_one: bool,
+    max_noise_cover: float,
 ) -> list[AxisPair]:
     """Keep the facing pairs that overlap enough, have a clear gap and match.
 
     ``overlaps`` is the output of :func:`facing_overlaps`; ``judge(up, low)``
     returns the :func:`gap_verdict` of each pair of rows (it may run them
     anywhere, in any order, as long as it returns them in order).
+    ``max_noise_cover`` tells layer pieces from gap noise in the matching
+    (see :class:`CandidateScreener`; ``1`` calls every gap mask noise).
     """
     up, low, overlap, last_area, first_area = overlaps
     smaller = np.minimum(last_area[up], first_area[low])
@@ -162,11 +132,13 @@ def select_axis_pairs(
     clear = np.array([ok for ok, _ in verdicts], dtype=bool)
     dice = 2 * overlap / np.maximum(last_area[up] + first_area[low], 1)
     if one_to_one:
-        # Best first: pairs not nested in another pair's gap, larger overlap,
-        # fewer gap layers, smaller labels.
+        # Best first: pairs neither nested in another pair's gap nor skipping a
+        # layer piece, larger overlap, fewer gap layers, smaller labels.
         n_gap = geometry.z_starts[low] - geometry.z_stops[up]
-        nested = _nested_in_gaps(geometry.labels, up, low, verdicts)
-        order = np.lexsort((low, up, n_gap, -overlap, nested))
+        labels = geometry.labels
+        covers = face_covers(labels, up, low, overlap, last_area, first_area, n_gap)
+        tiers = match_tiers(labels, up, low, verdicts, covers, max_noise_cover)
+        order = np.lexsort((low, up, n_gap, -overlap, tiers))
         kept = match_one_to_one(up, low, order[clear[order]])
     else:
         kept = np.flatnonzero(clear)
@@ -239,6 +211,7 @@ def axis_candidates(
     max_gap_occupancy: float,
     max_intrusion: float,
     one_to_one: bool,
+    max_noise_cover: float,
     padding: int,
     voxel_size: tuple[float, float, float],
 ) -> list[Candidate]:
@@ -256,7 +229,12 @@ def axis_candidates(
         ]
 
     pairs = select_axis_pairs(
-        geometry, overlaps, judge, min_overlap=min_overlap, one_to_one=one_to_one
+        geometry,
+        overlaps,
+        judge,
+        min_overlap=min_overlap,
+        one_to_one=one_to_one,
+        max_noise_cover=max_noise_cover,
     )
     return [
         axis_candidate(

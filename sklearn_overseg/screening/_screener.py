@@ -8,6 +8,7 @@ boundary) from :mod:`._contact`.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -75,7 +76,9 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     With ``one_to_one=True`` the matching is greedy by raw overlap (pixels), as
     in the paper; ties go to the pair with fewer gap layers. A pair whose
     fragment is a noise mask inside the gap of another pair with the same
-    partner is matched last, so the noise does not steal that partner. A
+    partner is matched last, so the noise does not steal that partner; a
+    gapped pair that skips a *layer piece* of its cell (see
+    ``max_noise_cover``) is matched after the gap-0 pairs through it. A
     normalised score (Dice, fraction of the smaller mask) is not used for the
     ranking because it favours such small noise masks.
 
@@ -114,6 +117,16 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
     max_intrusion : float in [0, 1], default=0.05
         With ``rule="extended"``, a cell passing through the gap may cover at
         most this fraction of the facing region in each gap layer.
+    max_noise_cover : float in [0, 1], default=0.5
+        With ``min_gap=0``, a mask ``n`` confined to the gap of a pair
+        ``(a, b)`` that covers more than this fraction of one facing mask
+        (``a``'s last or ``b``'s first layer) and more than half this fraction
+        of the other is not noise but a *layer piece* of the cell: the layer is
+        there, an IoU stitcher cut it off. The gapped pair ``(a, b)`` is then
+        matched after the pairs ``(a, n)`` and ``(n, b)``. A noisy
+        partial mask of a missing layer covers far less. ``1`` treats every
+        confined mask as noise; without gap-0 pairs (``min_gap=1``) it has no
+        effect.
     min_contact : int, default=1
         Smallest contact area (voxel faces) of a contact candidate.
     min_contact_ratio : float >= 0, default=0.0
@@ -162,6 +175,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         "min_overlap": [Interval(Real, 0, 1, closed="both")],
         "max_gap_occupancy": [Interval(Real, 0, 1, closed="right")],
         "max_intrusion": [Interval(Real, 0, 1, closed="both")],
+        "max_noise_cover": [Interval(Real, 0, 1, closed="both")],
         "min_contact": [Interval(Integral, 1, None, closed="left")],
         "min_contact_ratio": [Interval(Real, 0, None, closed="left")],
         "padding": [Interval(Integral, 0, None, closed="left")],
@@ -180,6 +194,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         min_overlap: float = 0.1,
         max_gap_occupancy: float = 0.5,
         max_intrusion: float = 0.05,
+        max_noise_cover: float = 0.5,
         min_contact: int = 1,
         min_contact_ratio: float = 0.0,
         padding: int = 2,
@@ -194,17 +209,13 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self.min_overlap = min_overlap
         self.max_gap_occupancy = max_gap_occupancy
         self.max_intrusion = max_intrusion
+        self.max_noise_cover = max_noise_cover
         self.min_contact = min_contact
         self.min_contact_ratio = min_contact_ratio
         self.padding = padding
         self.voxel_size = voxel_size
         self.one_to_one = one_to_one
         self.n_jobs = n_jobs
-
-    def __setstate__(self, state):
-        # a screener pickled before min_contact_ratio existed keeps every pair
-        state.setdefault("min_contact_ratio", 0.0)
-        super().__setstate__(state)
 
     def validate_settings(self, voxel_size=None) -> tuple[float, float, float]:
         """Check the parameters and a voxel size.
@@ -315,6 +326,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
                 min_overlap=self.min_overlap,
                 max_gap_occupancy=self.max_gap_occupancy,
                 max_intrusion=self.max_intrusion,
+                max_noise_cover=self.max_noise_cover,
                 one_to_one=self.one_to_one,
                 **common,
             )
@@ -332,6 +344,15 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             c.meta["z_extents"] = (geometry.z_extent(c.upper),
                                    geometry.z_extent(c.lower))
         return sorted(found, key=lambda c: (c.upper, c.lower))
+
+    def __setstate__(self, state):
+        # a screener pickled before a parameter existed takes its default
+        # (as a saved model file does), so old pickles still screen
+        super().__setstate__(state)
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in self._get_param_names():
+            if name not in self.__dict__:
+                setattr(self, name, defaults[name].default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
