@@ -44,6 +44,7 @@ from bench_common import (
     print_environment,
     quiet,
 )
+from sklearn.base import clone
 from tqdm import tqdm
 
 from sklearn_overseg import available_pretrained, load_pretrained
@@ -214,13 +215,20 @@ class Tally:
 def decide(corrector, flawed: np.ndarray):
     """Screened pairs, the model's decisions and merge-everything decisions.
 
-    The model's decisions are those of ``corrector.predict_merges``.
+    The model's decisions are those of ``corrector.predict_merges``. The
+    pairs are every pair its screener proposes without the tilted model's
+    cheap first stage (``min_contact_ratio``): the pairs that stage leaves out
+    are not merged, and still count as distinct touching pairs.
     """
     records = corrector.predict_merges(flawed)
-    candidates = corrector.screener_.transform([flawed])
-    merged = np.array([r["merged"] for r in records], dtype=bool)
-    check = [[r["upper"], r["lower"]] for r in records]
-    assert check == candidates.pairs.tolist() if len(candidates) else not check
+    screener = corrector.screener_
+    if getattr(screener, "min_contact_ratio", 0):
+        screener = clone(screener).set_params(min_contact_ratio=0.0)
+    candidates = screener.transform([flawed])
+    decided = {(r["upper"], r["lower"]): r["merged"] for r in records}
+    pairs = [tuple(p) for p in candidates.pairs.tolist()]
+    assert set(decided) <= set(pairs)
+    merged = np.array([decided.get(p, False) for p in pairs], dtype=bool)
     _, merged_all = decide_merges(flawed, candidates, np.ones(len(candidates)), 0.5)
     return candidates, merged, np.asarray(merged_all, dtype=bool)
 

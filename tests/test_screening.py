@@ -412,3 +412,34 @@ def test_recovers_splits_of_real_cells(name):
         cands = CandidateScreener().fit_transform(flawed)
         assert recall(cands, truth) == 1.0
         assert len(cands) <= 2 * len(truth)
+
+
+def test_candidates_carry_z_extents_that_decide_reuses(monkeypatch):
+    from dataclasses import replace
+
+    from sklearn_overseg._geometry import LabelGeometry
+    from sklearn_overseg.correction._steps import decide_merges
+    from sklearn_overseg.datasets import make_tissue, oversegment
+
+    truth = make_tissue((24, 64, 64), n_cells=20, random_state=0)
+    flawed, _ = oversegment(truth, 5, random_state=0)
+    cands = CandidateScreener(mode="both").transform(flawed)
+    geometry = LabelGeometry.from_volume(flawed)
+    assert len(cands) > 5
+    for c in cands:
+        assert c.meta["z_extents"] == (
+            geometry.z_extent(c.upper), geometry.z_extent(c.lower)
+        )
+    p = np.random.RandomState(0).rand(len(cands))
+    bare = CandidateSet(replace(c, meta={}) for c in cands)
+    expected = decide_merges(flawed, bare, p, 0.5)  # from the volume's geometry
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("the volume's geometry was computed again")
+
+    monkeypatch.setattr(LabelGeometry, "from_volume", no_second_pass)
+    mapping, merged = decide_merges(flawed, cands, p, 0.5)
+    assert mapping == expected[0] and mapping
+    np.testing.assert_array_equal(merged, expected[1])
+    with pytest.raises(AssertionError, match="computed again"):
+        decide_merges(flawed, bare, p, 0.5)

@@ -143,6 +143,23 @@ def label_z_extents(volume) -> dict[int, tuple[int, int]]:
     }
 
 
+def _recorded_z_extents(candidates) -> dict | None:
+    """The labels' z-extents that the screener recorded in the candidates.
+
+    ``None`` when a candidate has none (built by hand, or not a
+    :class:`CandidateSet`): the volume's geometry is computed instead.
+    """
+    if not isinstance(candidates, CandidateSet) or not len(candidates):
+        return None
+    extents = {}
+    for c in candidates:
+        recorded = c.meta.get("z_extents")
+        if recorded is None:
+            return None
+        extents[int(c.upper)], extents[int(c.lower)] = recorded
+    return extents
+
+
 def unsure_pairs(
     probabilities, threshold: float, abstain: float, out_of_range=None
 ) -> np.ndarray:
@@ -167,17 +184,20 @@ def decide_merges(
     """Label mapping and per-pair merge decisions of one volume's candidates.
 
     ``candidates`` needs ``pairs`` (n, 2) and ``kinds``; ``volume`` is the
-    label volume or its :class:`LabelGeometry`. Pairs flagged ``unsure``
-    (boolean mask) are never merged.
+    label volume or its :class:`LabelGeometry`, whose z-extents are read
+    only when the candidates do not carry those the screener recorded
+    (``meta["z_extents"]``). Pairs flagged ``unsure`` (boolean mask) are
+    never merged.
     """
     probabilities = np.asarray(probabilities, dtype=float).ravel()
     if unsure is not None:
         probabilities = np.where(unsure, -1.0, probabilities)
+    z_extents = _recorded_z_extents(candidates)
     return resolve_merges(
         candidates.pairs,
         probabilities,
         threshold,
-        z_extents=label_z_extents(volume),
+        z_extents=label_z_extents(volume) if z_extents is None else z_extents,
         check_z=np.asarray(candidates.kinds) == "axis",
     )
 

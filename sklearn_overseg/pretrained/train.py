@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
+from sklearn.base import clone
 
 from ..correction import MergeCorrector
 from ..datasets import (
@@ -87,6 +88,12 @@ CROP_FRACTION = (0.5, 0.75)
 #: Networks of the tilted model's seed ensemble (their probabilities are
 #: averaged): one network's seed alone moved held-out F1 by a few points.
 TILTED_ENSEMBLE_SIZE = 5
+#: ``min_contact_ratio`` of the shipped tilted model's screener (set after
+#: training on every touching pair): half the smallest contact ratio (area over
+#: the larger fragment's volume to the 2/3) of the pairs the model merged when
+#: it scored every touching pair of held-out synthetic and real tilted cuts
+#: (``benchmarks/bench_tilted_cascade.py``).
+TILTED_MIN_CONTACT_RATIO = 0.07
 #: Networks of the axis model's seed ensemble: one network's seed alone moved
 #: the distinct-cell gaps merged on real tissue by a few.
 AXIS_ENSEMBLE_SIZE = 5
@@ -272,7 +279,6 @@ def fit_from_candidates(corrector: MergeCorrector, candidates, y) -> MergeCorrec
     cloned as it is, the pair classifier is a fitted clone, and the box of its
     training features is kept for the out-of-range rule.
     """
-    from sklearn.base import clone
 
     from ..correction import fit_feature_range
 
@@ -308,6 +314,10 @@ def train(model: str, out: Path = HERE, seed: int = 0) -> Path:
         corrector.classifier_.set_params(
             **{key.removeprefix("classifier__"): None for key in _PARALLEL_STEPS}
         )
+        # Trained on every touching pair; ships with the cheap first stage
+        # that leaves out pairs it would never merge (RESULTS.md, section 6).
+        corrector.set_params(screener__min_contact_ratio=TILTED_MIN_CONTACT_RATIO)
+        corrector.screener_.set_params(min_contact_ratio=TILTED_MIN_CONTACT_RATIO)
     else:
         from ._axis_recipe import axis_training_candidates
 
@@ -338,7 +348,10 @@ def training_feature_range(corrector: MergeCorrector, model: str, seed: int = 0)
 
     if model == "tilted":
         flawed, _ = tilted_training_volumes(seed)
-        candidates = corrector.screener_.transform(flawed)
+        # every touching pair, as in training (not only those the shipped
+        # screener's first stage keeps)
+        screener = clone(corrector.screener_).set_params(min_contact_ratio=0.0)
+        candidates = screener.transform(flawed)
     else:
         from ._axis_recipe import axis_training_candidates
 

@@ -56,9 +56,16 @@ def contact_pairs(volume) -> tuple[np.ndarray, np.ndarray]:
     return _contact_pairs(volume)
 
 
-def _contact_pairs(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`contact_pairs` without validation."""
-    lows, highs = [], []
+def _contact_pairs(
+    volume: np.ndarray, face_areas=None
+) -> tuple[np.ndarray, ...]:
+    """:func:`contact_pairs` without validation.
+
+    With ``face_areas`` (the physical area of a face normal to z, y and x),
+    also returns each pair's physical contact area, the sum of its faces'
+    areas.
+    """
+    lows, highs, axes = [], [], []
     for axis in range(3):
         if volume.shape[axis] < 2:
             continue
@@ -70,22 +77,35 @@ def _contact_pairs(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a, b = before[touching], after[touching]
         lows.append(np.minimum(a, b))
         highs.append(np.maximum(a, b))
+        if face_areas is not None:
+            axes.append(np.full(len(a), axis, dtype=np.int8))
     if not lows or sum(len(lo) for lo in lows) == 0:
-        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
+        empty = (np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
+        return empty if face_areas is None else (*empty, np.zeros(0))
     low = np.concatenate(lows).astype(np.int64)
     high = np.concatenate(highs).astype(np.int64)
     if int(high.max()) < _PACKABLE_LABEL:
-        keys, areas = np.unique((low << 32) | high, return_counts=True)
+        keys = (low << 32) | high
+        n, values = None, None
+    else:
+        # Huge label values: encode through dense indices of the labels that touch.
+        values, dense = np.unique(np.concatenate([low, high]), return_inverse=True)
+        n = len(values)
+        keys = dense[: len(low)] * n + dense[len(low) :]
+    if face_areas is None:
+        keys, areas = np.unique(keys, return_counts=True)
+    else:
+        keys, inverse, areas = np.unique(
+            keys, return_inverse=True, return_counts=True
+        )
+        weights = np.asarray(face_areas, dtype=float)[np.concatenate(axes)]
+        physical = np.bincount(inverse.ravel(), weights=weights, minlength=len(keys))
+    if n is None:
         pairs = np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1)
-        return pairs, areas.astype(np.int64)
-    # Huge label values: encode through dense indices of the labels that touch.
-    values, dense = np.unique(np.concatenate([low, high]), return_inverse=True)
-    n = len(values)
-    keys, areas = np.unique(
-        dense[: len(low)] * n + dense[len(low) :], return_counts=True
-    )
-    pairs = np.stack([values[keys // n], values[keys % n]], axis=1)
-    return pairs.astype(np.int64), areas.astype(np.int64)
+    else:
+        pairs = np.stack([values[keys // n], values[keys % n]], axis=1)
+    out = pairs.astype(np.int64), areas.astype(np.int64)
+    return out if face_areas is None else (*out, physical)
 
 
 def _shifted(volume: np.ndarray, axis: int, start: int) -> np.ndarray:
@@ -127,6 +147,30 @@ def pair_crop(
     return crop
 
 
+def contact_per_larger(
+    volume: np.ndarray,
+    geometry: LabelGeometry,
+    pairs: np.ndarray,
+    areas: np.ndarray,
+    voxel_size,
+) -> np.ndarray:
+    """Contact area of each pair over its larger fragment's volume to the 2/3.
+
+    ``areas`` are physical contact areas; volumes are counted within each
+    label's bounding box (each label once), in physical units. The same
+    quantity as :class:`~sklearn_overseg.ContactFeatures`'s
+    ``contact_per_larger``, free of units and cell size.
+    """
+    voxel = float(np.prod(voxel_size))
+    rows = np.searchsorted(geometry.labels, pairs)
+    needed = np.unique(rows)
+    counts = np.zeros(len(geometry), dtype=float)
+    for row in needed:
+        counts[row] = np.count_nonzero(label_mask(volume, geometry, row))
+    larger = counts[rows].max(axis=1) * voxel
+    return np.asarray(areas, dtype=float) / larger ** (2 / 3)
+
+
 def contact_candidates(
     volume: np.ndarray,
     geometry: LabelGeometry,
@@ -135,15 +179,27 @@ def contact_candidates(
     min_contact: int,
     padding: int,
     voxel_size: tuple[float, float, float],
+    min_contact_ratio: float = 0.0,
 ) -> list[Candidate]:
     """Contact candidates of one validated volume, sorted by (smaller, larger) label.
 
     Each candidate's crop covers the pair's union bounding box with code
     ``UPPER`` on the smaller label and ``LOWER`` on the larger one; ``gap`` is
-    ``None`` and ``score`` the contact area in voxel faces.
+    ``None`` and ``score`` the contact area in voxel faces. Pairs whose
+    :func:`contact_per_larger` is below ``min_contact_ratio`` are left out
+    (no crop is made for them).
     """
-    pairs, areas = _contact_pairs(volume)
-    keep = areas >= min_contact
+    if min_contact_ratio > 0:
+        size = np.asarray(voxel_size, dtype=float)
+        faces = [float(np.prod(np.delete(size, axis))) for axis in range(3)]
+        pairs, areas, physical = _contact_pairs(volume, faces)
+        keep = areas >= min_contact
+        keep[keep] = contact_per_larger(
+            volume, geometry, pairs[keep], physical[keep], size
+        ) >= min_contact_ratio
+    else:
+        pairs, areas = _contact_pairs(volume)
+        keep = areas >= min_contact
     candidates = []
     masks: dict = {}  # the smaller label's mask, kept while its pairs come
     for (low, high), area in zip(pairs[keep], areas[keep]):

@@ -84,7 +84,18 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
 
     **Contact candidates**. Every pair of labels that share at least
     ``min_contact`` voxel faces (``upper`` = smaller label, ``lower`` = larger
-    label, ``gap=None``), for tilted splits drawn by 3D models.
+    label, ``gap=None``), for tilted splits drawn by 3D models. With
+    ``min_contact_ratio``, a cheap first stage of a cascade leaves out the
+    pairs whose contact is small for the larger fragment: contact area over
+    the larger fragment's volume to the power 2/3 (in physical units; the
+    ``contact_per_larger`` feature of :class:`~sklearn_overseg.ContactFeatures`)
+    below ``min_contact_ratio``. A plane cut through a cell leaves a contact
+    that spans a whole cross-section of the cell: a ball cut in two halves
+    gives 1.9, a cut square across the middle of a rod (a thin neurite) 0.125
+    when the rod is 40 diameters long and 0.068 at 100 diameters, a tilted cut
+    more; a small facet between a large cell and a neighbour gives far less.
+    Pairs left out are never resliced or scored: the expensive pair features
+    are spent on pairs a tilted model could merge.
 
     Parameters
     ----------
@@ -118,6 +129,15 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         effect.
     min_contact : int, default=1
         Smallest contact area (voxel faces) of a contact candidate.
+    min_contact_ratio : float >= 0, default=0.0
+        Smallest contact area of a contact candidate relative to its larger
+        fragment, ``area / volume ** (2 / 3)`` in physical units (see above).
+        ``0`` keeps every touching pair. The pretrained ``tilted`` model
+        screens with ``0.07``, half the smallest ratio among the pairs it
+        merged when it scored every touching pair of held-out synthetic and
+        real tilted cuts (0.14, a thin neurite of the EM volume cut across;
+        ``benchmarks/RESULTS.md``, section 6). Set ``0`` for long thin
+        processes (neurites of large EM volumes), which the model never saw.
     padding : int, default=2
         Pixels added around each crop in y and x (clipped to the volume).
     voxel_size : float, sequence of 3 floats or None, default=None
@@ -157,6 +177,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         "max_intrusion": [Interval(Real, 0, 1, closed="both")],
         "max_noise_cover": [Interval(Real, 0, 1, closed="both")],
         "min_contact": [Interval(Integral, 1, None, closed="left")],
+        "min_contact_ratio": [Interval(Real, 0, None, closed="left")],
         "padding": [Interval(Integral, 0, None, closed="left")],
         "voxel_size": [None, Interval(Real, 0, None, closed="neither"), "array-like"],
         "one_to_one": ["boolean"],
@@ -175,6 +196,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         max_intrusion: float = 0.05,
         max_noise_cover: float = 0.5,
         min_contact: int = 1,
+        min_contact_ratio: float = 0.0,
         padding: int = 2,
         voxel_size=None,
         one_to_one: bool = True,
@@ -189,6 +211,7 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
         self.max_intrusion = max_intrusion
         self.max_noise_cover = max_noise_cover
         self.min_contact = min_contact
+        self.min_contact_ratio = min_contact_ratio
         self.padding = padding
         self.voxel_size = voxel_size
         self.one_to_one = one_to_one
@@ -312,10 +335,14 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             found += [
                 c
                 for c in contact_candidates(
-                    volume, geometry, min_contact=self.min_contact, **common
+                    volume, geometry, min_contact=self.min_contact,
+                    min_contact_ratio=self.min_contact_ratio, **common,
                 )
                 if frozenset((c.upper, c.lower)) not in seen
             ]
+        for c in found:  # the decision step needs them; no second pass
+            c.meta["z_extents"] = (geometry.z_extent(c.upper),
+                                   geometry.z_extent(c.lower))
         return sorted(found, key=lambda c: (c.upper, c.lower))
 
     def __setstate__(self, state):
