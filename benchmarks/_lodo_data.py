@@ -158,15 +158,23 @@ def axis_test(truth: np.ndarray, seeds) -> list[dict]:
 
     ``bench_synthesized.damage``: a quarter of the cells split by one missing
     layer, noisy masks, shrinkage, 10% of the cells in distinct-cell gaps
-    (half the simulator's, half ``make_hard_negatives``).
+    (half the simulator's, half ``make_hard_negatives``). ``cands``: the
+    pairs of :data:`AXIS_SCREENER` (gaps of 1-2 layers, the single-pipeline
+    recipes'); ``rcands``: those of the shipped axis model's screener (gap-0
+    pairs too, ``_lodo_routed.ROUTED_SCREENER``), which ``correct`` scores.
     """
+    from _lodo_routed import ROUTED_SCREENER
+
     cases = []
     for seed in seeds:
         flawed, pairs, hard, n_sim = damage(truth, seed=seed)
         cands = AXIS_SCREENER.transform([flawed])
+        rcands = ROUTED_SCREENER.transform([flawed])
         cases.append(dict(flawed=flawed, truth=truth, pairs=pairs, hard=hard,
                           n_sim=n_sim, cands=cands,
-                          y=label_candidates(cands, [flawed], [truth])))
+                          y=label_candidates(cands, [flawed], [truth]),
+                          rcands=rcands,
+                          ry=label_candidates(rcands, [flawed], [truth])))
     return cases
 
 

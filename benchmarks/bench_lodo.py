@@ -12,7 +12,13 @@ the tilted model (random plane cuts, every touching pair) are scored.
 
 Recipes (rows):
 
-* ``shipped (zero-shot)``: the pretrained model as it is;
+* ``shipped (zero-shot)``: the pretrained model as it is, scored exactly as
+  ``correct()`` scores (``MergeCorrector.score_pairs`` then ``decide``: the
+  axis model's screener with gap-0 pairs, its routes, training range and
+  review band; checked against ``predict_merges`` on one damage per file);
+* ``shipped, calibrated (isotonic|sigmoid) on the other real files`` (axis):
+  the same after ``MergeCorrector.calibrate`` (each route on its own pairs)
+  on the simulator's damage of the fold's training real files;
 * ``recipe, synthetic only``: the shipped recipe's training tissues, retrained
   here with this run's settings (a baseline for the rows below);
 * ``+ real (absolute)``: plus the other real ground truths, the paper's
@@ -22,7 +28,19 @@ Recipes (rows):
   (``make_randomized_tissue``, seeds from 0);
 * ``+ real + randomised (relative, balanced)``: the same with the classes
   weighed equally in the loss (axis only; the tilted recipe already weighs
-  its rare true splits 5 times).
+  its rare true splits 5 times);
+* ``routed, synthetic only`` / ``routed + real`` / ``routed + real, balanced
+  per source`` (axis): the shipped routed recipe (gap ensemble and stitch
+  ensemble, ``gapped="both"``, training range; ``_lodo_routed.py``) at this
+  run's size, on the recipe's synthetic pairs, plus the other real files'
+  axis and stitch damage, plus each real file's classes weighed equally,
+  and the same with the real files in the gap ensemble only (the stitch
+  ensemble, which vetoes gapped pairs, stays synthetic).
+
+The single-pipeline rows score the pairs of ``CandidateScreener(max_gap=2)``
+(gaps of 1-2 layers); the shipped, calibrated and routed rows those of the
+shipped axis screener, which also proposes gap-0 pairs (more pairs, the same
+damage).
 
 Features are computed once per pair and units; each fold refits only the
 topology normalisation, the scaler and the classifier (seed ensemble of
@@ -67,12 +85,22 @@ from sklearn_overseg.pretrained.train import seed_ensemble
 
 RECIPES = (
     "shipped (zero-shot)",
+    "shipped, calibrated (isotonic) on the other real files",
+    "shipped, calibrated (sigmoid) on the other real files",
     "recipe, synthetic only",
     "+ real (absolute)",
     "+ real (relative)",
     "+ real + randomised (relative)",
     "+ real + randomised (relative, balanced)",
+    "routed, synthetic only",
+    "routed + real",
+    "routed + real, balanced per source",
+    "routed + real in the gap route only, balanced per source",
 )
+CALIBRATED = {RECIPES[1]: "isotonic", RECIPES[2]: "sigmoid"}
+AXIS_BALANCED = "+ real + randomised (relative, balanced)"
+#: Labels of each case's pairs: ``cands`` (1-2 layer gaps), ``rcands``.
+LABELS = {"cands": "y", "rcands": "ry"}
 #: Targets per model: (F1, precision or None, distinct merged %).
 TARGETS = {"axis": (0.97, 0.99, 2.0), "tilted": (0.95, None, 1.0)}
 ECE_TARGET = 0.05
@@ -188,30 +216,58 @@ def shipped(model: str):
     return _SHIPPED[model]
 
 
-def shipped_proba(model: str, X: np.ndarray, names) -> np.ndarray:
-    """The shipped model's probabilities from cached absolute features."""
-    shipped_clf = shipped(model).classifier_
-    topo = dict(shipped_clf.named_steps["features"].transformer_list)["topology"]
-    cols = [i for i, n in enumerate(names) if n.startswith("topology__")]
-    X = np.array(X, dtype=np.float32)
-    X[:, cols] = np.clip((X[:, cols] - topo.center_) / topo.scale_, -10, 10)
-    return shipped_clf[-2:].predict_proba(X)[:, 1]
+def corrector_decisions(corrector, case: dict, key: str):
+    """Probabilities and merges of one case as ``correct()`` makes them.
+
+    ``score_pairs`` (a routed model: each route its pairs, gapped pairs the
+    smaller of both ensembles; the training range flags pairs outside it)
+    then ``decide`` (threshold, review band, out-of-range pairs unsure).
+    """
+    cands = case[key]
+    if not len(cands):
+        return np.zeros(0), np.zeros(0, bool)
+    scores = corrector.score_pairs(cands, return_features=True)
+    return scores.probabilities, corrector.decide(case["flawed"], cands, scores).merged
+
+
+def check_predict_merges(corrector, case: dict, key: str, merged) -> None:
+    """Fail unless ``merged`` are the pairs ``predict_merges`` merges."""
+    expected = {(r["upper"], r["lower"]) for r in corrector.predict_merges(
+        case["flawed"]) if r["merged"]}
+    got = {tuple(p) for p in case[key].pairs[merged].tolist()} if len(
+        case[key]) else set()
+    if got != expected:
+        raise AssertionError(f"benchmark merges {sorted(got)} differ from "
+                             f"predict_merges' {sorted(expected)}")
+    log(f"same {len(got)} merged pairs as predict_merges")
+
+
+def decided(model: str, cases, probas, key: str = "cands", out_of_range=None):
+    """``(p, merged)`` per case by the shipped model's decision step.
+
+    Its threshold (axis 0.5, tilted 0.7) and review band; ``out_of_range``
+    (one mask per case) makes those pairs unsure.
+    """
+    out_of_range = out_of_range or [None] * len(cases)
+    return [
+        (p, shipped(model).decide(case["flawed"], case[key], p,
+                                  out_of_range=o).merged
+         if len(case[key]) else np.zeros(0, bool))
+        for case, p, o in zip(cases, probas, out_of_range)
+    ]
 
 
 # ------------------------------------------------------------------ scoring
-def score(model: str, cases, probas) -> dict:
-    """Merge scores, distinct cells merged and ECE over one set's cases."""
+def score(model: str, cases, results, key: str = "cands") -> dict:
+    """Merge scores, distinct cells merged and ECE over one set's cases.
+
+    ``results``: ``(probabilities, merged)`` of each case's ``key`` pairs.
+    """
     tally, ys, ps = Tally(), [], []
-    for case, p in zip(cases, probas):
-        cands = case["cands"]
-        if len(cands):
-            # the shipped model's decision step and threshold (axis 0.5, tilted 0.7)
-            merged = shipped(model).decide(case["flawed"], cands, p).merged
-        else:
-            merged = np.zeros(0, bool)
-        tally.add(case["flawed"], case["truth"], case["pairs"], case["hard"], cands,
-                  merged, merged, case["n_sim"])
-        ys.append(case["y"])
+    for case, (p, merged) in zip(cases, results):
+        tally.add(case["flawed"], case["truth"], case["pairs"], case["hard"],
+                  case[key], merged, merged, case["n_sim"])
+        ys.append(case[LABELS[key]])
         ps.append(p)
     s = merge_scores(np.concatenate(tally.truth), np.concatenate(tally.merged))
     if model == "axis":
@@ -219,7 +275,15 @@ def score(model: str, cases, probas) -> dict:
     else:
         made, merged_n = tally.negatives, tally.negatives_merged
     y, p = np.concatenate(ys), np.concatenate(ps)
-    return {
+    extra = {}
+    if key == "rcands":  # wrong merges of distinct cells: gap 0 or gapped
+        from _lodo_routed import touching
+
+        t = np.concatenate([touching(c[key]) for c in cases])
+        m = np.concatenate([r[1] for r in results]) & (y == 0)
+        extra["by_gap"] = (int((t & (y == 0)).sum()), int((m & t).sum()),
+                           int((m & ~t).sum()), int((~t & (y == 0)).sum()))
+    return {**extra,
         "pairs": f"{len(np.concatenate(tally.truth))} / {len(y)}",
         "precision": s["precision"], "recall": s["recall"], "f1": s["f1"],
         "distinct": 100 * merged_n / max(made, 1),
@@ -234,6 +298,70 @@ def meets(model: str, r: dict) -> str:
     if p_min is not None:
         ok.insert(1, r["precision"] >= p_min)
     return f"{sum(ok)}/{len(ok)}"
+
+
+class RoutedRows:
+    """The axis rows scored on the shipped screener's pairs, per fold.
+
+    ``shipped, calibrated ...``: the shipped corrector recalibrated
+    (``MergeCorrector.calibrate``, isotonic or sigmoid, each route on its
+    pairs) on the
+    simulator's damage of the fold's training real files; ``routed ...``:
+    the shipped routed recipe (``_lodo_routed.RoutedHead``) trained at this
+    run's size on the synthetic recipe's pairs, plus the training real files
+    (``+ real``), plus their classes weighed equally per file (``balanced
+    per source``).
+    """
+
+    def __init__(self, real: dict, cfg: dict, tests: dict, networks: int):
+        import _lodo_routed as routed
+
+        self.real, self.tests, self.routed = real, tests, routed
+        fz, self.blocks, self.cases = routed.routed_data(
+            real, cfg["synth_rounds"], cfg["real_rounds"], tests)
+        log("axis: routed features done: " + str(
+            {s: len(y) for s, (_, _, y) in self.blocks.items()}))
+        topo = [i for i, n in enumerate(fz.names)
+                if n.startswith("topology__") and n not in _BINARY]
+        self.head = routed.RoutedHead(topo, fz.n_gap, networks, TopologyNormalizer)
+        self.synthetic = routed.fit_routed(self.blocks, ["synthetic"], self.head,
+                                           balanced=False)
+
+    def fold(self, others) -> dict:
+        """Fitted models of one fold (trained on ``others`` real files)."""
+        import copy
+
+        from bench_common import quiet
+
+        models = {}
+        for recipe, method in CALIBRATED.items():
+            models[recipe] = copy.deepcopy(shipped("axis"))
+            with quiet():
+                models[recipe].calibrate([self.real[o] for o in others],
+                                         method=method)
+        sources = ["synthetic", *others]
+        return {
+            **models,
+            RECIPES[-4]: self.synthetic,
+            RECIPES[-3]: self.routed.fit_routed(self.blocks, sources, self.head,
+                                                balanced=False),
+            RECIPES[-2]: self.routed.fit_routed(self.blocks, sources, self.head,
+                                                balanced=True),
+            RECIPES[-1]: self.routed.fit_routed(self.blocks, sources, self.head,
+                                                balanced=True, stitch_real=False),
+        }
+
+    def results(self, models: dict, name: str):
+        """``(recipe, [(p, merged) per case])`` of each model on set ``name``."""
+        cases = self.tests[name]
+        for recipe, fitted in models.items():
+            if recipe in CALIBRATED:
+                yield recipe, [corrector_decisions(fitted, c, "rcands")
+                               for c in cases]
+                continue
+            scored = [fitted.predict(X, t) for X, t in self.cases[name]]
+            yield recipe, decided("axis", cases, [p for p, _ in scored], "rcands",
+                                  [o for _, o in scored])
 
 
 # ----------------------------------------------------------------- protocol
@@ -333,6 +461,7 @@ def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
 
     rows = []
     synthetic_only = fit("absolute", ["synthetic"])
+    routed = RoutedRows(real, cfg[model], tests, networks) if model == "axis" else None
     folds = [*real, "all real"]
     for fold in folds:
         others = [r for r in real if r != fold]
@@ -344,20 +473,58 @@ def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
             "recipe, synthetic only": (synthetic_only, "absolute"),
         }
         if model == "axis":
-            fitted[RECIPES[-1]] = (fit("relative", ["synthetic", "randomised", *others],
-                                       balanced=True), "relative")
+            fitted[AXIS_BALANCED] = (fit(
+                "relative", ["synthetic", "randomised", *others], balanced=True),
+                "relative")
         sets = [fold] if fold in real else [s for s in tests if s not in real]
+        key = "rcands" if model == "axis" else "cands"
+        fold_routed = routed.fold(others) if routed is not None else {}
         for name in sets:
-            rows.append((name, RECIPES[0], score(model, tests[name], [
-                shipped_proba(model, X, names) if len(X) else np.zeros(0)
-                for X in cases["absolute"][name]])))
+            start_row = len(rows)
+            results = [corrector_decisions(shipped(model), c, key)
+                       for c in tests[name]]
+            if name in real:  # the benchmark's path is correct()'s
+                check_predict_merges(shipped(model), tests[name][0], key,
+                                     results[0][1])
+            rows.append((name, RECIPES[0], score(model, tests[name], results, key)))
             for recipe in [r for r in RECIPES[1:] if r in fitted]:
                 clf, units = fitted[recipe]
-                rows.append((name, recipe, score(model, tests[name],
-                                                 proba(clf, units, name))))
+                rows.append((name, recipe, score(model, tests[name], decided(
+                    model, tests[name], proba(clf, units, name)))))
+            for recipe, results in routed.results(fold_routed, name) if (
+                    routed is not None) else []:
+                rows.append((name, recipe, score(model, tests[name], results,
+                                                 "rcands")))
+            rows[start_row:] = sorted(rows[start_row:],
+                                      key=lambda row: RECIPES.index(row[1]))
         log(f"{model}: fold {fold} done")
     log(f"{model}: {time.perf_counter() - start:.0f} s")
     return rows
+
+
+def gap_table(rows) -> str:
+    """Wrong merges of the shipped axis model, gap-0 pairs against gapped ones."""
+    return markdown_table(
+        ["set", "distinct gap-0 pairs screened", "merged", "distinct gapped "
+         "pairs screened", "merged"],
+        [[name, r["by_gap"][0], r["by_gap"][1], r["by_gap"][3], r["by_gap"][2]]
+         for name, recipe, r in rows if recipe == RECIPES[0]])
+
+
+def untouched_table(real: dict) -> str:
+    """Merges of the shipped axis model on the untouched ground truths."""
+    import _lodo_data as data
+
+    volumes = [*real.items()] + [
+        (f"{family} ({k})", vol) for family in data.FAMILIES
+        for k, vol in enumerate(data.family_volumes(family))]
+    out = []
+    for name, vol in volumes:
+        records = shipped("axis").predict_merges(vol)
+        out.append([name, len(records), sum(r["merged"] for r in records),
+                    sum(r["decision"] == "unsure" for r in records)])
+    return markdown_table(["ground truth", "pairs screened", "merged (all wrong)",
+                           "unsure"], out)
 
 
 def detail_table(model: str, rows) -> str:
@@ -423,6 +590,11 @@ def main(argv=None) -> None:
         print(summary_table(model, rows, real))
         print(f"\n### {model} model: per left-out set\n")
         print(detail_table(model, rows) + "\n")
+        if model == "axis":
+            print("### shipped axis model: wrong merges by gap (distinct cells)\n")
+            print(gap_table(rows) + "\n")
+            print("### shipped axis model on the untouched ground truths\n")
+            print(untouched_table(real) + "\n")
 
 
 if __name__ == "__main__":

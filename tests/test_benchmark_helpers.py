@@ -193,3 +193,53 @@ def test_lodo_cached_features_match_the_shipped_pipeline_features():
             and n not in ("topology__quadratic_won", "topology__unimodal")]
     normalised = TopologyNormalizer(cols).fit(cached).transform(cached)
     np.testing.assert_allclose(normalised, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_lodo_routed_head_matches_the_routed_classifier():
+    """bench_lodo's routed recipe on cached features = GapRoutedClassifier's own:
+    same probabilities (gap-0 pairs by the stitch route, gapped pairs the
+    smaller of both) and the same training range as ``fit_feature_range``."""
+    from _lodo_routed import RoutedFeaturizer, RoutedHead, routed_pairs
+    from bench_lodo import _BINARY, TopologyNormalizer
+
+    from sklearn_overseg import (
+        FragmentExtentFeatures,
+        GapRoutedClassifier,
+        make_pair_pipeline,
+    )
+    from sklearn_overseg.correction import fit_feature_range
+    from sklearn_overseg.datasets import make_tissue
+    from sklearn_overseg.pretrained.train import seed_ensemble
+
+    vol = make_tissue((32, 96, 96), n_cells=40, random_state=0)
+    cands, y = routed_pairs(vol, rounds=1, seed=0)
+    fz = RoutedFeaturizer(cands)
+    X, t = fz.transform(cands)
+    assert t.any() and (~t).any()
+    reference = GapRoutedClassifier(
+        stitch=make_pair_pipeline(seed_ensemble(1), extent=FragmentExtentFeatures()),
+        gaps=make_pair_pipeline(seed_ensemble(1)),
+        stitch_pairs="all", gapped="both",
+    ).fit(cands, y)
+    topo = [i for i, n in enumerate(fz.names)
+            if n.startswith("topology__") and n not in _BINARY]
+    head = RoutedHead(topo, fz.n_gap, 1, TopologyNormalizer).fit(
+        (X, y), (X[~t], y[~t]), (X, t))
+    proba, outside = head.predict(X, t)
+    np.testing.assert_allclose(proba, reference.predict_proba(cands)[:, 1],
+                               atol=2e-3)
+    assert not outside.any()  # the training pairs lie inside their own box
+    box = fit_feature_range(reference, cands)
+    np.testing.assert_allclose(head.range_.low_, box.low_, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(head.range_.high_, box.high_, rtol=1e-4, atol=1e-4)
+
+
+def test_lodo_balanced_rows_weigh_each_class_equally():
+    from _lodo_routed import balanced_rows
+
+    rng = np.random.RandomState(0)
+    y = np.array([1] * 18 + [0] * 2)
+    rows = balanced_rows(y, rng)
+    assert len(rows) == 20 and (y[rows] == 0).sum() == 10
+    assert set(np.flatnonzero(y == 0)) <= set(rows)  # every minority row kept
+    assert len(balanced_rows(np.ones(9, int), rng)) == 4  # one class: half

@@ -166,3 +166,33 @@ def test_the_stitch_classifier_learns_from_the_chosen_pairs(stitched_pairs,
     seen = clf.stitch_.named_steps["scale"].n_samples_seen_
     assert seen == (touching.sum() if stitch_pairs == "touching" else len(X))
     assert clf.gaps_.named_steps["scale"].n_samples_seen_ == (~touching).sum()
+
+
+@pytest.mark.parametrize("gapped", ["gaps", "both"])
+def test_the_stitch_route_is_calibrated_on_the_pairs_it_judges(stitched_pairs,
+                                                               gapped):
+    """With gapped='both' the stitch route bounds the gapped pairs too: it is
+    calibrated on every pair, so volumes without a gap-0 pair still
+    calibrate it (a calibrator fit on a handful of gap-0 pairs vetoed every
+    gapped pair of held-out tissue, benchmarks/RESULTS.md section 7)."""
+    import warnings
+
+    from sklearn_overseg.correction._calibration import calibrate_classifier
+    from sklearn_overseg.models import split_by_route
+
+    X, y = stitched_pairs
+    clf = logistic_routing(stitch_pairs="all", gapped=gapped).fit(X, y)
+    touching = clf.route(X)
+    routes = split_by_route(clf, X, y)
+    assert [model for model, _, _ in routes] == [clf.stitch_, clf.gaps_]
+    judged = len(X) if gapped == "both" else touching.sum()
+    assert [len(p) for _, p, _ in routes] == [judged, (~touching).sum()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        calibrate_classifier(clf, X[~touching], y[~touching], "sigmoid")
+    assert not [w for w in caught if "uncalibrated" in str(w.message)]
+    stitch_model = type(clf.stitch_[-1]).__name__
+    # a stitch route that judges no gapped pair has nothing to learn from them
+    assert stitch_model == ("CalibratedClassifierCV" if gapped == "both"
+                            else "LogisticRegression")
+    assert type(clf.gaps_[-1]).__name__ == "CalibratedClassifierCV"

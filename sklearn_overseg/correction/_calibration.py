@@ -87,7 +87,9 @@ def calibrate_classifier(classifier, candidates, labels, method: str) -> None:
     The final model (without a previous calibrator) is frozen and wrapped in
     a ``CalibratedClassifierCV`` fitted on the pairs' model inputs. A
     :class:`~sklearn_overseg.models.GapRoutedClassifier` calibrates each of
-    its pipelines on the pairs it decides.
+    its pipelines on the pairs it decides (``split_by_route``: with
+    ``gapped="both"`` the stitch pipeline on every pair, as it bounds the
+    gapped pairs' probability too).
     """
     if isinstance(classifier, GapRoutedClassifier):
         routes = split_by_route(classifier, candidates, labels)

@@ -197,13 +197,17 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
 def split_by_route(classifier, X: CandidateSet, y) -> list[tuple]:
     """``(pair classifier, pairs, labels)`` for each classifier that decides pairs.
 
-    A :class:`GapRoutedClassifier` gives its fitted ``stitch_`` classifier the
-    gap-0 pairs and ``gaps_`` the others; any other classifier gets them all.
-    Routes without a pair are left out.
+    A :class:`GapRoutedClassifier` gives its fitted ``gaps_`` classifier the
+    gapped pairs and ``stitch_`` the gap-0 pairs, or every pair with
+    ``gapped="both"`` (its probability then bounds that of the gapped pairs
+    too, so calibrating or fine-tuning it on the gap-0 pairs alone would
+    change the gapped pairs' decisions by what it learnt from other pairs).
+    Any other classifier gets them all. Routes without a pair are left out.
     """
     y = np.asarray(y)
     if not isinstance(classifier, GapRoutedClassifier):
         return [(classifier, X, y)]
     touching = classifier.route(X)
-    routes = [(classifier.stitch_, touching), (classifier.gaps_, ~touching)]
+    judged = np.ones_like(touching) if classifier.gapped == "both" else touching
+    routes = [(classifier.stitch_, judged), (classifier.gaps_, ~touching)]
     return [(model, X[rows], y[rows]) for model, rows in routes if rows.any()]
