@@ -16,6 +16,10 @@ Recipes (rows):
   ``correct()`` scores (``MergeCorrector.score_pairs`` then ``decide``: the
   axis model's screener with gap-0 pairs, its routes, training range and
   review band; checked against ``predict_merges`` on one damage per file);
+* ``shipped, gapped pairs only (screener min_gap=1)`` (axis): the same
+  model on the pairs of its screener without gap-0 pairs, what a user whose
+  volume was not stitched from 2D slices can ask for
+  (``corrector.screener_.set_params(min_gap=1)``);
 * ``shipped, calibrated (isotonic|sigmoid) on the other real files`` (axis):
   the same after ``MergeCorrector.calibrate`` (each route on its own pairs)
   on the simulator's damage of the fold's training real files;
@@ -64,6 +68,7 @@ and 16 min for the tilted model (every touching pair is resliced);
 from __future__ import annotations
 
 import argparse
+import copy
 import sys
 import time
 
@@ -85,6 +90,7 @@ from sklearn_overseg.pretrained.train import seed_ensemble
 
 RECIPES = (
     "shipped (zero-shot)",
+    "shipped, gapped pairs only (screener min_gap=1)",
     "shipped, calibrated (isotonic) on the other real files",
     "shipped, calibrated (sigmoid) on the other real files",
     "recipe, synthetic only",
@@ -97,7 +103,8 @@ RECIPES = (
     "routed + real, balanced per source",
     "routed + real in the gap route only, balanced per source",
 )
-CALIBRATED = {RECIPES[1]: "isotonic", RECIPES[2]: "sigmoid"}
+GAPPED_ONLY = RECIPES[1]
+CALIBRATED = {RECIPES[2]: "isotonic", RECIPES[3]: "sigmoid"}
 AXIS_BALANCED = "+ real + randomised (relative, balanced)"
 #: Labels of each case's pairs: ``cands`` (1-2 layer gaps), ``rcands``.
 LABELS = {"cands": "y", "rcands": "ry"}
@@ -329,8 +336,6 @@ class RoutedRows:
 
     def fold(self, others) -> dict:
         """Fitted models of one fold (trained on ``others`` real files)."""
-        import copy
-
         from bench_common import quiet
 
         models = {}
@@ -439,12 +444,15 @@ def featurize(model: str, train: dict, tests: dict):
     return blocks, cases, fz.names
 
 
-def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
-    """Rows ``(set, recipe, scores)`` of one model."""
+def run_model(model: str, real: dict, cfg: dict, networks: int,
+              shipped_only: bool = False) -> list:
+    """Rows ``(set, recipe, scores)`` of one model (the shipped rows only)."""
     start = time.perf_counter()
     train, tests = pair_data(model, real, cfg)
     n_pairs = {s: len(y) for s, (_, y) in train.items()}
     log(f"{model}: pairs made in {time.perf_counter() - start:.0f} s: {n_pairs}")
+    if shipped_only:
+        return shipped_rows(model, real, tests)
     blocks, cases, names = featurize(model, train, tests)
     topo_cols = [i for i, n in enumerate(names)
                  if n.startswith("topology__") and n not in _BINARY]
@@ -477,16 +485,10 @@ def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
                 "relative", ["synthetic", "randomised", *others], balanced=True),
                 "relative")
         sets = [fold] if fold in real else [s for s in tests if s not in real]
-        key = "rcands" if model == "axis" else "cands"
         fold_routed = routed.fold(others) if routed is not None else {}
         for name in sets:
             start_row = len(rows)
-            results = [corrector_decisions(shipped(model), c, key)
-                       for c in tests[name]]
-            if name in real:  # the benchmark's path is correct()'s
-                check_predict_merges(shipped(model), tests[name][0], key,
-                                     results[0][1])
-            rows.append((name, RECIPES[0], score(model, tests[name], results, key)))
+            rows.extend(shipped_rows(model, real, {name: tests[name]}))
             for recipe in [r for r in RECIPES[1:] if r in fitted]:
                 clf, units = fitted[recipe]
                 rows.append((name, recipe, score(model, tests[name], decided(
@@ -499,6 +501,26 @@ def run_model(model: str, real: dict, cfg: dict, networks: int) -> list:
                                       key=lambda row: RECIPES.index(row[1]))
         log(f"{model}: fold {fold} done")
     log(f"{model}: {time.perf_counter() - start:.0f} s")
+    return rows
+
+
+def shipped_rows(model: str, real: dict, tests: dict) -> list:
+    """The shipped model's rows of each test set, scored as ``correct()`` does.
+
+    Axis: on its own screener's pairs (gap-0 pairs too), checked against
+    ``predict_merges`` on each real file's first damage, and on the pairs
+    without gap-0 ones (``min_gap=1``).
+    """
+    key = "rcands" if model == "axis" else "cands"
+    rows = []
+    for name, cases in tests.items():
+        results = [corrector_decisions(shipped(model), c, key) for c in cases]
+        if name in real:  # the benchmark's path is correct()'s
+            check_predict_merges(shipped(model), cases[0], key, results[0][1])
+        rows.append((name, RECIPES[0], score(model, cases, results, key)))
+        if model == "axis":  # the recipe screener is the shipped one, min_gap=1
+            gapped = [corrector_decisions(shipped(model), c, "cands") for c in cases]
+            rows.append((name, GAPPED_ONLY, score(model, cases, gapped, "cands")))
     return rows
 
 
@@ -518,13 +540,18 @@ def untouched_table(real: dict) -> str:
     volumes = [*real.items()] + [
         (f"{family} ({k})", vol) for family in data.FAMILIES
         for k, vol in enumerate(data.family_volumes(family))]
+    gapped_only = copy.deepcopy(shipped("axis"))
+    gapped_only.screener_.set_params(min_gap=1)  # the fitted screener screens
     out = []
     for name, vol in volumes:
         records = shipped("axis").predict_merges(vol)
+        gapped = gapped_only.predict_merges(vol)
         out.append([name, len(records), sum(r["merged"] for r in records),
-                    sum(r["decision"] == "unsure" for r in records)])
+                    sum(r["decision"] == "unsure" for r in records),
+                    len(gapped), sum(r["merged"] for r in gapped)])
     return markdown_table(["ground truth", "pairs screened", "merged (all wrong)",
-                           "unsure"], out)
+                           "unsure", "min_gap=1: pairs screened",
+                           "min_gap=1: merged"], out)
 
 
 def detail_table(model: str, rows) -> str:
@@ -572,6 +599,8 @@ def main(argv=None) -> None:
                         help="networks in each trained seed ensemble (shipped: 5)")
     parser.add_argument("--size", choices=tuple(SIZES), default="default",
                         help="damage rounds and volumes (quick: development)")
+    parser.add_argument("--shipped-only", action="store_true",
+                        help="score the shipped models only (no training)")
     args = parser.parse_args(argv)
     print_environment("python benchmarks/bench_lodo.py " + " ".join(
         sys.argv[1:] if argv is None else argv))
@@ -582,7 +611,7 @@ def main(argv=None) -> None:
     real = data.real_volumes()
     print(f"settings: {cfg}, networks per ensemble: {args.networks}\n")
     for model in args.models:
-        rows = run_model(model, real, cfg, args.networks)
+        rows = run_model(model, real, cfg, args.networks, args.shipped_only)
         target = ("F1 >= 0.97, precision >= 0.99, distinct stacked cells merged "
                   "<= 2%" if model == "axis" else
                   "F1 >= 0.95, distinct touching pairs merged <= 1%")

@@ -17,7 +17,12 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 import sklearn_overseg
-from sklearn_overseg import MergeCorrector, apply_decisions, make_pair_pipeline
+from sklearn_overseg import (
+    MergeCorrector,
+    apply_decisions,
+    load_pretrained,
+    make_pair_pipeline,
+)
 from sklearn_overseg.datasets import make_tissue, make_tissue_image
 from sklearn_overseg.napari._queue import ReviewQueue
 from sklearn_overseg.napari._sample import make_sample_data
@@ -73,6 +78,19 @@ def screened():
                                                  n_splits=5, random_state=1)
     steps, (corrector, screening) = _run(screening_job(corrector, labels))
     return corrector, labels, screening, steps
+
+
+def test_screening_job_leaves_out_gap_0_pairs_of_unstitched_labels():
+    corrector = load_pretrained("axis")
+    (_, _, _), (labels, _, _) = make_sample_data((16, 48, 48), n_cells=8,
+                                                 n_splits=3, random_state=2)
+    _, (used, screening) = _run(screening_job(corrector, labels, stitched=False))
+    assert used is not corrector and corrector.screener_.min_gap == 0
+    assert used.screener_.min_gap == 1
+    assert all(c.n_gap_layers >= 1 for c in screening.candidates)
+    tilted = load_pretrained("tilted")  # no gap-0 pairs to leave out
+    _, (used, _) = _run(screening_job(tilted, labels[:, :24, :24], stitched=False))
+    assert used is tilted
 
 
 def test_screening_job_reports_progress(screened):

@@ -27,6 +27,7 @@ from sklearn_overseg import (  # noqa: E402
     MergeCorrector,
     apply_decisions,
     load_model,
+    load_pretrained,
     make_pair_pipeline,
     save_model,
 )
@@ -234,6 +235,25 @@ def test_shipped_model(make_napari_viewer, qtbot):
     assert len(widget.queue) >= 1
     corrected = _apply(widget, qtbot)
     assert len(np.unique(corrected)) < len(np.unique(labels))
+    assert np.array_equal(layer.data, labels)
+
+
+def test_unticking_stitched_leaves_out_gap_0_pairs(make_napari_viewer, qtbot):
+    # a rounded cell whose last layer an IoU stitcher cut off: a gap-0 pair
+    zz, yy, xx = np.indices((12, 32, 32))
+    cell = ((zz - 5) / 5.3) ** 2 + ((yy - 16) / 11) ** 2 + ((xx - 16) / 9) ** 2 <= 1
+    labels = cell.astype(np.uint16)
+    last = np.flatnonzero(cell.any(axis=(1, 2)))[-1]
+    labels[last][cell[last]] = 2
+    _, layer, widget = _widget(make_napari_viewer, qtbot, labels, "axis")
+    assert widget.stitched.isChecked()  # the default model's setting
+    _run(widget, qtbot)
+    (pair,) = widget.queue.screening.candidates
+    assert pair.n_gap_layers == 0
+    widget.stitched.setChecked(False)
+    _run(widget, qtbot)
+    assert len(widget.queue.screening.candidates) == 0
+    assert load_pretrained(stitch_splits=False).predict_merges(labels) == []
     assert np.array_equal(layer.data, labels)
 
 

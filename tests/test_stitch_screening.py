@@ -207,3 +207,54 @@ def test_a_small_noise_mask_in_a_missing_layer_stays_gap_noise():
     found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
     assert found.pairs.tolist() == [[1, 2]]
     assert found[0].n_gap_layers == 1 and found[0].gap_labels == (3,)
+
+
+def test_without_stitch_splits_the_default_model_leaves_gap_0_pairs_alone():
+    cell = ellipsoid((12, 32, 32), (5, 16, 16), (5.3, 11, 9))
+    volume = cell.astype(np.uint16)
+    last = np.flatnonzero(cell.any(axis=(1, 2)))[-1]
+    volume[last][cell[last]] = 2
+    unstitched = load_pretrained(stitch_splits=False)
+    assert unstitched.screener_.min_gap == 1
+    assert unstitched.predict_merges(volume) == []
+    np.testing.assert_array_equal(unstitched.correct(volume), volume)
+    # gaps of a missing layer are still proposed and repaired
+    gapped = cell.astype(np.uint16)
+    gapped[5][cell[5]] = 0
+    gapped[6:][cell[6:]] = 2
+    (record,) = unstitched.predict_merges(gapped)
+    assert (record["upper"], record["lower"], record["merged"]) == (1, 2, True)
+    assert load_pretrained().screener_.min_gap == 0  # the default is unchanged
+
+
+def test_stitch_splits_false_is_refused_for_the_tilted_model():
+    with pytest.raises(ValueError, match="axis models"):
+        load_pretrained("tilted", stitch_splits=False)
+    with pytest.raises(ValueError, match="stitch_splits"):
+        load_pretrained(stitch_splits="no")
+
+
+def test_cli_no_stitch_splits(tmp_path):
+    import subprocess
+    import sys
+
+    cell = ellipsoid((12, 32, 32), (5, 16, 16), (5.3, 11, 9))
+    volume = cell.astype(np.uint16)
+    last = np.flatnonzero(cell.any(axis=(1, 2)))[-1]
+    volume[last][cell[last]] = 2
+    np.save(tmp_path / "seg.npy", volume)
+    base = [sys.executable, "-m", "sklearn_overseg.cli", "correct", "seg.npy",
+            "--quiet"]
+    kept = subprocess.run(base + ["-o", "kept.npy", "--no-stitch-splits"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert kept.returncode == 0, kept.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "kept.npy"), volume)
+    merged = subprocess.run(base + ["-o", "merged.npy"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=300)
+    assert merged.returncode == 0, merged.stderr
+    assert np.unique(np.load(tmp_path / "merged.npy")).tolist() == [0, 1]
+    tilted = subprocess.run(base + ["-o", "t.npy", "--no-stitch-splits",
+                                    "--model", "tilted"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert tilted.returncode != 0 and "axis models" in tilted.stderr
+    assert not (tmp_path / "t.npy").exists()

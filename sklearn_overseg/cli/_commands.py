@@ -20,7 +20,13 @@ from .._validation import check_voxel_size
 from ..correction import MergeCorrector
 from ..features import uses_image
 from ..io import check_destination, read_image, read_labels, same_data_as, write_labels
-from ..models import available_pretrained, load_model, load_pretrained, save_model
+from ..models import (
+    available_pretrained,
+    load_model,
+    load_pretrained,
+    save_model,
+    without_stitch_splits,
+)
 from ..review import apply_decisions, read_decisions
 
 __all__ = [
@@ -144,6 +150,8 @@ def run_correct(args) -> int:
     corrector = load_corrector(args.model)
     configure(corrector, threshold=args.threshold, jobs=args.jobs,
               verbose=0 if quiet else 1, abstain=args.abstain)
+    if args.no_stitch_splits:
+        without_stitch_splits(corrector)
     image = None
     if args.image:
         with stage(f"reading {args.image}", enabled=not quiet):

@@ -170,6 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         "model's, 0.1; 0 decides every pair)",
     )
     p.add_argument(
+        "--no-stitch-splits", action="store_true",
+        help="do not propose pieces that touch across two consecutive layers "
+        "(an IoU stitcher's splits); for volumes not stitched from 2D slices, "
+        "where two different cells stacked on each other would be proposed "
+        "instead (axis models only; gaps of missing layers are still "
+        "proposed)",
+    )
+    p.add_argument(
         "--report", metavar="DIR",
         help="also write a review report (DIR/index.html: a figure per merged "
         "or unsure pair) and DIR/decisions.csv, to approve or reject merges "

@@ -14,7 +14,7 @@ from ._feature_range import (
 )
 from ._gap_routing import GapRoutedClassifier, split_by_route
 from ._pair_pipeline import make_pair_pipeline
-from ._pretrained import available_pretrained, load_pretrained
+from ._pretrained import available_pretrained, load_pretrained, without_stitch_splits
 from ._serialization import load_model, save_model
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ __all__ = [
     "pipeline_features",
     "save_model",
     "split_by_route",
+    "without_stitch_splits",
 ]
 
 _LAZY_NAMES = {"MergeMLP": "._merge_mlp", "MergeNet": "._classifier"}

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from importlib import resources
 
+from sklearn.utils._param_validation import validate_params
+
 from ._serialization import load_model
 
-__all__ = ["load_pretrained", "available_pretrained"]
+__all__ = ["available_pretrained", "load_pretrained", "without_stitch_splits"]
 
 
 def available_pretrained() -> list[str]:
@@ -34,7 +36,11 @@ def available_pretrained() -> list[str]:
     )
 
 
-def load_pretrained(name: str = "axis"):
+@validate_params(
+    {"name": [str], "stitch_splits": ["boolean"]},
+    prefer_skip_nested_validation=True,
+)
+def load_pretrained(name: str = "axis", *, stitch_splits: bool = True):
     """Load a fitted :class:`MergeCorrector` shipped with the package.
 
     Parameters
@@ -42,6 +48,17 @@ def load_pretrained(name: str = "axis"):
     name : str, default="axis"
         ``"axis"`` for splits along z (missing layers), ``"tilted"`` for cuts
         by tilted surfaces (3D segmenters). See :func:`available_pretrained`.
+    stitch_splits : bool, default=True
+        Whether the ``"axis"`` model also proposes *stitch splits*: pieces
+        that touch across two consecutive layers (``min_gap=0``), as an IoU
+        stitcher of 2D masks leaves them. Set it to ``False`` for volumes
+        that were not stitched from 2D slices (a 3D segmenter's output with
+        missing layers, for example): there two different cells stacked
+        directly on each other are no stitch split, and the model, which
+        learnt stitch splits from stitched volumes, merges some of them
+        (``benchmarks/RESULTS.md``, section 7). Gaps of 1-2 missing layers are
+        proposed either way. The ``"tilted"`` model has no such pairs and
+        only takes ``True``.
 
     Returns
     -------
@@ -67,10 +84,51 @@ def load_pretrained(name: str = "axis"):
     >>> corrected = load_pretrained().correct(flawed)
     >>> corrected.shape
     (24, 64, 64)
+    >>> load_pretrained(stitch_splits=False).screener_.min_gap
+    1
     """
     names = available_pretrained()
     if name not in names:
         raise ValueError(f"no pretrained model {name!r}; available: {names}")
     folder = resources.files("sklearn_overseg") / "pretrained"
     with resources.as_file(folder / f"{name}.json") as json_path:
-        return load_model(json_path)
+        corrector = load_model(json_path)
+    if not stitch_splits:
+        without_stitch_splits(corrector)
+    return corrector
+
+
+def without_stitch_splits(corrector) -> None:
+    """Stop a fitted axis corrector proposing gap-0 pairs, in place.
+
+    Its fitted screener (the one that screens) then starts at gaps of one
+    layer; the classifier is unchanged. ``overseg correct
+    --no-stitch-splits`` calls it on any axis model, pretrained or a file.
+
+    Parameters
+    ----------
+    corrector : MergeCorrector
+        A fitted corrector whose screener is in ``"axis"`` mode.
+
+    Raises
+    ------
+    ValueError
+        If the corrector screens touching (``"contact"``) pairs.
+
+    Examples
+    --------
+    >>> from sklearn_overseg.models import load_pretrained, without_stitch_splits
+    >>> corrector = load_pretrained("axis")
+    >>> corrector.screener_.min_gap
+    0
+    >>> without_stitch_splits(corrector)
+    >>> corrector.screener_.min_gap
+    1
+    """
+    screener = corrector.screener_
+    if screener.mode != "axis":
+        raise ValueError(
+            f"stitch_splits=False is for axis models; this model screens "
+            f"{screener.mode!r} pairs, which are no stitch splits"
+        )
+    screener.set_params(min_gap=max(1, int(screener.min_gap)))

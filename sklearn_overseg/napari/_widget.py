@@ -84,6 +84,12 @@ class ReviewWidget(ReviewActions, QWidget):
         self.model_combo = QComboBox()
         self.model_combo.addItems([*available_pretrained(), MODEL_FILE])
         self.model_path = QLineEdit(placeholderText="path to a model .json")
+        self.stitched = QCheckBox("labels stitched from 2D slices")
+        self.stitched.setChecked(True)
+        self.stitched.setToolTip(
+            "axis models: also propose pieces touching across two consecutive "
+            "layers, as an IoU stitcher leaves them; untick for labels of a 3D "
+            "segmenter, where such pairs are mostly two different cells")
         self.follow_model = QCheckBox("unreviewed pairs follow the model")
         self.follow_model.setChecked(True)
         self.follow_model.toggled.connect(self._follow_model_changed)
@@ -98,6 +104,7 @@ class ReviewWidget(ReviewActions, QWidget):
             form.addWidget(widget, r, 1)
         form.addWidget(self._button("…", self._browse_model, "choose a model file"),
                        3, 2)
+        form.addWidget(self.stitched, len(rows), 1)
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
@@ -198,7 +205,7 @@ class ReviewWidget(ReviewActions, QWidget):
             return
         self.say(f"Running on '{layer.name}'…")
         self._start(screening_job, self._model_choice(), volume,
-                    layer_voxel_size(layer), image,
+                    layer_voxel_size(layer), image, self.stitched.isChecked(),
                     done=lambda out: self._screened(layer, volume, *out, image_layer))
 
     def _start(self, job, *args, done) -> None:

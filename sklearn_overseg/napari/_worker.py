@@ -8,6 +8,7 @@ worker is started.
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
@@ -15,7 +16,12 @@ import numpy as np
 
 from ..correction import MergeCorrector
 from ..features import uses_image
-from ..models import available_pretrained, load_model, load_pretrained
+from ..models import (
+    available_pretrained,
+    load_model,
+    load_pretrained,
+    without_stitch_splits,
+)
 from ._steps import apply_reviewed, run_steps
 
 __all__ = [
@@ -100,12 +106,16 @@ def load_corrector(choice: str | os.PathLike) -> MergeCorrector:
     return model
 
 
-def screening_job(choice, volume: np.ndarray, voxel_size=None, image=None):
+def screening_job(choice, volume: np.ndarray, voxel_size=None, image=None,
+                  stitched: bool = True):
     """Load the model, then screen, score and decide (a generator job).
 
     The image goes to the corrector only when its model has image features
     (a label-only model would ignore it with a warning; the widget says so
-    instead). Returns ``(corrector, screening)``.
+    instead). ``stitched=False`` (labels not stitched from 2D slices) leaves
+    out an axis model's gap-0 pairs, on a copy of a given corrector
+    (:func:`~sklearn_overseg.models.without_stitch_splits`); contact models
+    have none. Returns ``(corrector, screening)``.
 
     Raises
     ------
@@ -116,6 +126,10 @@ def screening_job(choice, volume: np.ndarray, voxel_size=None, image=None):
     corrector = choice if isinstance(choice, MergeCorrector) else (
         load_corrector(choice)
     )
+    if not stitched and corrector.screener_.mode == "axis":
+        if corrector is choice:
+            corrector = copy.deepcopy(corrector)  # the caller's stays as it is
+        without_stitch_splits(corrector)
     if not uses_image(corrector.classifier_):
         image = None
     elif image is None:
