@@ -122,34 +122,33 @@ def test_raw_and_resliced_candidates_agree(tilted_candidates):
     assert np.array_equal(slab.transform(raw), slab.transform(thin))
 
 
-def test_slab_matches_whole_fragments_when_they_fit_in_it():
-    # a ball of radius 6 lies within 8 layers of its cut: the slab holds
-    # the whole cell, less the blanked layer on the plane
+def test_slab_region_changes_only_the_slab_features():
+    # a ball of radius 6 lies within 8 layers of its cut: both slabs hold
+    # the whole cell (less the blanked layer on the plane in the reslice)
     crop = cut_ball((1.0, 0.0, 1.0), radius=6)
     whole, slab = features(crop), features(crop, "slab")
-    for name in ("union_solidity", "smaller_solidity", "larger_solidity",
-                 "slab_solidity"):
-        assert slab[column(name)] == pytest.approx(whole[column(name)], abs=0.06)
+    same = [column(n) for n in FEATURES if not n.startswith("slab_")]
+    assert np.array_equal(slab[same], whole[same])
+    i = column("slab_solidity")
+    assert slab[i] == pytest.approx(whole[i], abs=0.06)
     # the resliced parts meet along a flat face (no staircase): excess ~ 0
-    for name in ("hull_excess", "slab_hull_excess"):
-        assert abs(slab[column(name)]) < 0.05 and abs(whole[column(name)]) < 0.1
-    shared = [column(n) for n in FEATURES if n.startswith(("volume", "contact_"))]
-    assert np.array_equal(slab[shared], whole[shared])
+    i = column("slab_hull_excess")
+    assert abs(slab[i]) < 0.05 and abs(whole[i]) < 0.1
 
 
-def test_slab_ignores_the_fragments_far_from_the_contact():
-    # rods cut across: a bulge far from the contact (beyond 8 layers) changes
-    # the whole fragment's convexity, not the slab's
-    crop = np.zeros((60, 16, 16), dtype=np.uint8)
-    crop[2:30, 4:12, 4:12] = UPPER
-    crop[30:58, 4:12, 4:12] = LOWER
+def test_slab_region_reads_only_the_resliced_layers():
+    # rods of 24 x 24 voxels cut across: the slab's half-width is 12 voxels,
+    # more than the 8 layers kept; a bulge 9-11 layers from the contact is
+    # in the whole crop's slab, not in the reslice's
+    crop = np.zeros((60, 30, 30), dtype=np.uint8)
+    crop[2:30, 3:27, 3:27] = UPPER
+    crop[30:58, 3:27, 3:27] = LOWER
     bulged = crop.copy()
-    bulged[50:56, 1:15, 1:15] = LOWER
-    for name in ("larger_solidity", "union_solidity", "hull_excess"):
+    bulged[39:42, 1:29, 1:29] = LOWER
+    for name in ("slab_solidity", "slab_hull_excess"):
         i = column(name)
         assert features(bulged, "slab")[i] == features(crop, "slab")[i]
         assert features(bulged)[i] != pytest.approx(features(crop)[i], abs=1e-3)
-    assert features(bulged, "slab")[column("volume_log_ratio")] > 0.1
 
 
 def test_pickle_without_region_keeps_whole_fragments(tilted_candidates):
