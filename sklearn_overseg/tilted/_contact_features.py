@@ -158,7 +158,7 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         same half-width in layers of the resliced crop, no more than the
         reslicer kept (``TiltedReslicer(max_layers=8)`` in the shipped
         model), the lower fragment moved up by the blanked layer for the
-        union's hull; about 2.4x cheaper contact features on 100 x 400 x
+        union's hull; about 2.2x cheaper contact features on 100 x 400 x
         400. Raw contact candidates are then resliced with 8 layers on each
         side. The other features are the same either way.
 
