@@ -1,32 +1,68 @@
-"""Independent per-pair work in batches, in parallel only when it pays.
+"""Independent per-pair work in batches, shared with worker processes when it pays.
 
 Pair features, reslicing and gap interpolation all apply one function to
 many independent candidates. :func:`map_batches` is their shared runner: it
 cuts the candidates into contiguous batches (:func:`sklearn.utils.gen_batches`)
-and runs them in joblib worker processes (``loky``: the work is mostly Python
-and numpy calls that hold the GIL between them, so threads barely overlap).
-Processes cost a start-up and a copy of every batch, so the number of jobs is
-chosen from the amount of work: no more jobs than ``work // min_work_per_job``,
-and the plain serial loop, in this process, when that is one.
+and shares them between this process and ``n_jobs - 1`` joblib ``loky``
+worker processes (the work is mostly Python and numpy calls on small arrays
+that hold the GIL between them, so threads barely overlap). This process
+takes batches from the end while the workers take them from the start, so it
+never waits for a worker that is still starting; a batch a worker has not
+returned by the time this process is done is computed here too (both give
+the same result).
+
+A worker process costs about a second and a half of start-up (Python,
+NumPy, SciPy and scikit-learn imports), so the workers are used only when
+the work pays for them: without started workers, at least
+``min_work_per_job`` per job; a correction of a large volume starts them
+ahead (:func:`start_workers`), while it screens, and then any work above a
+sixteenth of that is shared.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, wait
+from time import perf_counter
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
+from joblib.externals.loky import get_reusable_executor
 from sklearn.utils import gen_batches
 
-__all__ = ["MIN_VOXELS_PER_JOB", "crop_voxels", "map_batches"]
+__all__ = [
+    "MIN_VOXELS_PER_JOB",
+    "WARM_START_VOXELS",
+    "crop_voxels",
+    "map_batches",
+    "start_workers",
+]
 
 #: Work (pair-crop voxels) a worker process must get to pay for its start-up
 #: and for copying its batches: about a second of per-pair work on one core.
 MIN_VOXELS_PER_JOB = 20_000_000
 
-#: Batches per job: small enough to balance uneven pairs, large enough that
-#: the per-batch overhead stays small.
-BATCHES_PER_JOB = 4
+#: Label volume voxels per worker process started ahead, while the volume is
+#: screened (:func:`start_workers`): the pairs of a volume this large are
+#: work enough (a few seconds) to pay for a worker's start-up.
+WARM_START_VOXELS = 50_000_000
+
+#: With started workers, the work worth sharing, as a fraction of
+#: ``min_work_per_job``: only the sending of batches remains to pay for.
+STARTED_FRACTION = 1 / 16
+
+#: Batches per job: small enough to balance uneven pairs and to keep the
+#: last batches short, large enough that the per-batch overhead stays small.
+BATCHES_PER_JOB = 8
+
+#: Batches sent ahead to each worker, so it does not wait for the next one.
+IN_FLIGHT = 2
+
+#: This process computes batches too (tests turn it off to force workers).
+MAIN_SHARES = True
+
+_started = {"workers": 0, "ready": []}
 
 
 def crop_voxels(candidates) -> int:
@@ -37,6 +73,71 @@ def crop_voxels(candidates) -> int:
 def n_jobs_for(n_jobs: int | None, work: float, min_work_per_job: float) -> int:
     """Jobs worth starting for ``work``: at most ``effective_n_jobs(n_jobs)``."""
     return max(1, min(effective_n_jobs(n_jobs), int(work // min_work_per_job)))
+
+
+#: Environment of the workers: POT (imported on first use by the earth
+#: mover's distance and the gap interpolation) would import PyTorch and other
+#: array libraries to register their backends, tripling a worker's start-up;
+#: the workers only hand it NumPy arrays.
+WORKER_ENV = {
+    f"POT_BACKEND_DISABLE_{name}": "1"
+    for name in ("PYTORCH", "JAX", "CUPY", "TENSORFLOW")
+}
+
+
+def _ready() -> bool:
+    """A worker's first task: the imports that the pair steps make on first use."""
+    import ot  # noqa: F401
+
+    return True
+
+
+def _executor(workers: int):
+    # never shrunk: a resize waits for every running batch, even one that
+    # this process has computed itself meanwhile
+    workers = max(workers, _started["workers"])
+    executor = get_reusable_executor(max_workers=workers, env=WORKER_ENV)
+    if _started["workers"] != workers or _started.get("executor") is not executor:
+        # new or resized: one quick task per worker tells when they are up
+        _started.update(
+            workers=workers, executor=executor,
+            ready=[executor.submit(_ready) for _ in range(workers)],
+        )
+    return executor
+
+
+def start_workers(n_jobs: int | None, voxels: int) -> int:
+    """Start the worker processes of a correction ahead, when it pays.
+
+    Returns at once: the workers import the package while this process
+    screens the volume. One worker per :data:`WARM_START_VOXELS` voxels of
+    the volume, at most ``n_jobs - 1`` (this process is a job too): none for
+    one job or a smaller volume.
+
+    Parameters
+    ----------
+    n_jobs : int or None
+        Jobs of the correction (joblib's meaning).
+    voxels : int
+        Voxels of the label volume.
+
+    Returns
+    -------
+    int
+        The workers started (or already running).
+    """
+    workers = min(effective_n_jobs(n_jobs) - 1, int(voxels // WARM_START_VOXELS))
+    if workers < 1:
+        return 0
+    _executor(workers)
+    return workers
+
+
+def _workers_started(wanted: int) -> int:
+    """Workers started (at most ``wanted``), whether or not they are up yet."""
+    if any(f.done() and f.exception() is not None for f in _started["ready"]):
+        return 0  # they could not start: their error shows in the cold path
+    return min(wanted, _started["workers"])
 
 
 def map_batches(
@@ -52,19 +153,23 @@ def map_batches(
     Parameters
     ----------
     func : callable
-        Takes a slice of ``items`` (``items[a:b]``) and returns its results.
+        Takes a slice of ``items`` (``items[a:b]``) and returns its results;
+        it must give the same results whichever batches it is given.
     items : sequence
         Independent work items; sliced, never copied item by item.
     n_jobs : int or None, default=None
         Most jobs to use (joblib's meaning: ``None`` follows
-        ``joblib.parallel_config``, ``-1`` all cores). The jobs are always
-        ``loky`` worker processes, whatever the configured backend.
+        ``joblib.parallel_config``, ``-1`` all cores): this process and
+        ``n_jobs - 1`` ``loky`` worker processes, whatever the configured
+        backend.
     work : float, optional
         Amount of work in ``items`` (e.g. :func:`crop_voxels`); ``None``
         counts one unit per item.
     min_work_per_job : float, optional
-        Work each job must get; with less, fewer jobs (down to the serial
-        ``[func(items)]``) are used. ``None``: :data:`MIN_VOXELS_PER_JOB`.
+        Work each job must get to start worker processes; with less, fewer
+        jobs (down to the serial ``[func(items)]``) are used. Workers already
+        started (:func:`start_workers`) take any work above
+        :data:`STARTED_FRACTION` of it. ``None``: :data:`MIN_VOXELS_PER_JOB`.
 
     Returns
     -------
@@ -81,10 +186,98 @@ def map_batches(
     work = len(items) if work is None else work
     if min_work_per_job is None:
         min_work_per_job = MIN_VOXELS_PER_JOB
-    jobs = n_jobs_for(n_jobs, work, min_work_per_job)
-    if jobs == 1 or len(items) < 2:
+    jobs = effective_n_jobs(n_jobs)
+    workers = 0
+    if jobs > 1 and len(items) >= 2:
+        workers = _workers_started(jobs - 1)
+        if not workers or work < min_work_per_job * STARTED_FRACTION:
+            workers = n_jobs_for(n_jobs, work, min_work_per_job) - 1
+            if workers:
+                _executor(workers)
+    if not workers:
         return [func(items)]
-    size = -(-len(items) // (BATCHES_PER_JOB * jobs))
-    return Parallel(n_jobs=jobs, backend="loky")(
-        delayed(func)(items[batch]) for batch in gen_batches(len(items), size)
-    )
+    size = -(-len(items) // (BATCHES_PER_JOB * (workers + 1)))
+    batches = list(gen_batches(len(items), size))
+    return _Shared(func, items, batches, _started["executor"], workers).run()
+
+
+class _Shared:
+    """Batches taken from the start by workers and from the end by this process.
+
+    Only this thread submits batches (topping up what the workers hold
+    between two of its own batches): a worker's results are stored by a
+    callback in the executor's thread, which never submits, so a resized
+    executor cannot wait for a result that waits for it.
+    """
+
+    def __init__(self, func, items, batches, executor, workers):
+        self.func, self.items, self.batches = func, items, batches
+        self.executor, self.workers = executor, workers
+        self.results: list = [None] * len(batches)
+        self.done = [False] * len(batches)
+        self.sent: dict[int, object] = {}
+        self.front, self.back = 0, len(batches)
+        self.lock = threading.Lock()
+        self.batch_seconds = 0.0
+
+    def _store(self, i: int, result) -> None:
+        with self.lock:
+            if not self.done[i]:
+                self.results[i], self.done[i] = result, True
+
+    def _returned(self, i: int, future) -> None:
+        if not future.cancelled() and future.exception() is None:
+            self._store(i, future.result())
+        # a failed batch is computed (and its error raised) in this process
+
+    def _top_up(self) -> None:
+        """Send batches from the start until each worker holds ``IN_FLIGHT``."""
+        held = sum(not self.done[i] for i in self.sent)
+        while held < IN_FLIGHT * self.workers and self.front < self.back:
+            i, self.front = self.front, self.front + 1
+            try:
+                future = self.executor.submit(self.func, self.items[self.batches[i]])
+            except Exception:  # a broken pool: this process computes the batch
+                return
+            self.sent[i] = future
+            future.add_done_callback(lambda f, i=i: self._returned(i, f))
+            held += 1
+
+    def _compute(self, i: int) -> None:
+        start = perf_counter()
+        result = self.func(self.items[self.batches[i]])
+        self.batch_seconds = max(self.batch_seconds, perf_counter() - start)
+        self._store(i, result)
+
+    def run(self) -> list:
+        if not MAIN_SHARES:
+            return self._collect()
+        self._top_up()
+        while self.front < self.back:
+            self.back -= 1
+            self._compute(self.back)
+            self._top_up()
+        # what the workers still hold: wait for the oldest about as long as a
+        # batch takes here (it is probably running), compute the others here
+        waiting = [i for i in range(len(self.batches)) if not self.done[i]]
+        for i in reversed(waiting):
+            future = self.sent.get(i)
+            if i == waiting[0] and future is not None and not self.done[i]:
+                try:
+                    self._store(i, future.result(timeout=1.5 * self.batch_seconds))
+                except Exception:  # late or failed: computed here
+                    pass
+            if not self.done[i]:
+                self._compute(i)
+        return self.results
+
+    def _collect(self) -> list:
+        """Every batch from the workers (worker errors raised here)."""
+        while not all(self.done):
+            self._top_up()
+            held = [(i, f) for i, f in self.sent.items() if not self.done[i]]
+            wait([f for _, f in held], return_when=FIRST_COMPLETED)
+            for i, future in held:
+                if future.done():
+                    self._store(i, future.result())
+        return self.results
