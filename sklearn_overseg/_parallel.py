@@ -28,7 +28,7 @@ from time import perf_counter
 
 import numpy as np
 from joblib import effective_n_jobs
-from joblib.externals.loky import get_reusable_executor
+from joblib.externals.loky import ProcessPoolExecutor
 from sklearn.utils import gen_batches
 
 __all__ = [
@@ -58,6 +58,10 @@ BATCHES_PER_JOB = 8
 
 #: Batches sent ahead to each worker, so it does not wait for the next one.
 IN_FLIGHT = 2
+
+#: Seconds a worker process stays idle before it exits (a new one starts
+#: when work comes), as for joblib's workers.
+IDLE_SECONDS = 300
 
 #: This process computes batches too (tests turn it off to force workers).
 MAIN_SHARES = True
@@ -93,17 +97,32 @@ def _ready() -> bool:
 
 
 def _executor(workers: int):
-    # never shrunk: a resize waits for every running batch, even one that
-    # this process has computed itself meanwhile
+    """This module's own pool of ``workers`` processes (joblib's is left alone)."""
+    # never shrunk: a new pool would start its workers again
     workers = max(workers, _started["workers"])
-    executor = get_reusable_executor(max_workers=workers, env=WORKER_ENV)
-    if _started["workers"] != workers or _started.get("executor") is not executor:
-        # new or resized: one quick task per worker tells when they are up
+    executor = _started.get("executor")
+    if executor is None or workers != _started["workers"] or _failed():
+        if executor is not None:
+            executor.shutdown(wait=False)
+        executor = ProcessPoolExecutor(
+            max_workers=workers, timeout=IDLE_SECONDS, env=WORKER_ENV
+        )
+        # one quick task per worker tells when they are up
         _started.update(
             workers=workers, executor=executor,
             ready=[executor.submit(_ready) for _ in range(workers)],
         )
     return executor
+
+
+def _failed() -> bool:
+    """Whether a started worker failed its first task (a broken pool)."""
+    return any(f.done() and f.exception() is not None for f in _started["ready"])
+
+
+def _forget_pool() -> None:
+    """A broken pool (a worker died): the next batches start a new one."""
+    _started.update(workers=0, executor=None, ready=[])
 
 
 def start_workers(n_jobs: int | None, voxels: int) -> int:
@@ -135,8 +154,8 @@ def start_workers(n_jobs: int | None, voxels: int) -> int:
 
 def _workers_started(wanted: int) -> int:
     """Workers started (at most ``wanted``), whether or not they are up yet."""
-    if any(f.done() and f.exception() is not None for f in _started["ready"]):
-        return 0  # they could not start: their error shows in the cold path
+    if _failed():
+        return 0  # they could not start: the cold path starts a new pool
     return min(wanted, _started["workers"])
 
 
@@ -238,6 +257,7 @@ class _Shared:
             try:
                 future = self.executor.submit(self.func, self.items[self.batches[i]])
             except Exception:  # a broken pool: this process computes the batch
+                _forget_pool()
                 return
             self.sent[i] = future
             future.add_done_callback(lambda f, i=i: self._returned(i, f))

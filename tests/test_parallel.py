@@ -146,3 +146,16 @@ def test_pretrained_models_decide_the_same_in_worker_processes(
         ))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_workers_leave_joblibs_own_processes_alone():
+    from joblib import Parallel, delayed
+
+    _parallel.start_workers(2, _parallel.WARM_START_VOXELS)
+    squares = Parallel(n_jobs=2, backend="loky")(delayed(pow)(i, 2) for i in range(4))
+    assert squares == [0, 1, 4, 9]
+    parts = map_batches(pids, list(range(30)), n_jobs=2, min_work_per_job=5)
+    assert [item for part in parts for _, item in part] == list(range(30))
+    assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(3)) == [
+        0, 1, 2
+    ]
