@@ -3,16 +3,14 @@
 Pair features, reslicing and gap interpolation all apply one function to
 many independent candidates. :func:`map_batches` is their shared runner: it
 cuts the candidates into contiguous batches (:func:`sklearn.utils.gen_batches`)
-and shares them between this process and ``n_jobs - 1`` joblib ``loky``
-worker processes (the work is mostly Python and numpy calls on small arrays
-that hold the GIL between them, so threads barely overlap). This process
-takes batches from the end while the workers take them from the start, so it
-never waits for a worker that is still starting; a batch a worker has not
-returned by the time this process is done is computed here too (both give
-the same result).
+and shares them between this process and ``n_jobs - 1`` ``loky`` worker
+processes of its own (the work is mostly Python and numpy calls on small
+arrays that hold the GIL between them, so threads barely overlap), without
+waiting for a worker that is still starting
+(:class:`~sklearn_overseg._shared_batches.SharedBatches`).
 
-A worker process costs about a second and a half of start-up (Python,
-NumPy, SciPy and scikit-learn imports), so the workers are used only when
+A worker process costs about two seconds of one core to start (Python,
+NumPy, SciPy, scikit-learn and package imports), so the workers are used only when
 the work pays for them: without started workers, at least
 ``min_work_per_job`` per job; a correction of a large volume starts them
 ahead (:func:`start_workers`), while it screens, and then any work above a
@@ -21,15 +19,14 @@ sixteenth of that is shared.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, wait
-from time import perf_counter
 
 import numpy as np
 from joblib import effective_n_jobs
 from joblib.externals.loky import ProcessPoolExecutor
 from sklearn.utils import gen_batches
+
+from ._shared_batches import SharedBatches
 
 __all__ = [
     "MIN_VOXELS_PER_JOB",
@@ -55,9 +52,6 @@ STARTED_FRACTION = 1 / 16
 #: Batches per job: small enough to balance uneven pairs and to keep the
 #: last batches short, large enough that the per-batch overhead stays small.
 BATCHES_PER_JOB = 8
-
-#: Batches sent ahead to each worker, so it does not wait for the next one.
-IN_FLIGHT = 2
 
 #: Seconds a worker process stays idle before it exits (a new one starts
 #: when work comes), as for joblib's workers.
@@ -199,7 +193,7 @@ def map_batches(
     Examples
     --------
     >>> from sklearn_overseg._parallel import map_batches
-    >>> map_batches(sum, list(range(10)), n_jobs=2, min_work_per_job=100)
+    >>> map_batches(sum, list(range(10)), n_jobs=2, work=1)  # too little to share
     [45]
     """
     work = len(items) if work is None else work
@@ -217,87 +211,10 @@ def map_batches(
         return [func(items)]
     size = -(-len(items) // (BATCHES_PER_JOB * (workers + 1)))
     batches = list(gen_batches(len(items), size))
-    return _Shared(func, items, batches, _started["executor"], workers).run()
-
-
-class _Shared:
-    """Batches taken from the start by workers and from the end by this process.
-
-    Only this thread submits batches (topping up what the workers hold
-    between two of its own batches): a worker's results are stored by a
-    callback in the executor's thread, which never submits, so a resized
-    executor cannot wait for a result that waits for it.
-    """
-
-    def __init__(self, func, items, batches, executor, workers):
-        self.func, self.items, self.batches = func, items, batches
-        self.executor, self.workers = executor, workers
-        self.results: list = [None] * len(batches)
-        self.done = [False] * len(batches)
-        self.sent: dict[int, object] = {}
-        self.front, self.back = 0, len(batches)
-        self.lock = threading.Lock()
-        self.batch_seconds = 0.0
-
-    def _store(self, i: int, result) -> None:
-        with self.lock:
-            if not self.done[i]:
-                self.results[i], self.done[i] = result, True
-
-    def _returned(self, i: int, future) -> None:
-        if not future.cancelled() and future.exception() is None:
-            self._store(i, future.result())
-        # a failed batch is computed (and its error raised) in this process
-
-    def _top_up(self) -> None:
-        """Send batches from the start until each worker holds ``IN_FLIGHT``."""
-        held = sum(not self.done[i] for i in self.sent)
-        while held < IN_FLIGHT * self.workers and self.front < self.back:
-            i, self.front = self.front, self.front + 1
-            try:
-                future = self.executor.submit(self.func, self.items[self.batches[i]])
-            except Exception:  # a broken pool: this process computes the batch
-                _forget_pool()
-                return
-            self.sent[i] = future
-            future.add_done_callback(lambda f, i=i: self._returned(i, f))
-            held += 1
-
-    def _compute(self, i: int) -> None:
-        start = perf_counter()
-        result = self.func(self.items[self.batches[i]])
-        self.batch_seconds = max(self.batch_seconds, perf_counter() - start)
-        self._store(i, result)
-
-    def run(self) -> list:
-        if not MAIN_SHARES:
-            return self._collect()
-        self._top_up()
-        while self.front < self.back:
-            self.back -= 1
-            self._compute(self.back)
-            self._top_up()
-        # what the workers still hold: wait for the oldest about as long as a
-        # batch takes here (it is probably running), compute the others here
-        waiting = [i for i in range(len(self.batches)) if not self.done[i]]
-        for i in reversed(waiting):
-            future = self.sent.get(i)
-            if i == waiting[0] and future is not None and not self.done[i]:
-                try:
-                    self._store(i, future.result(timeout=1.5 * self.batch_seconds))
-                except Exception:  # late or failed: computed here
-                    pass
-            if not self.done[i]:
-                self._compute(i)
-        return self.results
-
-    def _collect(self) -> list:
-        """Every batch from the workers (worker errors raised here)."""
-        while not all(self.done):
-            self._top_up()
-            held = [(i, f) for i, f in self.sent.items() if not self.done[i]]
-            wait([f for _, f in held], return_when=FIRST_COMPLETED)
-            for i, future in held:
-                if future.done():
-                    self._store(i, future.result())
-        return self.results
+    shared = SharedBatches(
+        func, items, batches, _started["executor"], workers, main_shares=MAIN_SHARES
+    )
+    results = shared.run()
+    if shared.broken:
+        _forget_pool()
+    return results
