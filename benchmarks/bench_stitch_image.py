@@ -63,6 +63,7 @@ from bench_stitch import (
     score_repair,
     stitcher,
 )
+from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -268,10 +269,14 @@ def fold_probabilities(vol: TestVolume, models) -> dict:
 
 
 def image_evidence(tests) -> list[str]:
-    """Image features of the gap-0 pairs the shipped model merges, by truth."""
+    """Image features of the gap-0 pairs the shipped model merges, by truth.
+
+    AUC: how well the feature alone ranks distinct-cell pairs above true
+    splits (0.5: no better than chance; files with more than two distinct).
+    """
     lines = ["| file | merged gap-0 pairs | " + " | ".join(
-        f"{n}: split / distinct (median)" for n in ("interface_contrast",
-                                                    "interface_peak")) + " |",
+        f"{n}: split / distinct (median), AUC" for n in ("interface_contrast",
+                                                         "interface_peak")) + " |",
              "|---|---|---|---|"]
     for name in (*ALL_NAMES, None):
         vols = [v for n in (ALL_NAMES if name is None else [name]) for v in tests[n]
@@ -281,8 +286,9 @@ def image_evidence(tests) -> list[str]:
         image = np.vstack([m[0] for m in merged])
         y = np.concatenate([m[1] for m in merged])
         cells = [f"{np.median(image[y == 1, k]):.2f} / "
-                 f"{np.median(image[y == 0, k]):.2f}" if (y == 0).any() else
-                 f"{np.median(image[y == 1, k]):.2f} / -" for k in (1, 2)]
+                 f"{np.median(image[y == 0, k]):.2f}, "
+                 f"{roc_auc_score(y == 0, image[:, k]):.2f}" if (y == 0).sum() > 2
+                 else f"{np.median(image[y == 1, k]):.2f} / -" for k in (1, 2)]
         lines.append(f"| {name or '**all six**'} | {int(y.sum())} split, "
                      f"{int((y == 0).sum())} distinct | {' | '.join(cells)} |")
     return lines
