@@ -63,6 +63,7 @@ from bench_stitch import (
     score_repair,
     stitcher,
 )
+from bench_stitch_lodo import rescale
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -241,12 +242,6 @@ def head(networks: int, **net_params) -> Pipeline:
                      ("clf", seed_ensemble(networks, **net_params))])
 
 
-def stricter(p: np.ndarray, threshold: float) -> np.ndarray:
-    """Map ``threshold`` to 0.5 monotonically (a stricter decision threshold)."""
-    return np.where(p < threshold, 0.5 * p / threshold,
-                    0.5 + 0.5 * (p - threshold) / (1.0 - threshold))
-
-
 def fold_probabilities(vol: TestVolume, models) -> dict:
     """Gap-0 probabilities of every variant for one test volume."""
     if vol.cands is None or not vol.rows.any():
@@ -264,8 +259,8 @@ def fold_probabilities(vol: TestVolume, models) -> dict:
             "image veto, real only": np.minimum(
                 shipped, models["image only, real"].predict_proba(vol.I)[:, 1]),
             "labels, image veto": np.minimum(lab, img),
-            "shipped, t 0.6": stricter(shipped, 0.6),
-            "shipped, t 0.7": stricter(shipped, 0.7)}
+            "shipped, t 0.6": rescale(shipped, 0.6),
+            "shipped, t 0.7": rescale(shipped, 0.7)}
 
 
 def image_evidence(tests) -> list[str]:
