@@ -61,7 +61,7 @@ exclude_patterns = [
 # -- API pages -------------------------------------------------------------------
 write_api_page(DOCS / "api" / "index.rst")
 autosummary_generate = True
-autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_default_options = {"members": True}
 autodoc_typehints = "none"  # numpydoc's Parameters sections carry the types
 autodoc_member_order = "groupwise"
 numpydoc_show_class_members = False

@@ -76,3 +76,31 @@ def test_api_page_lists_every_public_name():
         for name in api_page._public_objects(module):
             assert name in entries, f"{module.__name__}.{name} missing"
     assert "   :template: autosummary/object.rst" in text.splitlines()
+
+
+def test_api_page_gives_each_object_one_page():
+    """A re-exported object is listed under one name only (one stub page).
+
+    Two pages would describe the same object twice under its canonical
+    (private) name, which Sphinx reports as a duplicate description.
+    """
+    import importlib
+
+    api_page = _api_page_module()
+    text = api_page.api_page_text()
+    current, in_table, seen = None, False, {}
+    for line in text.splitlines():
+        if line.startswith(".. currentmodule:: "):
+            current = line.split(":: ")[1].strip()
+        elif line.startswith(".. autosummary::"):
+            in_table = True
+        elif in_table and line.startswith("   ") and not line.strip().startswith(":"):
+            full_name = f"{current}.{line.strip()}"
+            obj = getattr(importlib.import_module(current), line.strip())
+            assert seen.setdefault(id(obj), full_name) == full_name, (
+                f"{full_name} and {seen[id(obj)]} are one object"
+            )
+        elif in_table and line and not line.startswith("   "):
+            in_table = False
+    assert "sklearn_overseg.MergeCorrector" in seen.values()
+    assert "sklearn_overseg.correction.MergeCorrector" not in seen.values()

@@ -108,7 +108,6 @@ def _top_level_section(package: ModuleType) -> list[str]:
     lines += [
         f".. automodule:: {package.__name__}",
         "   :no-members:",
-        "   :no-index:",
         "",
         f".. currentmodule:: {package.__name__}",
         "",
@@ -126,17 +125,36 @@ def _top_level_section(package: ModuleType) -> list[str]:
     return lines
 
 
-def _module_section(module: ModuleType) -> list[str]:
+def _module_section(module: ModuleType, package: ModuleType) -> list[str]:
+    """A subpackage's section; names the top level re-exports link to its page.
+
+    One object gets one page: a second page would describe it twice under
+    the same canonical (private) name.
+    """
     lines = _heading(f":mod:`{module.__name__}`", "-")
     lines += [
         f".. automodule:: {module.__name__}",
         "   :no-members:",
-        "   :no-index:",
         "",
         f".. currentmodule:: {module.__name__}",
         "",
     ]
-    return lines + _autosummary(_public_objects(module))
+    top_level = set(_public_objects(package))
+    own, shared = [], []
+    for name in _public_objects(module):
+        alias = name in top_level and getattr(package, name) is getattr(module, name)
+        (shared if alias else own).append(name)
+    if own:
+        lines += _autosummary(own)
+    if shared:
+        lines += [
+            f"Also public here, documented under :mod:`{package.__name__}`:",
+            "",
+            f".. currentmodule:: {package.__name__}",
+            "",
+            *_autosummary(shared),
+        ]
+    return lines
 
 
 def api_page_text(package_name: str = "sklearn_overseg") -> str:
@@ -160,7 +178,7 @@ def api_page_text(package_name: str = "sklearn_overseg") -> str:
         if not _public_objects(module):
             print(f"api_page: {name} has no public name yet", file=sys.stderr)
             continue
-        lines += _module_section(module)
+        lines += _module_section(module, package)
     return "\n".join(lines)
 
 
