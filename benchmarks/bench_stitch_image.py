@@ -40,7 +40,9 @@ Variants of the gap-0 decision:
   with a stricter threshold (the control: what a veto must beat).
 
 Reported per left-out file and overall: joins right / wrong, removed, wrong
-joins and AP50 (the four settings summed; AP50 averaged).
+joins and AP50 (the four settings summed; AP50 averaged). ``--source raw``
+tests on the classical 2D segmentations of the raw images instead of the
+perfect cross-sections (as ``bench_stitch.py``'s ``raw`` rows).
 
 Run ``python benchmarks/bench_stitch_image.py [--networks 2]`` (about 15
 minutes on 2 shared cores; ``--cache FILE`` keeps the pair features).
@@ -55,12 +57,12 @@ import time
 
 import numpy as np
 from _shared_data import ALL_NAMES, load, require_shared_data
-from _stitch_eval import cross_sections
 from bench_stitch import (
     BASE_STEP,
     CONFIGS,
     bright_boundaries,
     score_repair,
+    stitched_volumes,
     stitcher,
 )
 from bench_stitch_lodo import rescale
@@ -312,6 +314,9 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=2)
     parser.add_argument("--cache", help="npz file of the training pair features")
+    parser.add_argument("--source", choices=["sections", "raw"], default="sections",
+                        help="2D masks of the test volumes: perfect cross-sections "
+                             "or classical 2D segmentations of the raw image")
     parser.add_argument("--json", help="also write every number to this file")
     args = parser.parse_args(argv)
     require_shared_data(ALL_NAMES)
@@ -319,17 +324,12 @@ def main(argv=None) -> None:
     log(f"stitcher: {which}; {args.networks} networks per ensemble")
     corrector = load_pretrained()
     features = Features(corrector)
-    tests = {}
-    for name in ALL_NAMES:
-        truth, raw, _ = load(name)
-        base = BASE_STEP.get(name, 1)
-        image = bright_boundaries(name, raw)
-        tests[name] = []
-        for z_step, threshold in CONFIGS:
-            gt, im = truth[:: base * z_step], image[:: base * z_step]
-            seg = stitch(cross_sections(gt), threshold)
-            tests[name].append(TestVolume(corrector, features, (z_step, threshold),
-                                          seg, gt, im))
+    tests = {
+        name: [TestVolume(corrector, features, (z_step, threshold), seg, gt, im)
+               for _, z_step, threshold, seg, gt, im in stitched_volumes(
+                   name, stitch, CONFIGS, (args.source,), with_image=True)]
+        for name in ALL_NAMES
+    }
     log("test volumes screened")
     train = training_features(corrector, args.cache)
     records = []
@@ -358,8 +358,9 @@ def main(argv=None) -> None:
         log(name + ": " + ", ".join(
             f"{v} {sum(r['variants'][v]['right'] for r in done)}/"
             f"{sum(r['variants'][v]['wrong'] for r in done)}" for v in VARIANTS))
-    print("\nCells: joins right / wrong: removed / wrong joins / AP50 (the four "
-          "section settings of the left-out file summed; AP50 averaged).\n")
+    print(f"\nTest volumes: {args.source}. Cells: joins right / wrong: removed / "
+          "wrong joins / AP50 (the four settings of the left-out file summed; "
+          "AP50 averaged).\n")
     print("\n".join(table(records, SHOWN)))
     print("\n".join(table(records, [v for v in VARIANTS if v not in SHOWN])))
     for z_step, threshold in CONFIGS:
