@@ -26,8 +26,8 @@ class SharedBatches:
 
     Only this thread submits batches (topping up what the workers hold
     between two of its own batches): a worker's results are stored by a
-    callback in the executor's thread, which never submits, so a resized
-    executor cannot wait for a result that waits for it.
+    callback in the executor's own thread, which never submits, so that
+    thread never blocks on the executor it serves.
     """
 
     def __init__(self, func, items, batches, executor, workers, *,
@@ -100,6 +100,11 @@ class SharedBatches:
         while not all(self.done):
             self._top_up()
             held = [(i, f) for i, f in self.sent.items() if not self.done[i]]
+            if not held:  # a broken pool took nothing more
+                for i in range(len(self.batches)):
+                    if not self.done[i]:
+                        self._compute(i)
+                break
             wait([f for _, f in held], return_when=FIRST_COMPLETED)
             for i, future in held:
                 if future.done():
