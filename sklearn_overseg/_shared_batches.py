@@ -100,7 +100,7 @@ class SharedBatches:
         while not all(self.done):
             self._top_up()
             held = [(i, f) for i, f in self.sent.items() if not self.done[i]]
-            if not held:  # a broken pool took nothing more
+            if self.broken:  # the pool takes nothing more: the rest is here
                 for i in range(len(self.batches)):
                     if not self.done[i]:
                         self._compute(i)
