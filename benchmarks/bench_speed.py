@@ -21,8 +21,12 @@
     ratio to one ``find_objects`` pass in that subprocess (target: under
     30 s); each stack is corrected with ``n_jobs`` 1, 2 and -1 and in place
     (``out=volume``), each in its own subprocess, with the speed-up over
-    ``n_jobs=1`` and the peak memory over the label array (whole process, and
-    its rise during ``correct``).
+    ``n_jobs=1``, the CPU time of the subprocess and its worker processes,
+    the load average when ``correct`` started, and the peak memory over the
+    label array (whole process, and its rise during ``correct``). The "2nd
+    volume" columns time a second ``correct`` in the same subprocess (not in
+    place), whose worker processes are already up, as when one session
+    corrects several volumes.
 (d), (e): gap interpolation, and ``correct`` over ``predict_merges`` and
     ``find_objects``: see ``_speed_ratios.py``.
 
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -206,23 +211,52 @@ def build_stack(name: str, path: Path) -> dict:
             "dtype": str(flawed.dtype), "build_s": time.perf_counter() - start}
 
 
+def children_cpu_s() -> float:
+    """CPU seconds of this process's live children (the worker processes)."""
+    total, me = 0.0, str(os.getpid())
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # ppid; then utime and stime in clock ticks
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def timed_correct(corrector, volume, out) -> tuple[float, float, object]:
+    """Wall and CPU seconds (this process and its workers) of one ``correct``."""
+    cpu = time.process_time() + children_cpu_s()
+    start = time.perf_counter()
+    corrected = corrector.correct(volume, out=out)
+    wall = time.perf_counter() - start
+    return wall, time.process_time() + children_cpu_s() - cpu, corrected
+
+
 def child(path: str, n_jobs: int, inplace: bool) -> None:
-    """Subprocess: load, find_objects, correct; print timings as JSON."""
+    """Subprocess: load, find_objects, correct (twice); print timings as JSON."""
     volume = np.load(path)
     corrector = load_pretrained("axis").set_params(n_jobs=n_jobs)
     rss_loaded = peak_rss_mb()
     t_find, _ = median_time(lambda: ndi.find_objects(volume), repeats=3)
     labels_before = int(len(np.unique(volume)) - 1)
     rss_before = peak_rss_mb()
-    start = time.perf_counter()
-    corrected = corrector.correct(volume, out=volume if inplace else None)
-    t_correct = time.perf_counter() - start
+    load = os.getloadavg()[0]
+    t_correct, cpu, corrected = timed_correct(
+        corrector, volume, volume if inplace else None
+    )
     peak = peak_rss_mb()  # before the label counts below, which sort copies
+    labels_after = int(len(np.unique(corrected)) - 1)
+    # a second volume in the same process: the worker processes are up
+    second = None if inplace else timed_correct(corrector, volume, None)[0]
     print(json.dumps({
         "find_objects_s": t_find,
         "correct_s": t_correct,
+        "cpu_s": cpu,
+        "second_s": second,
+        "load": load,
         "labels_before": labels_before,
-        "labels_after": int(len(np.unique(corrected)) - 1),
+        "labels_after": labels_after,
         "rss_loaded_mb": rss_loaded,
         "rss_before_mb": rss_before,
         "peak_rss_mb": peak,
@@ -241,7 +275,7 @@ def part_c(sizes) -> str:
         for name in tqdm(sizes, desc="end to end", file=sys.stderr):
             path = Path(tmp) / f"{name}.npy"
             info = build_stack(name, path)
-            serial = None
+            serial = serial_second = None
             for n_jobs, inplace in RUNS:
                 start = time.perf_counter()
                 out = subprocess.run(
@@ -252,14 +286,20 @@ def part_c(sizes) -> str:
                 wall = time.perf_counter() - start
                 res = json.loads(out.stdout.strip().splitlines()[-1])
                 serial = serial or res["correct_s"]
+                serial_second = serial_second or res["second_s"]
+                second = res["second_s"]
                 rise = (res["peak_rss_mb"] - res["rss_before_mb"]) / res["volume_mb"]
                 rows.append([
                     name, "x".join(map(str, info["shape"])), info["cells"],
                     info["splits"], n_jobs, "yes" if inplace else "no",
                     f"{res['labels_before']} -> {res['labels_after']}",
                     f"{res['find_objects_s']:.2f}", f"{res['correct_s']:.1f}",
+                    f"{res['cpu_s']:.1f}",
                     f"{res['correct_s'] / res['find_objects_s']:.0f}",
                     f"{serial / res['correct_s']:.2f}",
+                    "-" if second is None else f"{second:.1f}",
+                    "-" if second is None else f"{serial_second / second:.2f}",
+                    f"{res['load']:.1f}",
                     f"{res['volume_mb']:.0f}", f"{res['rss_loaded_mb']:.0f}",
                     f"{res['peak_rss_mb']:.0f}",
                     f"{res['peak_rss_mb'] / res['volume_mb']:.2f}",
@@ -269,8 +309,9 @@ def part_c(sizes) -> str:
             path.unlink()
     return markdown_table(
         ["stack", "shape", "cells", "true splits", "n_jobs", "in place",
-         "labels", "find_objects s", "correct s", "x find_objects",
-         "speed-up vs n_jobs=1", "volume MB", "RSS after load MB",
+         "labels", "find_objects s", "correct s", "CPU s", "x find_objects",
+         "speed-up vs n_jobs=1", "2nd volume s", "2nd volume speed-up",
+         "load average", "volume MB", "RSS after load MB",
          "peak RSS MB", "peak RSS / labels", "peak rise / labels",
          "subprocess wall s"], rows,
     )

@@ -17,6 +17,11 @@ rule baseline (fractions 0.5 and 0.7) and by a perfect merger (each label
 joined to the true cell it mostly lies in). Reported: extra fragments before
 and after, joins right and wrong, AP50, VOI split / merge and seconds.
 
+With ``--image`` the corrector also gets the raw image of each volume
+(``correct(labels, image=raw)``; the EM image inverted, so that boundaries
+are bright as in a membrane stain), for a model with image features
+(``--model``, see ``bench_stitch_image.py``).
+
 Run ``python benchmarks/bench_stitch.py`` (about 5 minutes; ``--quick`` runs
 z step 1 and threshold 0.25 only).
 """
@@ -80,7 +85,13 @@ def two_d(name: str, source: str, truth, raw) -> np.ndarray:
     return segment(raw, **params)
 
 
-def repair(method: str, seg, truth, corrector):
+def bright_boundaries(name: str, raw: np.ndarray) -> np.ndarray:
+    """The raw image for image features: EM inverted (dark membranes)."""
+    raw = np.asarray(raw, dtype=np.float32)
+    return 255.0 - raw if name == "em_medulla_gala" else raw
+
+
+def repair(method: str, seg, truth, corrector, image=None):
     if method == "stitched":
         return seg
     if method == "perfect":
@@ -88,7 +99,7 @@ def repair(method: str, seg, truth, corrector):
     if method.startswith("rule"):
         return rule_merger(seg, float(method.split()[1]))
     try:
-        return corrector.correct(seg)
+        return corrector.correct(seg, image=image)
     except ValueError as err:  # every label one layer thick: nothing stitched
         if "one z layer thick" not in str(err):
             raise
@@ -96,8 +107,13 @@ def repair(method: str, seg, truth, corrector):
         return seg
 
 
-def stitched_volumes(name: str, stitch, configs, sources=("sections", "raw")):
-    """``(source, z_step, threshold, stitched, truth)`` of every setting of a file."""
+def stitched_volumes(name: str, stitch, configs, sources=("sections", "raw"),
+                     *, with_image: bool = False):
+    """``(source, z_step, threshold, stitched, truth)`` of every setting of a file.
+
+    With ``with_image`` each tuple ends with the volume's raw image as the
+    image features want it (:func:`bright_boundaries`).
+    """
     truth, raw, _ = load(name)
     base = BASE_STEP.get(name, 1)
     for source in sources:
@@ -105,7 +121,11 @@ def stitched_volumes(name: str, stitch, configs, sources=("sections", "raw")):
             step = base * z_step
             gt, image = truth[::step], raw[::step].astype(float)
             seg = stitch(two_d(name, source, gt, image), threshold)
-            yield source, z_step, threshold, seg, gt
+            if with_image:
+                yield (source, z_step, threshold, seg, gt,
+                       bright_boundaries(name, raw[::step]))
+            else:
+                yield source, z_step, threshold, seg, gt
 
 
 def score_repair(seg, out, truth, seconds: float, extra: int | None = None) -> dict:
@@ -116,12 +136,12 @@ def score_repair(seg, out, truth, seconds: float, extra: int | None = None) -> d
                 right=right, wrong=wrong, seconds=seconds, **scores(truth, out))
 
 
-def run_one(seg, truth, corrector, methods=METHODS) -> dict:
+def run_one(seg, truth, corrector, methods=METHODS, image=None) -> dict:
     extra = extra_fragments(seg, truth)
     rows = {}
     for method in methods:
         start = time.perf_counter()
-        out = repair(method, seg, truth, corrector)
+        out = repair(method, seg, truth, corrector, image)
         rows[method] = score_repair(seg, out, truth, time.perf_counter() - start,
                                     extra)
     return rows
@@ -157,6 +177,11 @@ def main(argv=None) -> None:
     parser.add_argument("--json", help="also write every number to this file")
     parser.add_argument("--model", help="a saved corrector (default: pretrained)")
     parser.add_argument("--files", nargs="+", default=ALL_NAMES)
+    parser.add_argument("--image", action="store_true",
+                        help="give the corrector the raw image (a model with "
+                             "image features, --model)")
+    parser.add_argument("--sources", nargs="+", default=["sections", "raw"],
+                        choices=["sections", "raw"])
     args = parser.parse_args(argv)
     require_shared_data(ALL_NAMES)
     which, stitch = stitcher()
@@ -165,12 +190,13 @@ def main(argv=None) -> None:
     configs = CONFIGS[:1] if args.quick else CONFIGS
     records = []
     for name in args.files:
-        for source, z_step, threshold, seg, gt in stitched_volumes(
-            name, stitch, configs
+        for source, z_step, threshold, seg, gt, image in stitched_volumes(
+            name, stitch, configs, args.sources, with_image=True
         ):
             records.append(dict(file=name, source=source, z_step=z_step,
                                 threshold=threshold,
-                                methods=run_one(seg, gt, corrector)))
+                                methods=run_one(seg, gt, corrector, image=(
+                                    image if args.image else None))))
             m = records[-1]["methods"]["model"]
             print(f"{name} {source} z{z_step} t{threshold}: extra "
                   f"{m['extra_before']} right {m['right']} wrong {m['wrong']}",
@@ -178,7 +204,7 @@ def main(argv=None) -> None:
     print(f"\nStitcher: {which}. Sums over the {len(ALL_NAMES)} files "
           "(AP50 and VOI: means).\n")
     print(HEADER)
-    for source in ("sections", "raw"):
+    for source in args.sources:
         for z_step, threshold in configs:
             chosen = [r for r in records if (r["source"], r["z_step"],
                                              r["threshold"]) == (source, z_step,
@@ -189,7 +215,7 @@ def main(argv=None) -> None:
     print("\nPer file, every setting summed:\n")
     print(HEADER)
     for name in args.files:
-        for source in ("sections", "raw"):
+        for source in args.sources:
             chosen = [r for r in records if (r["file"], r["source"]) == (name, source)]
             print("\n".join(row for row in summary(chosen, f"{name}, {source}")
                             if "| model |" in row or "| rule 0.5 |" in row))

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from ._threads import map_slabs
+
 __all__ = ["LabelGeometry", "RowLookup", "require_int64_labels"]
 
 # find_objects allocates one entry per label value up to the maximum label.
@@ -31,6 +33,32 @@ def require_int64_labels(volume: np.ndarray) -> int:
             "skimage.segmentation.relabel_sequential)."
         )
     return max_label
+
+
+def _slab_boxes(volume, layers: slice, max_label: int):
+    """``(label - 1, starts, stops)`` of the labels present in ``volume[layers]``."""
+    slices = ndi.find_objects(volume[layers], max_label=max_label)
+    present = [i for i, s in enumerate(slices) if s is not None]
+    boxes = np.array(
+        [[(s.start, s.stop) for s in slices[i]] for i in present], dtype=np.intp
+    ).reshape(-1, 3, 2)
+    boxes[:, 0] += layers.start
+    return (np.asarray(present, dtype=np.int64),
+            np.ascontiguousarray(boxes[..., 0]), np.ascontiguousarray(boxes[..., 1]))
+
+
+def _merge_boxes(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bounding boxes of whole labels from those of their slab pieces."""
+    if len(parts) == 1:
+        return parts[0]
+    index, inverse = np.unique(
+        np.concatenate([p[0] for p in parts]), return_inverse=True
+    )
+    starts = np.full((len(index), 3), np.iinfo(np.intp).max, dtype=np.intp)
+    stops = np.zeros((len(index), 3), dtype=np.intp)
+    np.minimum.at(starts, inverse, np.concatenate([p[1] for p in parts]))
+    np.maximum.at(stops, inverse, np.concatenate([p[2] for p in parts]))
+    return index, starts, stops
 
 
 @dataclass(frozen=True)
@@ -73,12 +101,14 @@ class LabelGeometry:
             empty = np.zeros((0, 3), dtype=np.intp)
             return cls(np.zeros(0, dtype=np.int64), empty, empty.copy(), volume.shape)
         if max_label <= _MAX_DIRECT_LABEL:
-            slices = ndi.find_objects(volume)
-            label_values = None
-        else:
-            label_values, inverse = np.unique(volume, return_inverse=True)
-            inverse = inverse.reshape(volume.shape)
-            slices = ndi.find_objects(inverse)
+            # one find_objects pass per z-slab (on threads for a large volume)
+            labels, starts, stops = _merge_boxes(map_slabs(
+                lambda layers: _slab_boxes(volume, layers, max_label),
+                volume.shape[0], volume.size,
+            ))
+            return cls(labels + 1, starts, stops, tuple(volume.shape))
+        label_values, inverse = np.unique(volume, return_inverse=True)
+        slices = ndi.find_objects(inverse.reshape(volume.shape))
         present = [i for i, s in enumerate(slices) if s is not None]
         starts = np.array(
             [[s.start for s in slices[i]] for i in present], dtype=np.intp
@@ -86,10 +116,7 @@ class LabelGeometry:
         stops = np.array(
             [[s.stop for s in slices[i]] for i in present], dtype=np.intp
         ).reshape(-1, 3)
-        if label_values is None:
-            labels = np.asarray(present, dtype=np.int64) + 1
-        else:
-            labels = np.asarray(label_values[np.asarray(present) + 1], dtype=np.int64)
+        labels = np.asarray(label_values[np.asarray(present) + 1], dtype=np.int64)
         return cls(labels, starts, stops, tuple(volume.shape))
 
     def __len__(self) -> int:

@@ -296,3 +296,43 @@ def test_reviewed_decisions_of_an_image_model_need_no_image(image_corrector, tis
         apply_decisions(flawed, records, corrector=image_corrector),
         image_corrector.correct(flawed, image=images[0]),
     )
+
+
+def test_a_routed_model_with_an_image_stitch_route_gets_the_image(tmp_path):
+    # stitch splits (gap 0) decided with the image, gaps by labels only: the
+    # corrector must see that the model uses the image, attach the crops and
+    # ask for the image when it is missing
+    from sklearn_overseg import (
+        CandidateScreener,
+        FragmentExtentFeatures,
+        GapRoutedClassifier,
+    )
+    from sklearn_overseg.datasets import slice_and_stitch
+
+    truth = make_tissue((24, 64, 64), n_cells=20, random_state=0)
+    image = make_tissue_image(truth, "membrane", random_state=0)
+    flawed = [slice_and_stitch(truth, stitch_threshold=t, random_state=s)[0]
+              for s, t in enumerate((0.25, 0.5))]
+    routed = GapRoutedClassifier(
+        stitch=make_pair_pipeline(LogisticRegression(max_iter=2000),
+                                  extent=FragmentExtentFeatures(), image=True),
+        gaps=make_pair_pipeline(LogisticRegression(max_iter=2000)),
+    )
+    assert uses_image(routed) and uses_image(clone(routed))
+    assert not uses_image(GapRoutedClassifier())
+    corrector = MergeCorrector(
+        screener=CandidateScreener(min_gap=0, max_gap=2), classifier=routed
+    ).fit(flawed, [truth, truth], images=[image, image])
+    assert uses_image(corrector.classifier_)
+    test = slice_and_stitch(truth, stitch_threshold=0.5, random_state=7)[0]
+    candidates = corrector.screen(test, image=image)
+    assert len(candidates) and all(c.image is not None for c in candidates)
+    with pytest.raises(ValueError, match="uses the raw image.*image="):
+        corrector.correct(test)
+    fixed = corrector.correct(test, image=image)
+    assert fixed.shape == test.shape and (fixed[test > 0] > 0).all()  # no loss
+    assert len(np.unique(fixed)) < len(np.unique(test))  # some pieces joined
+    save_model(corrector, tmp_path / "routed.json")
+    loaded = load_model(tmp_path / "routed.json")
+    assert uses_image(loaded.classifier_)
+    np.testing.assert_array_equal(loaded.correct(test, image=image), fixed)

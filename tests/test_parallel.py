@@ -1,5 +1,7 @@
 """Tests of the shared batch runner and of the steps that use it."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -29,10 +31,61 @@ def test_little_work_runs_serially_in_one_batch():
 def test_enough_work_is_split_in_ordered_batches():
     items = list(range(50))
     parts = map_batches(np.array, items, n_jobs=2, min_work_per_job=10)
-    assert len(parts) == 8  # 4 batches per job, sizes 7 and a rest of 1
+    assert len(parts) == 13  # 8 batches per job: sizes 4 and a rest of 2
     np.testing.assert_array_equal(np.concatenate(parts), items)
     sizes = map_batches(len, items, n_jobs=2, work=1e9)
-    assert sizes == [7] * 7 + [1]
+    assert sizes == [4] * 12 + [2]
+
+
+def pids(items):
+    return [(os.getpid(), item) for item in items]
+
+
+def failing(items):
+    if 13 in items:
+        raise ValueError("item 13")
+    return list(items)
+
+
+def test_workers_compute_batches_in_order(monkeypatch):
+    # this process hands out batches only: every one runs in a worker
+    monkeypatch.setattr(_parallel, "MAIN_SHARES", False)
+    parts = map_batches(pids, list(range(40)), n_jobs=2, min_work_per_job=10)
+    assert [item for part in parts for _, item in part] == list(range(40))
+    assert os.getpid() not in {pid for part in parts for pid, _ in part}
+    with pytest.raises(ValueError, match="item 13"):
+        map_batches(failing, list(range(40)), n_jobs=2, min_work_per_job=10)
+
+
+def test_shared_batches_give_the_serial_result():
+    # this process and the workers share the batches; whoever computes a
+    # batch, the results come back once each and in order (errors too)
+    assert _parallel.start_workers(2, _parallel.WARM_START_VOXELS) == 1
+    items = list(range(200))
+    for _ in range(3):
+        parts = map_batches(pids, items, n_jobs=2, min_work_per_job=50)
+        assert [item for part in parts for _, item in part] == items
+    with pytest.raises(ValueError, match="item 13"):
+        map_batches(failing, items, n_jobs=2, min_work_per_job=50)
+
+
+def test_workers_start_ahead_only_for_large_volumes_and_several_jobs():
+    big = _parallel.WARM_START_VOXELS
+    assert _parallel.start_workers(1, 100 * big) == 0
+    assert _parallel.start_workers(None, 100 * big) == 0
+    assert _parallel.start_workers(2, big - 1) == 0
+    assert _parallel.start_workers(8, 2 * big) == 2
+    assert _parallel.start_workers(2, 2 * big) == 1
+
+
+def test_started_workers_take_smaller_work():
+    _parallel.start_workers(2, _parallel.WARM_START_VOXELS)
+    # a sixteenth of the work a cold start needs is shared with them
+    assert len(map_batches(len, list(range(64)), n_jobs=2, work=99,
+                           min_work_per_job=1600)) == 1
+    assert len(map_batches(len, list(range(64)), n_jobs=2, work=100,
+                           min_work_per_job=1600)) == 16
+    assert map_batches(len, list(range(64)), n_jobs=1, min_work_per_job=1) == [64]
 
 
 def test_jobs_follow_the_amount_of_work():
@@ -93,3 +146,16 @@ def test_pretrained_models_decide_the_same_in_worker_processes(
         ))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_workers_leave_joblibs_own_processes_alone():
+    from joblib import Parallel, delayed
+
+    _parallel.start_workers(2, _parallel.WARM_START_VOXELS)
+    squares = Parallel(n_jobs=2, backend="loky")(delayed(pow)(i, 2) for i in range(4))
+    assert squares == [0, 1, 4, 9]
+    parts = map_batches(pids, list(range(30)), n_jobs=2, min_work_per_job=5)
+    assert [item for part in parts for _, item in part] == list(range(30))
+    assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(3)) == [
+        0, 1, 2
+    ]

@@ -73,3 +73,32 @@ def test_rescale_maps_the_route_threshold_to_one_half():
     assert np.all(np.diff(out) > 0)          # the order of the pairs is kept
     assert (out >= 0.5).tolist() == (p >= 0.7).tolist()
     assert np.array_equal(rescale(p, 0.5), p)
+
+
+def test_stitch_pairs_with_image_carry_aligned_crops():
+    from bench_stitch import bright_boundaries
+    from bench_stitch_image import Features, stitch_pairs_with_image, touching
+
+    from sklearn_overseg import CandidateScreener, FragmentExtentFeatures
+    from sklearn_overseg.datasets import make_tissue, make_tissue_image
+
+    truth = make_tissue((16, 48, 48), n_cells=12, random_state=0)
+    image = make_tissue_image(truth, "membrane", random_state=0)
+    screener = CandidateScreener(max_gap=2, min_gap=0)
+    X, y = stitch_pairs_with_image(truth, image, screener, seed=0)
+    assert len(X) == len(y) > 0 and set(np.unique(y)) <= {0, 1}
+    assert touching(X).all()                      # gap-0 pairs only
+    assert all(c.image is not None and c.image.shape == c.crop.shape for c in X)
+    again, _ = stitch_pairs_with_image(truth, image, screener, seed=0)
+    assert [c.key for c in again] == [c.key for c in X]   # seeded
+
+    class Shipped:  # what Features reads of a fitted corrector
+        class classifier_:
+            stitch_ = [FragmentExtentFeatures().fit(X)]
+
+    labels, image_features = Features(Shipped)(X)
+    assert labels.shape[0] == image_features.shape[0] == len(X)
+    assert image_features.shape[1] == 6 and np.isfinite(image_features).all()
+    raw = np.arange(8, dtype=np.uint8).reshape(2, 2, 2)
+    assert np.array_equal(bright_boundaries("em_medulla_gala", raw), 255.0 - raw)
+    assert np.array_equal(bright_boundaries("ovule_plantseg", raw), raw)

@@ -89,8 +89,13 @@ class MergeCorrector(
         Damage rounds per volume when training from ground truth (``damage``
         set), see :func:`make_training_candidates`.
     n_jobs : int or None, default=None
-        Parallel jobs for the pair pipeline's steps whose own ``n_jobs`` is
-        ``None`` (reslicing, features) and for gap interpolation.
+        Parallel jobs, used where the work pays for them: threads for the
+        whole-volume passes of a large volume (bounding boxes, facing
+        overlaps, relabelling, in z-slabs), and worker processes that share
+        the pairs of gap interpolation and of the pair pipeline's steps whose
+        own ``n_jobs`` is ``None`` (reslicing, features); a volume of 50 M
+        voxels or more starts its workers while it is screened. The result is
+        the same for every value.
     random_state : int, RandomState or None, default=0
         Seed for training-data generation, for the default classifier and for
         the damage that :meth:`score` makes from ground truth.

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
 from .._image import attach_image, check_image
+from .._parallel import start_workers
 from .._validation import (
     check_out_array,
     check_single_volume,
@@ -76,9 +77,10 @@ class CorrectionStepsMixin:
 
     def _screen(self, volume, voxel_size, image=None) -> CandidateSet:
         normalised = None if image is None else check_image(image, volume)
-        candidates = self.screener_.transform(
-            [volume], voxel_size=self.working_voxel_size(voxel_size)
-        )
+        with self._jobs():  # whole-volume passes in z-slabs on n_jobs threads
+            candidates = self.screener_.transform(
+                [volume], voxel_size=self.working_voxel_size(voxel_size)
+            )
         if normalised is None:
             return candidates
         if not uses_image(getattr(self, "classifier_", None)):
@@ -100,9 +102,11 @@ class CorrectionStepsMixin:
     def _jobs(self):
         # steps left at n_jobs=None take the corrector's n_jobs (or, when it
         # is None too, that of an enclosing joblib.parallel_config); threads
-        # for scikit-learn's own loops (feature union, bagged networks): worker
-        # processes would receive copies of every candidate and network, and
-        # the per-pair steps start processes themselves when the work pays
+        # for scikit-learn's own loops (feature union, bagged networks) and
+        # for the whole-volume passes (bounding boxes, facing overlaps,
+        # relabelling: in z-slabs): worker processes would receive copies of
+        # every candidate and network, and the per-pair steps share their
+        # pairs with worker processes themselves when the work pays
         return nullcontext() if self.n_jobs is None else parallel_config(
             backend="threading", n_jobs=self.n_jobs
         )
@@ -248,13 +252,17 @@ class CorrectionStepsMixin:
         return self._apply(volume, decisions, check_out_array(out, volume))
 
     def _apply(self, volume, decisions, out) -> np.ndarray:
-        return apply_merges(
-            volume, decisions.accepted, decisions.mapping,
-            interpolate=self.interpolate, interpolation=self.interpolation,
-            n_jobs=self.n_jobs, verbose=self.verbose, out=out,
-        )
+        with self._jobs():
+            return apply_merges(
+                volume, decisions.accepted, decisions.mapping,
+                interpolate=self.interpolate, interpolation=self.interpolation,
+                n_jobs=self.n_jobs, verbose=self.verbose, out=out,
+            )
 
     def _decisions(self, volume: np.ndarray, voxel_size, image=None) -> MergeDecisions:
         self._require_image(image)
+        # a large volume's pairs will pay for worker processes: they start
+        # now and import the package while this process screens
+        start_workers(self.n_jobs, volume.size)
         candidates = self._screen(volume, voxel_size, image)
         return self.decide(volume, candidates, self._scores(candidates, False))

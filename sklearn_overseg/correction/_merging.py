@@ -14,6 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.utils import gen_batches
 
+from .._threads import map_slabs
+
 __all__ = ["UnionFind", "resolve_merges", "relabel_volume"]
 
 # Labels up to this value are relabelled through a lookup table.
@@ -222,8 +224,14 @@ def relabel_volume(
     if top <= _MAX_TABLE_LABEL:
         table = np.arange(top + 1, dtype=volume.dtype)
         table[keys] = values.astype(volume.dtype)
-        for slab in slabs:
-            np.take(table, volume[slab], out=out[slab], mode="clip")
+        # one take per slab, the slabs on threads for a large volume
+        map_slabs(
+            lambda part: [
+                np.take(table, volume[slab], out=out[slab], mode="clip")
+                for slab in slabs[part]
+            ],
+            len(slabs), volume.size, slabs_per_thread=1,
+        )
         return out
     for slab in slabs:
         src, dst = volume[slab], out[slab]

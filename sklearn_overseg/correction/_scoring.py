@@ -111,7 +111,11 @@ def score_pairs(
     scaled, raw, union = [], [], None
     with progress(desc="pair features", total=n, unit="pair",
                   enabled=verbose > 0) as bar:
-        for batch in gen_batches(n, max(16, math.ceil(n / 50))):
+        # batches only for the progress bar (ten steps): every pair in one
+        # call otherwise; large calls let the feature steps share their pairs
+        # with worker processes
+        size = max(16, math.ceil(n / 10)) if verbose > 0 else n
+        for batch in gen_batches(n, size):
             X, features = candidates[batch], None
             for step in head:
                 X = step.transform(X)

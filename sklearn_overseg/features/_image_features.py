@@ -226,15 +226,23 @@ class ImageFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
 def uses_image(estimator) -> bool:
     """Whether a pair classifier (pipeline, feature union) has an image step.
 
+    Estimators that hold other estimators as parameters are looked into too:
+    a :class:`~sklearn_overseg.GapRoutedClassifier` whose ``stitch`` or
+    ``gaps`` pipeline has image features uses the image, and so does a
+    calibrated or frozen wrapper of such a pipeline.
+
     Examples
     --------
     >>> from sklearn.linear_model import LogisticRegression
-    >>> from sklearn_overseg import make_pair_pipeline
+    >>> from sklearn_overseg import GapRoutedClassifier, make_pair_pipeline
     >>> from sklearn_overseg.features import uses_image
     >>> uses_image(make_pair_pipeline(LogisticRegression(), image=True))
     True
     >>> uses_image(make_pair_pipeline(LogisticRegression()))
     False
+    >>> uses_image(GapRoutedClassifier(
+    ...     stitch=make_pair_pipeline(LogisticRegression(), image=True)))
+    True
     """
     if isinstance(estimator, ImageFeatures):
         return True
@@ -242,4 +250,16 @@ def uses_image(estimator) -> bool:
         return any(uses_image(step) for _, step in estimator.steps)
     if isinstance(estimator, FeatureUnion):
         return any(uses_image(part) for _, part in estimator.transformer_list)
+    if isinstance(estimator, BaseEstimator):
+        # meta-estimators (routing, calibration): their estimator parameters
+        # and, once fitted, the fitted copies a router keeps
+        held = list(estimator.get_params(deep=False).values())
+        held += [getattr(estimator, name, None) for name in _FITTED_PARTS]
+        return any(uses_image(part) for part in held
+                   if isinstance(part, BaseEstimator))
     return False
+
+
+#: Fitted sub-estimators of meta-estimators that may differ from their
+#: parameters (``GapRoutedClassifier`` fits its default pipelines itself).
+_FITTED_PARTS = ("stitch_", "gaps_")

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._geometry import LabelGeometry, RowLookup
+from .._threads import map_slabs
 
 __all__ = ["dense_overlaps", "facing_counts", "facing_overlaps", "sparse_count"]
 
@@ -149,5 +150,23 @@ def facing_overlaps(
     pixels,
     and for every label the area of its last and of its first layer mask.
     """
-    counts = facing_counts(volume, geometry, lookup, max_gap, min_gap=min_gap)
-    return dense_overlaps(len(geometry), *counts)
+    # disjoint layer ranges add up: one range per z-slab, on threads for a
+    # large volume, gives the counts of one pass
+    parts = map_slabs(
+        lambda layers: facing_counts(
+            volume, geometry, lookup, max_gap, min_gap=min_gap,
+            layers=(layers.start, layers.stop),
+        ),
+        volume.shape[0], volume.size,
+    )
+    return dense_overlaps(len(geometry), *_add_counts(parts))
+
+
+def _add_counts(parts: list[tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
+    """The :func:`facing_counts` of disjoint layer ranges, added up."""
+    if len(parts) == 1:
+        return parts[0]
+    added = []
+    for k in range(0, 6, 2):
+        added += sparse_count([p[k] for p in parts], [p[k + 1] for p in parts])
+    return tuple(added)
