@@ -86,7 +86,7 @@ from sklearn_overseg import (
     load_pretrained,
 )
 from sklearn_overseg.metrics import expected_calibration_error, merge_scores
-from sklearn_overseg.pretrained.train import seed_ensemble
+from sklearn_overseg.pretrained.train import TILTED_SLAB_LAYERS, seed_ensemble
 
 RECIPES = (
     "shipped (zero-shot)",
@@ -135,7 +135,11 @@ class Featurizer:
     def __init__(self, model: str, fit_on):
         from sklearn_overseg import ContactFeatures, TiltedReslicer
 
-        self.reslicer = TiltedReslicer().fit(fit_on) if model == "tilted" else None
+        # the shipped recipe's settings: a slab of layers around the contact
+        self.reslicer = (
+            TiltedReslicer(max_layers=TILTED_SLAB_LAYERS).fit(fit_on)
+            if model == "tilted" else None
+        )
         sample = self._reslice(fit_on)
         self.parts = {
             units: [
@@ -145,7 +149,9 @@ class Featurizer:
             ]
             for units in UNITS
         }
-        self.contact = ContactFeatures().fit(sample) if model == "tilted" else None
+        self.contact = (
+            ContactFeatures(region="slab").fit(sample) if model == "tilted" else None
+        )
         names = [f"{n}__{f}" for n, t in self.parts["absolute"]
                  for f in t.get_feature_names_out()]
         if self.contact is not None:

@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 from sklearn_overseg import (
     CandidateScreener,
+    ContactFeatures,
     MergeCorrector,
     MergeMLP,
     MergeNet,
@@ -128,6 +129,17 @@ def test_unfitted_estimators_round_trip(tmp_path):
     assert loaded.get_params() == screener.get_params()
     unfitted = load_model(save_model(MergeCorrector(threshold=0.7), tmp_path / "c"))
     assert unfitted.threshold == 0.7 and not hasattr(unfitted, "classifier_")
+
+
+def test_a_model_file_without_a_newer_parameter_keeps_its_behaviour(tmp_path):
+    # tilted model files written before ContactFeatures(region=...) existed
+    # have no value for it: they load with "whole", as they were fitted
+    path = save_model(ContactFeatures(region="slab"), tmp_path / "contact.json")
+    assert load_model(path).region == "slab"
+    text = json.loads(path.read_text())
+    del text["estimator"]["params"]["region"]
+    path.write_text(json.dumps(text))
+    assert load_model(path).region == "whole"
 
 
 @pytest.mark.parametrize("which", ["net_corrector", "logistic_corrector"])

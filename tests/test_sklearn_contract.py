@@ -60,6 +60,7 @@ PUBLIC_ESTIMATORS = [
     MergeCorrector(),
     MergeCorrector(CandidateScreener(max_gap=2), _logistic_pipeline(), threshold=0.3),
     ContactFeatures(),
+    ContactFeatures(region="slab"),
     ClippedStandardScaler(clip=3.0),
     ImageFeatures(),
     ImageFeatures(depth=1, clip=5.0),

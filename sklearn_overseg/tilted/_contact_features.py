@@ -13,18 +13,21 @@ contact plane), in physical units, and are free of units and cell size.
 
 from __future__ import annotations
 
+import inspect
 import numbers
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import Candidate, CandidateSet, check_candidate_set
 from .._parallel import crop_voxels, map_batches
 from ..features import PairFeaturesMixin
-from ._contact_geometry import contact_shape, section_profile
+from ._contact_geometry import _KINKS, _contact_area, contact_shape, section_profile
 from ._reslice import reslice_pair
+from ._slab_shape import slab_shape
 
 __all__ = ["ContactFeatures"]
 
@@ -48,28 +51,41 @@ FEATURES = (
 )
 
 
-def _pair_features(candidate: Candidate, cache: dict | None = None) -> np.ndarray:
+#: Layers kept on each side of the gap when ``region="slab"`` reslices a raw
+#: contact candidate itself: the deepest layer the kink features read.
+SLAB_LAYERS = max(far for _, far in _KINKS)
+
+
+def _pair_features(
+    candidate: Candidate, cache: dict | None = None, region: str = "whole"
+) -> np.ndarray:
     """Raw feature row of one contact or tilted candidate.
 
     ``cache`` keeps the hulls of whole fragments between the pairs of a batch.
     """
     if candidate.gap is None:
-        candidate = reslice_pair(candidate)
+        layers = SLAB_LAYERS if region == "slab" else None
+        candidate = reslice_pair(candidate, max_layers=layers)
     meta = candidate.meta
     crop = meta["contact_crop"]
     voxel_size = np.asarray(meta["source_voxel_size"], dtype=float)
     origin = np.asarray(candidate.origin, dtype=float) * voxel_size
+    contact = meta.get("contact_area")  # recorded by the reslicer
+    if contact is None:
+        contact = _contact_area(crop, voxel_size)
     features = contact_shape(
         crop, voxel_size, np.asarray(meta["centroid"]) - origin, meta["normal"],
-        cache, contact=meta.get("contact_area"),
+        cache, contact=contact, slab=region == "whole",
     )
+    if region == "slab":
+        features.update(slab_shape(candidate, contact))
     features.update(section_profile(candidate))
     return np.array([features[name] for name in FEATURES], dtype=float)
 
 
-def _chunk_features(candidates) -> np.ndarray:
+def _chunk_features(candidates, region: str = "whole") -> np.ndarray:
     cache: dict = {}  # a label is in about ten pairs: its hull is computed once
-    rows = [_pair_features(c, cache) for c in candidates]
+    rows = [_pair_features(c, cache, region) for c in candidates]
     return np.array(rows).reshape(-1, len(FEATURES))
 
 
@@ -106,7 +122,8 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
       when the union is creased along the contact (two cells);
     * ``slab_hull_excess``, ``slab_solidity`` - the same excess and the
       union's solidity within a slab around the contact plane (half-width
-      ``max(2 voxels, sqrt(contact area) / 2)``), local to the contact rim;
+      ``max(2 voxels, sqrt(contact area) / 2)``; with ``region="slab"`` at
+      most the resliced layers), local to the contact rim;
     * ``section_jump`` - ``|log|`` ratio of the fragments' areas in the two
       resliced layers next to the gap;
     * ``section_overlap`` - intersection over union of those two masks;
@@ -116,7 +133,8 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
       ``(i, j) = (1, 3), (2, 5), (3, 8)`` from the gap: about 0 or positive
       for a cut through a cell, negative at the crease between two cells;
     * ``smaller_section_share``, ``larger_section_share`` - each fragment's
-      area next to the gap over its largest resliced cross-section, sorted.
+      area next to the gap over its largest resliced cross-section (among
+      the layers the reslicer kept), sorted.
 
     Values are clipped to ``[-clip, clip]``. ``fit`` learns nothing.
 
@@ -132,6 +150,17 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         Most parallel jobs (joblib) over batches of candidates: worker
         processes, and only as many as the candidates' crops are work for
         (about 20 M voxels per job); little work runs in this process.
+    region : {"whole", "slab"}, default="whole"
+        Where ``slab_hull_excess`` and ``slab_solidity`` look. ``"whole"``:
+        the voxels of the contact crop within the slab's half-width of the
+        plane (a distance map over the pair's box, the costliest part of
+        these features). ``"slab"`` (the shipped ``tilted`` model): the
+        same half-width in layers of the resliced crop, no more than the
+        reslicer kept (``TiltedReslicer(max_layers=8)`` in the shipped
+        model), the lower fragment moved up by the blanked layer for the
+        union's hull; about 2.2x cheaper contact features on 100 x 400 x
+        400. Raw contact candidates are then resliced with 8 layers on each
+        side. The other features are the same either way.
 
     Attributes
     ----------
@@ -156,13 +185,17 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
     _candidate_kinds = ("contact", "tilted")
 
     _parameter_constraints: dict = {
+        "region": [StrOptions({"whole", "slab"})],
         "clip": [Interval(numbers.Real, 0, None, closed="neither")],
         "n_jobs": [numbers.Integral, None],
     }
 
-    def __init__(self, clip: float = 10.0, n_jobs: int | None = None):
+    def __init__(
+        self, clip: float = 10.0, n_jobs: int | None = None, region: str = "whole"
+    ):
         self.clip = clip
         self.n_jobs = n_jobs
+        self.region = region
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: CandidateSet, y=None) -> ContactFeatures:
@@ -198,8 +231,12 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         check_candidate_set(X, type(self).__name__)
         _check_contact_candidates(X)
+        self._validate_params()
         parts = map_batches(
-            _chunk_features, X, n_jobs=self.n_jobs, work=crop_voxels(X)
+            partial(_chunk_features, region=self.region),
+            X,
+            n_jobs=self.n_jobs,
+            work=crop_voxels(X),
         )
         out = np.concatenate(parts)
         out = np.nan_to_num(out, nan=0.0, posinf=self.clip, neginf=-self.clip)
@@ -207,6 +244,15 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
 
     def _names(self) -> tuple[str, ...]:
         return FEATURES
+
+    def __setstate__(self, state):
+        # pickled before a parameter existed: its default, which is the
+        # behaviour of that time (as a saved model file without the value)
+        super().__setstate__(state)
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in self._get_param_names():
+            if name not in self.__dict__:
+                setattr(self, name, defaults[name].default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

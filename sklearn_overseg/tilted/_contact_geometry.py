@@ -145,13 +145,16 @@ def _fragment_hull(mask: np.ndarray, voxel_size: np.ndarray, cache) -> tuple:
     return volume, vertices + [k.start for k in box]
 
 
-def contact_shape(crop, voxel_size, centroid, normal, cache=None, contact=None) -> dict:
+def contact_shape(
+    crop, voxel_size, centroid, normal, cache=None, contact=None, slab=True
+) -> dict:
     """Features of the contact crop: sizes, contact area and convexity.
 
     ``crop`` holds codes 0, 1 and 2 only. ``cache``: a dict shared by the
     pairs of one batch, which keeps the hulls of whole fragments (see
     :func:`_fragment_hull`). ``contact``: the contact area when known (the
-    reslicer records it), else measured here.
+    reslicer records it), else measured here. ``slab=False`` leaves out the
+    two features of the slab around the plane (see :mod:`._slab_shape`).
     """
     upper, lower = crop == UPPER, crop == LOWER
     voxel = float(np.prod(voxel_size))
@@ -169,6 +172,17 @@ def contact_shape(crop, voxel_size, centroid, normal, cache=None, contact=None) 
     hulls.append(_hull(np.concatenate(vertices), voxel_size)[0])
     solidity = volumes / np.maximum(hulls[:2], voxel)
     order = np.argsort(volumes)
+    features = {
+        "volume_log_ratio": float(np.log(large / small)),
+        "contact_per_smaller": contact / small ** (2 / 3),
+        "contact_per_larger": contact / large ** (2 / 3),
+        "union_solidity": volumes.sum() / max(hulls[2], voxel),
+        "smaller_solidity": float(solidity[order[0]]),
+        "larger_solidity": float(solidity[order[1]]),
+        "hull_excess": (hulls[2] - hulls[0] - hulls[1]) / volumes.sum(),
+    }
+    if not slab:
+        return features
     # The same, restricted to a slab around the contact plane (the pair's
     # bounding box holds every voxel that matters).
     width = max(2.0 * float(voxel_size.max()), 0.5 * np.sqrt(contact))
@@ -184,18 +198,11 @@ def contact_shape(crop, voxel_size, centroid, normal, cache=None, contact=None) 
         slab_hulls.append(volume)
         slab_vertices.append(points)
     slab_hulls.append(_hull(np.concatenate(slab_vertices), voxel_size)[0])
-    return {
-        "volume_log_ratio": float(np.log(large / small)),
-        "contact_per_smaller": contact / small ** (2 / 3),
-        "contact_per_larger": contact / large ** (2 / 3),
-        "union_solidity": volumes.sum() / max(hulls[2], voxel),
-        "smaller_solidity": float(solidity[order[0]]),
-        "larger_solidity": float(solidity[order[1]]),
-        "hull_excess": (hulls[2] - hulls[0] - hulls[1]) / volumes.sum(),
-        "slab_hull_excess": (slab_hulls[2] - slab_hulls[0] - slab_hulls[1])
-        / max(slab_volume, voxel),
-        "slab_solidity": slab_volume / max(slab_hulls[2], voxel),
-    }
+    features["slab_hull_excess"] = (
+        slab_hulls[2] - slab_hulls[0] - slab_hulls[1]
+    ) / max(slab_volume, voxel)
+    features["slab_solidity"] = slab_volume / max(slab_hulls[2], voxel)
+    return features
 
 
 def _layer_counts(layers: np.ndarray, code: int) -> np.ndarray:
