@@ -2,11 +2,14 @@
 
 Every public entry point that accepts a label volume calls
 :func:`check_label_volume` once; internal code may then assume a 3D, integer,
-non-negative, non-empty array and never has to re-check.
+non-negative, non-empty array and never has to re-check. Estimators unpickled
+from before a parameter existed get that parameter's default
+(:class:`DefaultsForNewParams`).
 """
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from collections.abc import Sequence
 
@@ -15,6 +18,7 @@ import numpy as np
 from ._image_check import check_not_image
 
 __all__ = [
+    "DefaultsForNewParams",
     "check_label_volume",
     "check_out_array",
     "check_single_volume",
@@ -284,3 +288,19 @@ def check_out_array(out, volume: np.ndarray) -> np.ndarray | None:
     if not same and np.may_share_memory(out, volume):
         raise ValueError("out overlaps the volume without being the volume itself.")
     return out
+
+
+class DefaultsForNewParams:
+    """Mixin: an estimator pickled before a parameter existed gets its default.
+
+    The default is the behaviour of that time, as for a saved model file
+    without the value, so old pickles keep working. Put it before
+    ``BaseEstimator`` in the bases.
+    """
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        defaults = inspect.signature(type(self).__init__).parameters
+        for name in self._get_param_names():
+            if name not in self.__dict__:
+                setattr(self, name, defaults[name].default)

@@ -8,7 +8,6 @@ boundary) from :mod:`._contact`.
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from numbers import Integral, Real
 
@@ -18,7 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._candidates import Candidate, CandidateSet
 from .._geometry import LabelGeometry
-from .._validation import check_volumes, check_voxel_size
+from .._validation import DefaultsForNewParams, check_volumes, check_voxel_size
 from ._axis import axis_candidates
 from ._contact import contact_candidates
 from ._stacking import check_stitched
@@ -26,7 +25,9 @@ from ._stacking import check_stitched
 __all__ = ["CandidateScreener"]
 
 
-class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=None):
+class CandidateScreener(
+    DefaultsForNewParams, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """Turn label volumes into candidate pairs of fragments (a CandidateSet).
 
     Step 1 of the method. ``transform`` takes one 3D label volume or a list of
@@ -344,15 +345,6 @@ class CandidateScreener(TransformerMixin, BaseEstimator, auto_wrap_output_keys=N
             c.meta["z_extents"] = (geometry.z_extent(c.upper),
                                    geometry.z_extent(c.lower))
         return sorted(found, key=lambda c: (c.upper, c.lower))
-
-    def __setstate__(self, state):
-        # a screener pickled before a parameter existed takes its default
-        # (as a saved model file does), so old pickles still screen
-        super().__setstate__(state)
-        defaults = inspect.signature(type(self).__init__).parameters
-        for name in self._get_param_names():
-            if name not in self.__dict__:
-                setattr(self, name, defaults[name].default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -13,7 +13,6 @@ contact plane), in physical units, and are free of units and cell size.
 
 from __future__ import annotations
 
-import inspect
 import numbers
 from functools import partial
 
@@ -24,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import Candidate, CandidateSet, check_candidate_set
 from .._parallel import crop_voxels, map_batches
+from .._validation import DefaultsForNewParams
 from ..features import PairFeaturesMixin
 from ._contact_geometry import _KINKS, _contact_area, contact_shape, section_profile
 from ._reslice import reslice_pair
@@ -102,7 +102,9 @@ def _check_contact_candidates(X: CandidateSet) -> None:
             )
 
 
-class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
+class ContactFeatures(
+    DefaultsForNewParams, PairFeaturesMixin, TransformerMixin, BaseEstimator
+):
     """Shape features of the contact between two touching fragments.
 
     For tilted candidates (the output of :class:`TiltedReslicer`, which keeps
@@ -244,15 +246,6 @@ class ContactFeatures(PairFeaturesMixin, TransformerMixin, BaseEstimator):
 
     def _names(self) -> tuple[str, ...]:
         return FEATURES
-
-    def __setstate__(self, state):
-        # pickled before a parameter existed: its default, which is the
-        # behaviour of that time (as a saved model file without the value)
-        super().__setstate__(state)
-        defaults = inspect.signature(type(self).__init__).parameters
-        for name in self._get_param_names():
-            if name not in self.__dict__:
-                setattr(self, name, defaults[name].default)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
