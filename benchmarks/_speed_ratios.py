@@ -63,7 +63,8 @@ def _dense_gaps():
     return flawed, [
         (c.crop[c.gap[0] - 1] == UPPER, c.crop[c.gap[1]] == LOWER,
          c.gap[1] - c.gap[0], np.asarray(c.voxel_size[1:], float))
-        for c in cands if c.kind == "axis" and c.gap is not None
+        for c in cands
+        if c.kind == "axis" and c.gap is not None and c.gap[1] > c.gap[0]
     ]
 
 

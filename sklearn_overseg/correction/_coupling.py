@@ -5,14 +5,20 @@ holds the arc from half its previous edge to half its next one (the
 weights of ``_outlines.arc_weights``), and a point of the outline is named
 by its arc fraction from vertex 0. A monotone coupling with shift ``s``
 carries arc fraction ``x`` of the upper outline to fraction ``x + s`` (mod
-1) of the lower one; between two outlines of one cell (both traced the same
-way round, neither with a hole) the optimal transport is such a coupling
-when the two shapes are alike, and then the plan between the arc-weighted
-vertices is exactly what POT's network simplex returns, found in
-``O(n log n)`` instead of the simplex's cost. The shift is the best cyclic
-rotation between equally many points evenly spaced along both outlines
-(the squared Euclidean cost of every rotation at once), refined to a
-fraction of a point spacing by a parabola through the three best costs.
+1) of the lower one. Between two outlines of one cell (both traced the same
+way round) the optimal transport plan between the arc-weighted vertices is
+often such a coupling, and it is then found in ``O(n log n)`` instead of
+the network simplex's cost:
+
+1. a first shift: the best cyclic rotation between equally many points
+   evenly spaced along both outlines (the squared Euclidean cost of every
+   rotation at once), refined by a parabola through the three best;
+2. the cost is linear in the shift between two shifts where a cell end of
+   one outline meets one of the other: a walk down the slope reaches such
+   a meeting, where the coupling is a basic solution (one piece empty);
+3. the dual potentials along the coupling's path prove it optimal when no
+   pair of vertices has a negative reduced cost; otherwise the caller
+   falls back to the network simplex.
 """
 
 from __future__ import annotations

@@ -1,20 +1,23 @@
-"""The fast ``boundary_ot`` path: outlines matched one to one and slid.
+"""The fast ``boundary_ot`` path: the same steps at a fraction of the cost.
 
-Every step costs little on the small masks of real cells, where fixed costs
-per gap dominate:
+On the small masks of real cells fixed costs per gap dominate, so each step
+is done with few array operations, on the box of the two masks:
 
-* outlines by vectorised marching squares (``_marching.trace_outlines``,
-  the polygons of :func:`skimage.measure.find_contours`);
-* both outlines resampled into equally many points evenly spaced along the
-  arc (one per pixel of arc, at most ``max_points`` and
-  ``_MAX_ASSIGNMENT``), so the exact uniform transport plan is a one-to-one
-  assignment (:func:`scipy.optimize.linear_sum_assignment`);
-* moved outlines filled by a vectorised scanline (``_outlines``);
-* the two fills, one carried from each side, blended exactly as the signed
-  distance maps of ``_ot_reference._blend`` would, but only on the pixels
-  where the fills differ: elsewhere both distances have the same sign. When
-  one outline maps onto the other in order (the assignment is a cyclic
-  shift), both moved polygons are the same and one fill is the layer;
+* outlines by vectorised marching squares, both masks in one pass
+  (``_marching``: the polygons of :func:`skimage.measure.find_contours`);
+* the transport plan between the outline vertices weighted by arc length:
+  for one region without holes on each side and at most
+  ``_MONOTONE_VERTICES`` vertices, the best order-preserving coupling,
+  accepted only when its dual proves it optimal (``_coupling``; the
+  plan POT's network simplex would return, in ``O(n log n)`` plus one
+  check); otherwise, as before, the network simplex on up to
+  ``_EXACT_VERTICES`` vertices, or for longer outlines an exact one-to-one
+  assignment between equally many points evenly spaced along both
+  (at most ``_MAX_ASSIGNMENT``);
+* both moved outlines filled in one vectorised scanline pass;
+* the two fills, one carried from each side, blended exactly as the full
+  signed distance maps of ``_ot_reference.blend`` would, but only on the
+  pixels where the fills differ (elsewhere both distances have one sign);
 * spurious holes filled by one labelling of the background.
 """
 
@@ -41,9 +44,9 @@ __all__ = ["boundary_ot_fast", "fill_holes"]
 
 #: Outlines are resampled into at most this many points.
 _MAX_ASSIGNMENT = 160
-#: Outlines of several polygons with at most this many vertices are matched
-#: exactly on their vertices (POT's network simplex).
+#: Outlines with at most this many vertices are matched on their vertices.
 _EXACT_VERTICES = 128
+#: One-polygon outlines with at most this many vertices try the monotone plan.
 _MONOTONE_VERTICES = 128
 
 

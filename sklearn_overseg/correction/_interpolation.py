@@ -2,20 +2,26 @@
 
 ``boundary_ot`` (displacement interpolation of the outlines, in the spirit of
 CellStitch): the outlines of both masks (outer boundaries and hole boundaries,
-as closed sub-pixel polygons) are resampled into equally many points evenly
-spaced along the arc, an exact optimal transport plan with squared Euclidean
-cost matches the two point sets (between uniform point sets of equal size it
-is a one-to-one assignment, solved exactly by scipy), and every outline
-point slides along its match: at fraction ``t`` a point ``x`` of the upper
-outline sits at ``(1 - t) x + t T(x)``, and a point ``y`` of the lower
-outline at ``(1 - t) T^{-1}(y) + t y``. Each moved outline keeps its order,
-so it is still a polygon; polygons are filled with the even-odd rule (holes
-stay holes, several components stay apart) and the two fills, one carried
-from each side, are blended through their signed distance maps. Outlines
-that cross while they move can leave small spurious holes: these are filled
-unless one of the two masks has a hole itself. The steps are in
-``_displacement``; ``_ot_reference`` keeps the former path (network simplex
-on arc-weighted outline vertices) as the baseline of benchmarks and tests.
+as closed sub-pixel polygons) carry their length as mass, an exact optimal
+transport plan with squared Euclidean cost matches the two, and every
+outline vertex slides along its barycentric match: at fraction ``t`` a
+vertex ``x`` of the upper outline sits at ``(1 - t) x + t T(x)``, and a
+vertex ``y`` of the lower outline at ``(1 - t) S(y) + t y``. Each moved
+outline keeps its order, so it is still a polygon; polygons are filled with
+the even-odd rule (holes stay holes, several components stay apart) and the
+two fills, one carried from each side, are blended through their signed
+distance maps. Outlines that cross while they move can leave small spurious
+holes: these are filled unless one of the two masks has a hole itself.
+
+How the plan is found (``_displacement``): when each mask is one region
+without holes and its outline has at most 128 vertices, the best
+order-preserving coupling of the two outlines, proved optimal by its dual
+(``_coupling``), else POT's network simplex on the vertices; longer
+outlines are resampled into equally many points evenly spaced along the
+arc (at most 160), whose exact plan is a one-to-one assignment (scipy).
+``_ot_reference`` keeps the former path (network simplex on every outline
+vertex, skimage fills, full distance maps) as the baseline of benchmarks
+and tests.
 
 ``distance`` (shape-based interpolation, Raya and Udupa 1990): blend the
 signed distance maps of the two masks and keep the non-positive part. Cheap,
