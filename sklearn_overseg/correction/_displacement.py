@@ -160,27 +160,27 @@ def _plan(polygons, outer, pixel_size, max_points):
         shift = best_shift(upper, lower, n_points, pixel_size)
         plan = monotone_plan(upper, lower, shift, pixel_size)
         if plan is not None:
-            return (upper, lower), plan, (none, none), True
+            return (upper, lower), plan, (none, none)
     cuts = [np.cumsum([len(p) for p in o])[:-1] for o in polygons]
     if max(sum(map(len, o)) for o in polygons) <= _EXACT_VERTICES:
         points = [np.concatenate(o) for o in polygons]
-        return points, vertex_plan(polygons, pixel_size), cuts, False
-    return *_assignment(polygons, n_points, pixel_size), False
+        return points, vertex_plan(polygons, pixel_size), cuts
+    return _assignment(polygons, n_points, pixel_size)
 
 
 def boundary_ot_fast(mask_a, mask_b, fractions, pixel_size, max_points):
     """Layers at ``fractions`` between two non-empty masks (see module doc)."""
     polygons = [thin(o, max_points) for o in trace_many([mask_a, mask_b])]
     outer = [[is_outer(p) for p in o] for o in polygons]
-    (upper, lower), (upper_to, lower_from), cuts, monotone = _plan(
+    (upper, lower), (upper_to, lower_from), cuts = _plan(
         polygons, outer, pixel_size, max_points)
     layers = []
     for t in fractions:
         moved = [(1 - t) * upper + t * upper_to, (1 - t) * lower_from + t * lower]
-        if monotone:  # barycentres summed over pieces carry rounding noise,
-            # enough to move a point meant to sit on a pixel centre (or on a
-            # lattice line) off it and flip its pixel: rounded to 1e-9 pixel
-            moved = [np.round(m, 9) for m in moved]
+        # Rounded to 1e-9 pixel: a point meant to sit on a pixel centre or a
+        # lattice line (most do at t = 1/2) stays there whatever rounding
+        # noise the barycentres carry, so its pixel does not flip.
+        moved = [np.round(m, 9) for m in moved]
         fills = _fill_both(moved, cuts, outer, mask_a.shape)
         layers.append(blend_two(*fills, t, pixel_size))
     if all(map(all, outer)):  # neither mask has a hole: fill spurious ones
