@@ -113,6 +113,17 @@ def _top_features(index, features, names, standardised, kind="axis") -> str:
             f"</summary><table>{head}{rows}</table></details>")
 
 
+def _where(gap_start: int | None, gap_stop: int | None) -> str:
+    """Where the two pieces of a pair meet, in the report's words."""
+    if gap_start is None:
+        return "touching cells (no gap)"
+    if gap_stop == gap_start:
+        return f"stitch split: z = {gap_start - 1} directly above z = {gap_start}"
+    if gap_stop - gap_start == 1:
+        return f"missing layer z = {gap_start}"
+    return f"missing layers z = {gap_start}&ndash;{gap_stop - 1}"
+
+
 def _card(r, image, threshold, borderline, features_html) -> str:
     p = r["probability"]
     tags = f"<span class='tag {'yes' if r['merged'] else 'no'}'>" \
@@ -123,12 +134,7 @@ def _card(r, image, threshold, borderline, features_html) -> str:
         tags += "<span class='tag unsure'>borderline</span>"
     if r.get("out_of_range"):
         tags += "<span class='tag unsure'>unlike the training pairs</span>"
-    if r.get("gap_start") is not None and r["gap_stop"] - r["gap_start"] == 1:
-        where = f"missing layer z = {r['gap_start']}"
-    elif r.get("gap_start") is not None:
-        where = f"missing layers z = {r['gap_start']}&ndash;{r['gap_stop'] - 1}"
-    else:
-        where = "touching cells (no gap)"
+    where = _where(r.get("gap_start"), r.get("gap_stop"))
     kind = html.escape(str(r.get("kind", "")))
     return (
         f"<article class=pair id='pair-{r['upper']}-{r['lower']}'>"
