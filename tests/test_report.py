@@ -16,7 +16,7 @@ from sklearn_overseg import CandidateScreener, MergeCorrector, contact_pairs
 from sklearn_overseg._geometry import LabelGeometry
 from sklearn_overseg.correction._merging import relabel_volume
 from sklearn_overseg.datasets import make_tissue, oversegment
-from sklearn_overseg.review._decisions import apply_decisions, read_decisions
+from sklearn_overseg.review import apply_decisions, read_decisions
 from sklearn_overseg.review._report import write_review_report
 
 # probabilities given to the four true splits: sure, unsure merged, unsure
