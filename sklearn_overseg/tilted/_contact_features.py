@@ -26,7 +26,7 @@ from .._parallel import crop_voxels, map_batches
 from .._validation import DefaultsForNewParams
 from ..features import PairFeaturesMixin
 from ._contact_geometry import _KINKS, _contact_area, contact_shape, section_profile
-from ._reslice import reslice_pair
+from ._reslice_pair import reslice_pair
 from ._slab_shape import slab_shape
 
 __all__ = ["ContactFeatures"]
