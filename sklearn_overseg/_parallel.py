@@ -11,13 +11,13 @@ waiting for a worker that is still starting
 
 A worker process starts with the modules of the pair features only
 (:data:`WORKER_IMPORTS`: NumPy, no scikit-learn, SciPy or POT): about 0.4 s
-of one core with Python and joblib; work whose batches import more in a
-worker (the gap interpolation imports scikit-learn and POT, a second more)
-says so (``worker_imports``). The workers are used only when the work pays for them:
-without started workers, at least ``min_work_per_job`` per job; a correction
-of a large volume starts them ahead (:func:`start_workers`), while it
-screens, and then any work above a sixteenth of that is shared, once the
-workers have the modules it needs.
+of one core with Python and joblib. Work whose batches import more in a
+worker says so (``worker_imports``: the gap interpolation imports
+scikit-learn and POT, a second more). The workers are used only when the
+work pays for them: without started workers, at least ``min_work_per_job``
+per job; a correction of a large volume starts them ahead
+(:func:`start_workers`), while it screens, and then any work above a
+sixteenth of that is shared, once the workers have the modules it needs.
 """
 
 from __future__ import annotations
