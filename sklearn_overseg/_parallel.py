@@ -196,9 +196,9 @@ def map_batches(
         :data:`STARTED_FRACTION` of it. ``None``: :data:`MIN_VOXELS_PER_JOB`.
     worker_imports : sequence of str, default=()
         What the batches import in a worker beyond :data:`WORKER_IMPORTS`
-        (e.g. ``"ot"``, about a second of CPU). Until a batch sent to this
-        pool has imported them, started workers take the work only when it
-        pays on its own (``min_work_per_job`` per job).
+        (e.g. ``"ot"``, about a second of CPU). Until work with the same
+        imports has been shared with this pool, started workers take the
+        work only when it pays on its own (``min_work_per_job`` per job).
 
     Returns
     -------
