@@ -239,6 +239,7 @@ class ContactFeatures(
             X,
             n_jobs=self.n_jobs,
             work=crop_voxels(X),
+            worker_imports=("sklearn",),  # this module's own imports
         )
         out = np.concatenate(parts)
         out = np.nan_to_num(out, nan=0.0, posinf=self.clip, neginf=-self.clip)

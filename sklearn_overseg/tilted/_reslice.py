@@ -180,6 +180,7 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
             X,
             n_jobs=self.n_jobs,
             work=crop_voxels(todo),
+            worker_imports=("sklearn",),  # this module's own imports
         )
         out = CandidateSet(c for part in parts for c in part)
         for before, after in zip(X, out):
