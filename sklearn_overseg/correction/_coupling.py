@@ -26,8 +26,6 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ._outlines import resample_outlines
-
 __all__ = ["best_shift", "monotone_plan"]
 
 
@@ -38,14 +36,23 @@ def _cells(polygon, pixel_size):
     steps = np.hypot(steps[:, 0], steps[:, 1])
     length = steps.sum()
     ends = (np.cumsum(steps) - 0.5 * steps) / length
-    share = 0.5 * (steps + np.roll(steps, 1)) / length
+    share = 0.5 * (steps + np.concatenate([steps[-1:], steps[:-1]])) / length
     return ends, share
+
+
+def _even(polygon, n_points: int, pixel_size) -> np.ndarray:
+    """``n_points`` points in the middles of equal arcs (physical units)."""
+    closed = np.concatenate([polygon, polygon[:1]]) * pixel_size
+    steps = np.diff(closed, axis=0)
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(steps[:, 0], steps[:, 1]))])
+    where = (np.arange(n_points) + 0.5) * (arc[-1] / n_points)
+    return np.column_stack([np.interp(where, arc, closed[:, 0]),
+                            np.interp(where, arc, closed[:, 1])])
 
 
 def best_shift(upper, lower, n_points: int, pixel_size) -> float:
     """Arc fraction ``s`` that best carries ``upper`` onto ``lower``."""
-    a, b = (resample_outlines([p], n_points, pixel_size)[0] * pixel_size
-            for p in (upper, lower))
+    a, b = (_even(p, n_points, pixel_size) for p in (upper, lower))
     cost = cdist(a, b, "sqeuclidean")
     index = np.arange(n_points)
     totals = cost[index[:, None], (index[:, None] + index) % n_points].sum(axis=0)

@@ -65,14 +65,16 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return ~edge[labels]
 
 
-def _rim(mask: np.ndarray) -> np.ndarray:
-    """Pixels of ``mask`` with a 4-neighbour outside it (in the frame)."""
-    rim = np.zeros_like(mask)
-    rim[1:] |= ~mask[:-1]
-    rim[:-1] |= ~mask[1:]
-    rim[:, 1:] |= ~mask[:, :-1]
-    rim[:, :-1] |= ~mask[:, 1:]
-    return rim & mask
+def _rims(mask: np.ndarray):
+    """Pixels inside and outside ``mask`` with a 4-neighbour across its edge."""
+    edge = np.zeros_like(mask)
+    across = mask[1:] != mask[:-1]
+    edge[1:] |= across
+    edge[:-1] |= across
+    across = mask[:, 1:] != mask[:, :-1]
+    edge[:, 1:] |= across
+    edge[:, :-1] |= across
+    return np.argwhere(edge & mask), np.argwhere(edge & ~mask)
 
 
 def _nearest(pixels: np.ndarray, targets: np.ndarray, pixel_size) -> np.ndarray:
@@ -104,9 +106,9 @@ def blend_two(fill_a, fill_b, t: float, pixel_size) -> np.ndarray:
     sdf = np.zeros(len(where))
     for fill, weight in ((fill_a, 1 - t), (fill_b, t)):
         inside = fill[where[:, 0], where[:, 1]]
-        rims = (np.argwhere(_rim(~fill)), np.argwhere(_rim(fill)))
-        to_out = _nearest(where[inside], rims[0], pixel_size)
-        to_in = _nearest(where[~inside], rims[1], pixel_size)
+        rim_in, rim_out = _rims(fill)
+        to_out = _nearest(where[inside], rim_out, pixel_size)
+        to_in = _nearest(where[~inside], rim_in, pixel_size)
         sdf[inside] += weight * (half - to_out)
         sdf[~inside] += weight * (to_in - half)
     out = fill_a & fill_b
