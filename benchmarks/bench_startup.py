@@ -32,25 +32,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_common import markdown_table, print_environment
+from bench_common import children_cpu_s, markdown_table, print_environment
 
 SNIPPET_IMPORT = (
     "import time; t = time.perf_counter(); import sklearn_overseg; "
     "print(time.perf_counter() - t)"
 )
-
-
-def children_cpu_s() -> float:
-    """CPU seconds of this process's live children (the worker processes)."""
-    total, me = 0.0, str(os.getpid())
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:  # ppid; then utime and stime in clock ticks
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def wall_of(command: list[str]) -> float:
