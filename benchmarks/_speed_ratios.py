@@ -26,7 +26,7 @@ from scipy import ndimage as ndi
 
 from sklearn_overseg import interpolate_masks, load_pretrained
 from sklearn_overseg._candidates import LOWER, UPPER
-from sklearn_overseg.correction._interpolation import _boundary_ot_reference
+from sklearn_overseg.correction._ot_reference import boundary_ot_reference
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.metrics import interior_layers
 
@@ -46,7 +46,7 @@ def _real_triples(name):
 def _methods():
     """name -> function(above, below, n_missing, pixel size) -> layers."""
     return {
-        "reference": lambda a, b, n, px: np.stack(_boundary_ot_reference(
+        "reference": lambda a, b, n, px: np.stack(boundary_ot_reference(
             a, b, np.arange(1, n + 1) / (n + 1), px, 2000)),
         "boundary_ot": lambda a, b, n, px: interpolate_masks(a, b, n, voxel_size=px),
         "distance": lambda a, b, n, px: interpolate_masks(
@@ -63,7 +63,8 @@ def _dense_gaps():
     return flawed, [
         (c.crop[c.gap[0] - 1] == UPPER, c.crop[c.gap[1]] == LOWER,
          c.gap[1] - c.gap[0], np.asarray(c.voxel_size[1:], float))
-        for c in cands if c.kind == "axis" and c.gap is not None
+        for c in cands
+        if c.kind == "axis" and c.gap is not None and c.gap[1] > c.gap[0]
     ]
 
 

@@ -49,7 +49,13 @@ from pathlib import Path
 
 import numpy as np
 from _speed_ratios import part_d, part_e
-from bench_common import markdown_table, peak_rss_mb, print_environment, quiet
+from bench_common import (
+    children_cpu_s,
+    markdown_table,
+    peak_rss_mb,
+    print_environment,
+    quiet,
+)
 from scipy import ndimage as ndi
 from tqdm import tqdm
 
@@ -209,19 +215,6 @@ def build_stack(name: str, path: Path) -> dict:
     np.save(path, flawed)
     return {"shape": shape, "cells": n_cells, "splits": len(pairs),
             "dtype": str(flawed.dtype), "build_s": time.perf_counter() - start}
-
-
-def children_cpu_s() -> float:
-    """CPU seconds of this process's live children (the worker processes)."""
-    total, me = 0.0, str(os.getpid())
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:  # ppid; then utime and stime in clock ticks
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def timed_correct(corrector, volume, out) -> tuple[float, float, object]:

@@ -16,43 +16,47 @@ The method, one module per step:
    like a cut through one cell (``load_pretrained("tilted")``).
 
 :class:`MergeNet` and :class:`MergeMLP` need torch and skorch, which take
-seconds to import; they are imported on first use of either name (PEP 562),
-so that importing the package, or running ``overseg --help``, stays quick.
+seconds to import, and scikit-learn takes about a second: every name below
+is imported on its first use (SPEC 1 lazy loading with ``lazy_loader``), so
+that ``import sklearn_overseg``, ``overseg --help`` and the package's worker
+processes start quickly. ``from sklearn_overseg import X`` and
+``sklearn_overseg.X`` work as with eager imports.
 """
 
 from typing import TYPE_CHECKING
 
-from . import datasets, io, metrics, utils
-from ._candidates import Candidate, CandidateSet
-from .correction import (
-    MergeCorrector,
-    interpolate_masks,
-    label_candidates,
-    make_training_candidates,
-)
-from .features import (
-    ClippedStandardScaler,
-    FragmentExtentFeatures,
-    GeoWassersteinFeatures,
-    ImageFeatures,
-    TopologyFeatures,
-    geo_wasserstein,
-)
-from .models import (
-    GapRoutedClassifier,
-    available_pretrained,
-    load_model,
-    load_pretrained,
-    make_pair_pipeline,
-    save_model,
-)
-from .review import apply_decisions, read_decisions
-from .screening import CandidateScreener, contact_pairs
-from .tilted import ContactFeatures, TiltedReslicer, fit_contact_plane, reslice_pair
+import lazy_loader as _lazy
 
-if TYPE_CHECKING:
-    from .models import MergeMLP, MergeNet
-    from .review import write_review_report
+if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from . import datasets, io, metrics, utils
+    from ._candidates import Candidate, CandidateSet
+    from .correction import (
+        MergeCorrector,
+        interpolate_masks,
+        label_candidates,
+        make_training_candidates,
+    )
+    from .features import (
+        ClippedStandardScaler,
+        FragmentExtentFeatures,
+        GeoWassersteinFeatures,
+        ImageFeatures,
+        TopologyFeatures,
+        geo_wasserstein,
+    )
+    from .models import (
+        GapRoutedClassifier,
+        MergeMLP,
+        MergeNet,
+        available_pretrained,
+        load_model,
+        load_pretrained,
+        make_pair_pipeline,
+        save_model,
+    )
+    from .review import apply_decisions, read_decisions, write_review_report
+    from .screening import CandidateScreener, contact_pairs
+    from .tilted import ContactFeatures, TiltedReslicer, fit_contact_plane, reslice_pair
 
 __version__ = "0.2.0"
 
@@ -92,25 +96,44 @@ __all__ = [
     "write_review_report",
 ]
 
-#: names imported on first access (torch, matplotlib): name -> subpackage
-_LAZY_NAMES = {
-    "MergeMLP": "models",
-    "MergeNet": "models",
-    "write_review_report": "review",
+#: the subpackages, imported on first access (``sklearn_overseg.models``)
+_SUBPACKAGES = [
+    "correction", "datasets", "features", "io", "metrics", "models", "review",
+    "screening", "tilted", "utils",
+]
+
+#: the public names, imported on first access: module -> names
+_NAMES = {
+    "_candidates": ["Candidate", "CandidateSet"],
+    "correction": [
+        "MergeCorrector", "interpolate_masks", "label_candidates",
+        "make_training_candidates",
+    ],
+    "features": [
+        "ClippedStandardScaler", "FragmentExtentFeatures", "GeoWassersteinFeatures",
+        "ImageFeatures", "TopologyFeatures", "geo_wasserstein",
+    ],
+    "models": [
+        "GapRoutedClassifier", "MergeMLP", "MergeNet", "available_pretrained",
+        "load_model", "load_pretrained", "make_pair_pipeline", "save_model",
+    ],
+    "review": ["apply_decisions", "read_decisions", "write_review_report"],
+    "screening": ["CandidateScreener", "contact_pairs"],
+    "tilted": [
+        "ContactFeatures", "TiltedReslicer", "fit_contact_plane", "reslice_pair",
+    ],
 }
+
+_lazy_getattr, _lazy_dir, _ = _lazy.attach(__name__, _SUBPACKAGES, _NAMES)
+_LAZY = frozenset(_lazy_dir())
 
 
 def __getattr__(name: str):
-    """Import the torch-based names on first access (PEP 562)."""
-    module = _LAZY_NAMES.get(name)
-    if module is None:
+    """Import a public name or subpackage on first access (then cached)."""
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
+    return _lazy_getattr(name)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY_NAMES))
+    return sorted(set(globals()) | _LAZY)

@@ -9,12 +9,15 @@ arrays that hold the GIL between them, so threads barely overlap), without
 waiting for a worker that is still starting
 (:class:`~sklearn_overseg._shared_batches.SharedBatches`).
 
-A worker process costs about two seconds of one core to start (Python,
-NumPy, SciPy, scikit-learn and package imports), so the workers are used only when
-the work pays for them: without started workers, at least
-``min_work_per_job`` per job; a correction of a large volume starts them
-ahead (:func:`start_workers`), while it screens, and then any work above a
-sixteenth of that is shared.
+A worker process starts with the modules of the pair features only
+(:data:`WORKER_IMPORTS`: NumPy, no scikit-learn, SciPy or POT): about 0.4 s
+of one core with Python and joblib. Work whose batches import more in a
+worker says so (``worker_imports``: the gap interpolation imports
+scikit-learn and POT, a second more). The workers are used only when the
+work pays for them: without started workers, at least ``min_work_per_job``
+per job; a correction of a large volume starts them ahead
+(:func:`start_workers`), while it screens, and then any work above a
+sixteenth of that is shared, once the workers have the modules it needs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from joblib import effective_n_jobs
 from joblib.externals.loky import ProcessPoolExecutor
-from sklearn.utils import gen_batches
 
 from ._shared_batches import SharedBatches
 
@@ -60,7 +62,7 @@ IDLE_SECONDS = 300
 #: This process computes batches too (tests turn it off to force workers).
 MAIN_SHARES = True
 
-_started = {"workers": 0, "ready": []}
+_started = {"workers": 0, "ready": [], "imported": set()}
 
 
 def crop_voxels(candidates) -> int:
@@ -83,10 +85,18 @@ WORKER_ENV = {
 }
 
 
-def _ready() -> bool:
-    """A worker's first task: the imports that the pair steps make on first use."""
-    import ot  # noqa: F401
+#: What a worker imports when it starts: the batch function of the pair
+#: features (NumPy only). This module is light too (a worker unpickles
+#: :func:`_ready` from it): it imports scikit-learn only in :func:`map_batches`.
+WORKER_IMPORTS = ("sklearn_overseg.features._geo_rows",)
 
+
+def _ready() -> bool:
+    """A worker's first task: the imports of the pair features' batches."""
+    import importlib
+
+    for name in WORKER_IMPORTS:
+        importlib.import_module(name)
     return True
 
 
@@ -103,7 +113,7 @@ def _executor(workers: int):
         )
         # one quick task per worker tells when they are up
         _started.update(
-            workers=workers, executor=executor,
+            workers=workers, executor=executor, imported=set(),
             ready=[executor.submit(_ready) for _ in range(workers)],
         )
     return executor
@@ -116,7 +126,7 @@ def _failed() -> bool:
 
 def _forget_pool() -> None:
     """A broken pool (a worker died): the next batches start a new one."""
-    _started.update(workers=0, executor=None, ready=[])
+    _started.update(workers=0, executor=None, ready=[], imported=set())
 
 
 def start_workers(n_jobs: int | None, voxels: int) -> int:
@@ -160,6 +170,7 @@ def map_batches(
     n_jobs: int | None = None,
     work: float | None = None,
     min_work_per_job: float | None = None,
+    worker_imports: Sequence[str] = (),
 ) -> list:
     """``func`` applied to contiguous batches of ``items``, in order.
 
@@ -183,6 +194,11 @@ def map_batches(
         jobs (down to the serial ``[func(items)]``) are used. Workers already
         started (:func:`start_workers`) take any work above
         :data:`STARTED_FRACTION` of it. ``None``: :data:`MIN_VOXELS_PER_JOB`.
+    worker_imports : sequence of str, default=()
+        What the batches import in a worker beyond :data:`WORKER_IMPORTS`
+        (e.g. ``"ot"``, about a second of CPU). Until work with the same
+        imports has been shared with this pool, started workers take the
+        work only when it pays on its own (``min_work_per_job`` per job).
 
     Returns
     -------
@@ -203,12 +219,18 @@ def map_batches(
     workers = 0
     if jobs > 1 and len(items) >= 2:
         workers = _workers_started(jobs - 1)
+        if workers and not set(worker_imports) <= _started["imported"]:
+            workers = 0  # the imports are a worker's start-up again
         if not workers or work < min_work_per_job * STARTED_FRACTION:
             workers = n_jobs_for(n_jobs, work, min_work_per_job) - 1
             if workers:
                 _executor(workers)
     if not workers:
         return [func(items)]
+    # here, not at the top: worker processes import this module (_ready)
+    from sklearn.utils import gen_batches
+
+    _started["imported"].update(worker_imports)
     size = -(-len(items) // (BATCHES_PER_JOB * (workers + 1)))
     batches = list(gen_batches(len(items), size))
     shared = SharedBatches(

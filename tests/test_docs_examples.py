@@ -24,7 +24,11 @@ pytestmark = pytest.mark.skipif(not DOCS.is_dir(), reason="no docs/ folder")
 
 def test_gallery_has_examples():
     names = {path.name for path in EXAMPLES}
-    assert {"plot_correct_volume.py", "plot_train_corrector.py"} <= names
+    assert {
+        "plot_correct_volume.py",
+        "plot_repair_stitched.py",
+        "plot_train_corrector.py",
+    } <= names
     assert FAST_EXAMPLE in EXAMPLES
 
 

@@ -284,7 +284,7 @@ def test_relative_units_are_free_of_cell_size(make):
 
 
 def test_relative_units_divide_by_the_equivalent_radius_and_ignore_voxel_size():
-    from sklearn_overseg.features._geo_features import equivalent_radius
+    from sklearn_overseg.features._geo_rows import equivalent_radius
 
     stack = cell()
     X = CandidateSet([pair(stack[:11], stack[12:])])

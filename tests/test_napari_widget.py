@@ -250,6 +250,7 @@ def test_unticking_stitched_leaves_out_gap_0_pairs(make_napari_viewer, qtbot):
     _run(widget, qtbot)
     (pair,) = widget.queue.screening.candidates
     assert pair.n_gap_layers == 0
+    assert widget.table.item(0, 1).text() == "stitch split"
     widget.stitched.setChecked(False)
     _run(widget, qtbot)
     assert len(widget.queue.screening.candidates) == 0

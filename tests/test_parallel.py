@@ -88,6 +88,20 @@ def test_started_workers_take_smaller_work():
     assert map_batches(len, list(range(64)), n_jobs=1, min_work_per_job=1) == [64]
 
 
+def test_work_that_imports_more_in_a_worker_pays_for_it_once():
+    _parallel.start_workers(2, _parallel.WARM_START_VOXELS)
+    needs = ("a module no batch of this pool has imported",)
+
+    def n_batches(work, worker_imports=needs):
+        return len(map_batches(len, list(range(64)), n_jobs=2, work=work,
+                               min_work_per_job=1600, worker_imports=worker_imports))
+
+    assert n_batches(800, worker_imports=()) == 16  # started workers take it
+    assert n_batches(800) == 1  # not with a second of imports to pay first
+    assert n_batches(3200) == 16  # which this much work pays for
+    assert n_batches(800) == 16  # and then the workers have them
+
+
 def test_jobs_follow_the_amount_of_work():
     assert n_jobs_for(4, work=35, min_work_per_job=10) == 3
     assert n_jobs_for(2, work=35, min_work_per_job=10) == 2

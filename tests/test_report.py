@@ -16,7 +16,7 @@ from sklearn_overseg import CandidateScreener, MergeCorrector, contact_pairs
 from sklearn_overseg._geometry import LabelGeometry
 from sklearn_overseg.correction._merging import relabel_volume
 from sklearn_overseg.datasets import make_tissue, oversegment
-from sklearn_overseg.review._decisions import apply_decisions, read_decisions
+from sklearn_overseg.review import apply_decisions, read_decisions
 from sklearn_overseg.review._report import write_review_report
 
 # probabilities given to the four true splits: sure, unsure merged, unsure
@@ -316,3 +316,29 @@ def test_report_with_the_raw_image_checks_it(case, tmp_path):
     with pytest.raises(ValueError, match="NaN"):
         write_review_report(volume, case["corrected"], case["records"],
                             tmp_path / "nan", image=bad)
+
+
+def test_stitch_split_card_says_where_the_pieces_meet(tmp_path):
+    """A gap-0 pair (no layer between its pieces) is no "missing layers" pair."""
+    from sklearn_overseg.datasets import slice_and_stitch
+
+    truth = make_tissue((16, 48, 48), 8, mode="nuclei", random_state=0)
+    volume, pairs = slice_and_stitch(truth, stitch_threshold=0.9, random_state=0)
+    geometry = LabelGeometry.from_volume(volume)
+    records = []
+    for a, b in pairs:
+        upper, lower = sorted((int(a), int(b)), key=lambda lab: geometry.z_extent(lab))
+        meet = geometry.z_extent(upper)[1]
+        if meet == geometry.z_extent(lower)[0]:
+            records.append(dict(
+                upper=upper, lower=lower, probability=0.9, merged=True,
+                kind="axis", score=1.0, gap_start=meet, gap_stop=meet,
+            ))
+    assert records, "the stitcher left no piece directly below another"
+    mapping = {r["lower"]: r["upper"] for r in records}
+    page = write_review_report(
+        volume, relabel_volume(volume, mapping), records, tmp_path
+    ).read_text()
+    first = records[0]["gap_start"]
+    assert f"stitch split: z = {first - 1} directly above z = {first}" in page
+    assert "missing layer" not in page

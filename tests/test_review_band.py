@@ -18,7 +18,7 @@ from sklearn_overseg import (
 from sklearn_overseg.correction import PairScores, _corrector_fit
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.models import FeatureRange
-from sklearn_overseg.review._decisions import read_decisions, write_decisions
+from sklearn_overseg.review import read_decisions, write_decisions
 
 
 @pytest.fixture(scope="module")

@@ -384,5 +384,13 @@ def test_a_corrector_pickled_before_the_corrector_split_still_loads():
                                saved["probabilities"], rtol=1e-6)
     corrected = loaded.correct(flawed, voxel_size=(2.0, 1.0, 1.0))
     assert corrected.dtype == saved["corrected"].dtype
-    np.testing.assert_array_equal(corrected, saved["corrected"])
+    # the same merges and relabelling everywhere; the layers rebuilt in the
+    # gaps may differ by a few outline pixels since the interpolation changed
+    then = saved["corrected"]
+    rebuilt = (flawed == 0) & ((corrected != 0) | (then != 0))
+    np.testing.assert_array_equal(corrected[~rebuilt], then[~rebuilt])
+    for label in np.setdiff1d(then[rebuilt], [0]):
+        now_mask, then_mask = corrected == label, then == label
+        overlap = (now_mask & then_mask & rebuilt).sum()
+        assert overlap / ((now_mask | then_mask) & rebuilt).sum() >= 0.95
     assert not np.array_equal(corrected, flawed)

@@ -4,7 +4,7 @@ import numpy as np
 import ot
 import pytest
 
-from sklearn_overseg.features import _projections, _wasserstein
+from sklearn_overseg.features import _layer_w1, _projections
 from sklearn_overseg.features._wasserstein import geo_wasserstein, layer_distances
 
 METHODS = ["exact", "sliced", "multiscale", "auto"]
@@ -110,7 +110,7 @@ def test_voxel_size_gives_physical_units(method):
 
 
 def test_sliced_matches_pot_sliced_distance_up_to_pi_over_two():
-    angles = _wasserstein._angles(16, 0)
+    angles = _projections._angles(16, 0)
     projections = np.stack([np.cos(angles), np.sin(angles)])
     for a, b in random_pairs(2, 6):
         pot = ot.sliced_wasserstein_distance(
@@ -143,11 +143,11 @@ def test_auto_switches_to_a_small_pooled_problem_on_huge_masks(monkeypatch):
         sizes.append(cost.shape)
         return emd2(a, b, cost, **kwargs)
 
-    monkeypatch.setattr(_wasserstein.ot, "emd2", spy)
+    monkeypatch.setattr(_layer_w1.ot, "emd2", spy)
     a = ellipse((150, 150), (50, 50), (40, 30))
     b = ellipse((150, 150), (95, 100), (35, 35))
     value = geo_wasserstein(a, b, "auto")
-    assert max(max(shape) for shape in sizes) <= _wasserstein._COARSE_POINTS
+    assert max(max(shape) for shape in sizes) <= _layer_w1._COARSE_POINTS
     reference = geo_wasserstein(a, b, "exact", max_exact_pixels=1000)
     assert value == pytest.approx(reference, rel=0.01)
 
@@ -158,7 +158,7 @@ def test_pooled_exact_stays_within_its_documented_bound():
     pooled = geo_wasserstein(a, b, "exact", max_exact_pixels=50)
     signed = a / a.sum() - b / b.sum()
     sides = [np.maximum(signed, 0), np.maximum(-signed, 0)]
-    block = max(_wasserstein._pooled_side(side, 50)[2] for side in sides)
+    block = max(_layer_w1._pooled_side(side, 50)[2] for side in sides)
     assert block > 1
     bound = 2 * sides[0].sum() * (block - 1) * np.sqrt(2)
     assert abs(pooled - exact) <= bound

@@ -106,7 +106,12 @@ class MergeCorrector(
     Attributes
     ----------
     screener_ : CandidateScreener
-        Fitted clone of ``screener``.
+        Fitted clone of ``screener``: the screener that :meth:`screen` and
+        every front end use. As for any fitted scikit-learn meta-estimator,
+        ``set_params(screener__...)`` takes effect at the next ``fit``; to
+        change how a fitted corrector screens, set the parameter on
+        ``screener_`` (``corrector.screener_.set_params(max_gap=3)``), as
+        ``load_pretrained(stitch_splits=False)`` does.
     classifier_ : estimator
         Fitted clone of ``classifier``.
     n_training_pairs_ : int

@@ -67,8 +67,10 @@ class VolumeCorrectionMixin:
             One record per candidate, with keys ``upper``, ``lower``,
             ``probability``, ``merged``, ``decision`` (``"merged"``, ``"kept
             apart"`` or ``"unsure"``), ``out_of_range``, ``kind``, ``score``,
-            ``gap_start`` and ``gap_stop`` (absolute layers, ``None`` without
-            a gap).
+            ``gap_start`` and ``gap_stop`` (the missing layers between an
+            axis pair's pieces, ``range(gap_start, gap_stop)`` in absolute
+            layers: equal for a stitch split, with no layer between them;
+            ``None`` for tilted pairs).
         """
         check_is_fitted(self)
         volume = check_single_volume(volume, assume_labels=assume_labels)

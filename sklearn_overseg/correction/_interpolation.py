@@ -2,20 +2,26 @@
 
 ``boundary_ot`` (displacement interpolation of the outlines, in the spirit of
 CellStitch): the outlines of both masks (outer boundaries and hole boundaries,
-as closed sub-pixel polygons) are sampled into points weighted by arc length,
-an exact optimal transport plan with squared Euclidean cost matches the two
-point sets (POT's network simplex on the outline vertices when they are few;
-for longer outlines, equally many points evenly spaced along both outlines,
-whose exact plan is a one-to-one assignment, solved by scipy in a fraction of
-the time), and every outline point slides along its barycentric match:
-at fraction ``t`` a point ``x`` of the upper outline sits at
-``(1 - t) x + t T(x)``, and a point ``y`` of the lower outline at
-``(1 - t) S(y) + t y``. Each moved outline keeps its order, so it is still a
-polygon; polygons are filled with the even-odd rule (holes stay holes, several
-components stay apart) and the two fills, one carried from each side, are
-blended through their signed distance maps. Outlines that cross while they
-move can leave small spurious holes: these are filled unless one of the two
-masks has a hole itself.
+as closed sub-pixel polygons) carry their length as mass, an exact optimal
+transport plan with squared Euclidean cost matches the two, and every
+outline vertex slides along its barycentric match: at fraction ``t`` a
+vertex ``x`` of the upper outline sits at ``(1 - t) x + t T(x)``, and a
+vertex ``y`` of the lower outline at ``(1 - t) S(y) + t y``. Each moved
+outline keeps its order, so it is still a polygon; polygons are filled with
+the even-odd rule (holes stay holes, several components stay apart) and the
+two fills, one carried from each side, are blended through their signed
+distance maps. Outlines that cross while they move can leave small spurious
+holes: these are filled unless one of the two masks has a hole itself.
+
+How the plan is found (``_displacement``): when each mask is one region
+without holes and its outline has at most 128 vertices, the best
+order-preserving coupling of the two outlines, proved optimal by its dual
+(``_coupling``), else POT's network simplex on the vertices; longer
+outlines are resampled into equally many points evenly spaced along the
+arc (at most 160), whose exact plan is a one-to-one assignment (scipy).
+``_ot_reference`` keeps the former path (network simplex on every outline
+vertex, skimage fills, full distance maps) as the baseline of benchmarks
+and tests.
 
 ``distance`` (shape-based interpolation, Raya and Udupa 1990): blend the
 signed distance maps of the two masks and keep the non-positive part. Cheap,
@@ -27,151 +33,28 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from scipy import ndimage as ndi
-from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import cdist
-from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
 
 from .._validation import check_pixel_size
-from ._outlines import arc_weights, fill_polygons, is_outer, outlines, resample_outlines
+from ._displacement import boundary_ot_fast
+from ._ot_reference import blend
 
 __all__ = ["interpolate_masks"]
 
 _METHODS = ("boundary_ot", "distance")
-#: Outlines with at most this many vertices are matched exactly on them.
-_EXACT_VERTICES = 128
-#: Longer outlines are resampled into at most this many points.
-_MAX_ASSIGNMENT = 160
+# Checked by hand (not by the validate_params decorator, whose context costs
+# more than a small gap's interpolation): same rules and messages.
+_CONSTRAINTS = {
+    "n_missing": [Interval(Integral, 1, None, closed="left")],
+    "method": [StrOptions(set(_METHODS))],
+    "max_points": [Interval(Integral, 8, None, closed="left")],
+}
 
 
-def _signed_distance(mask, pixel_size):
-    """Distance to the outline: negative inside, positive outside (pixels)."""
-    inside = ndi.distance_transform_edt(mask, sampling=pixel_size)
-    outside = ndi.distance_transform_edt(~mask, sampling=pixel_size)
-    half = 0.5 * pixel_size.min()
-    return np.where(mask, half - inside, outside - half)
-
-
-def _blend(masks, weights, pixel_size):
-    """Non-positive part of the weighted mean of the signed distance maps."""
-    kept = [(m, w) for m, w in zip(masks, weights) if m.any()]
-    if not kept:
-        return np.zeros_like(masks[0])
-    sdf = sum(w * _signed_distance(m, pixel_size) for m, w in kept)
-    return sdf <= 0
-
-
-def _has_holes(mask) -> bool:
-    return bool((ndi.binary_fill_holes(mask) & ~mask).any())
-
-
-def _displace(mask_a, mask_b, fractions, pixel_size, outlines_, matched, fast):
-    """Layers from outlines slid along their matches, blended from both sides."""
-    points = [np.concatenate(o) for o in outlines_]
-    splits = [np.cumsum([len(p) for p in o])[:-1] for o in outlines_]
-    outer = [[is_outer(p) for p in o] for o in outlines_]
-    layers = []
-    for t in fractions:
-        moved = [
-            (1 - t) * points[0] + t * matched[0],
-            (1 - t) * matched[1] + t * points[1],
-        ]
-        fills = [
-            fill_polygons(np.split(m, s), o, mask_a.shape, fast=fast)
-            for m, s, o in zip(moved, splits, outer)
-        ]
-        layers.append(_blend(fills, (1 - t, t), pixel_size))
-    if not any(_has_holes(m) for m in (mask_a, mask_b)):
-        layers = [ndi.binary_fill_holes(layer) for layer in layers]
-    return layers
-
-
-def _vertex_plan(polygons, pixel_size):
-    """Exact transport between outline vertices weighted by arc length (POT)."""
-    points = [np.concatenate(o) for o in polygons]
-    weights = [
-        np.concatenate([arc_weights(p, pixel_size) for p in o]) for o in polygons
-    ]
-    import ot  # here, not at the top: POT imports torch when it is installed
-
-    cost = ot.dist(points[0] * pixel_size, points[1] * pixel_size)
-    plan = ot.emd(
-        weights[0] / weights[0].sum(),
-        weights[1] / weights[1].sum(),
-        cost,
-        numItermax=max(100_000, 50 * cost.size),
-    )
-    return [
-        plan @ points[1] / plan.sum(axis=1)[:, None],  # where upper points go
-        plan.T @ points[0] / plan.sum(axis=0)[:, None],  # where lower come from
-    ]
-
-
-def _even_points_plan(polygons, n_points, pixel_size):
-    """Exact transport between ``n_points`` evenly spaced points per outline.
-
-    Every point carries the same arc length, so the optimal plan between the
-    two uniform point sets is a one-to-one assignment
-    (:func:`scipy.optimize.linear_sum_assignment`, exact).
-    """
-    resampled = [resample_outlines(o, n_points, pixel_size) for o in polygons]
-    points = [np.concatenate(o) for o in resampled]
-    cost = cdist(points[0] * pixel_size, points[1] * pixel_size, "sqeuclidean")
-    rows, cols = linear_sum_assignment(cost)
-    order = np.empty_like(cols)
-    order[cols] = rows
-    return resampled, [points[1][cols], points[0][order]]
-
-
-def _boundary_ot_reference(mask_a, mask_b, fractions, pixel_size, max_points):
-    """The reference path: exact transport between all outline vertices.
-
-    POT's network simplex on up to ``max_points`` arc-weighted vertices per
-    mask, polygons filled by skimage, on the full frame.
-    """
-    polygons = [outlines(m, max_points) for m in (mask_a, mask_b)]
-    matched = _vertex_plan(polygons, pixel_size)
-    return _displace(
-        mask_a, mask_b, fractions, pixel_size, polygons, matched, fast=False
-    )
-
-
-def _boundary_ot(mask_a, mask_b, fractions, pixel_size, max_points):
-    """Outline transport, exact on the vertices when they are few.
-
-    Outlines of up to ``_EXACT_VERTICES`` vertices are matched exactly as in
-    :func:`_boundary_ot_reference`; longer ones are resampled into equally
-    many points, one per pixel of arc (at most ``max_points`` and at most
-    ``_MAX_ASSIGNMENT`` points), and matched by an exact assignment, which
-    costs a fraction of a network simplex on arc-weighted vertices.
-    """
-    polygons = [outlines(m, max_points) for m in (mask_a, mask_b)]
-    if max(sum(map(len, o)) for o in polygons) <= _EXACT_VERTICES:
-        matched = _vertex_plan(polygons, pixel_size)
-    else:
-        longest = max(
-            sum(arc_weights(p, pixel_size).sum() for p in o) for o in polygons
-        )
-        n_points = int(np.ceil(longest / pixel_size.min()))
-        n_points = min(n_points, max_points, _MAX_ASSIGNMENT)
-        n_points = max(n_points, 3 * max(len(o) for o in polygons))
-        polygons, matched = _even_points_plan(polygons, n_points, pixel_size)
-    return _displace(
-        mask_a, mask_b, fractions, pixel_size, polygons, matched, fast=True
-    )
-
-
-@validate_params(
-    {
-        "mask_above": "no_validation",  # checked by _interpolate_masks
-        "mask_below": "no_validation",
-        "n_missing": [Interval(Integral, 1, None, closed="left")],
-        "voxel_size": "no_validation",  # check_pixel_size
-        "method": [StrOptions(set(_METHODS))],
-        "max_points": [Interval(Integral, 8, None, closed="left")],
-    },
-    prefer_skip_nested_validation=True,
-)
 def interpolate_masks(
     mask_above,
     mask_below,
@@ -218,6 +101,11 @@ def interpolate_masks(
     >>> middle.sum(), np.argwhere(middle).mean(axis=0).tolist()
     (np.int64(16), [5.5, 5.5])
     """
+    validate_parameter_constraints(
+        _CONSTRAINTS,
+        {"n_missing": n_missing, "method": method, "max_points": max_points},
+        caller_name="interpolate_masks",
+    )
     return _interpolate_masks(
         mask_above, mask_below, n_missing, voxel_size=voxel_size, method=method,
         max_points=max_points,
@@ -266,9 +154,9 @@ def _interpolate_masks(
     )
     cropped = [m[box] for m in masks]
     if method == "distance":
-        layers = [_blend(cropped, (1 - t, t), pixel_size) for t in fractions]
+        layers = [blend(cropped, (1 - t, t), pixel_size) for t in fractions]
     else:
-        layers = _boundary_ot(*cropped, fractions, pixel_size, max_points)
+        layers = boundary_ot_fast(*cropped, fractions, pixel_size, max_points)
     out = np.zeros((n_missing, *masks[0].shape), bool)
     out[(slice(None), *box)] = layers
     return out

@@ -17,11 +17,14 @@ from skimage.measure import find_contours
 
 __all__ = [
     "arc_weights",
+    "perimeter",
     "fill_polygons",
     "is_outer",
     "outlines",
     "resample_outlines",
     "scanline_fill",
+    "scanline_fill_edges",
+    "thin",
 ]
 
 
@@ -33,8 +36,12 @@ def outlines(mask, max_points: int | None = None) -> list[np.ndarray]:
     """
     padded = np.pad(mask, 1).astype(np.float32)
     polygons = [c[:-1] - 1 for c in find_contours(padded, 0.5)]
-    if max_points is None:
-        return polygons
+    return polygons if max_points is None else thin(polygons, max_points)
+
+
+def thin(polygons, max_points: int) -> list[np.ndarray]:
+    """Evenly thin polygons to about ``max_points`` vertices in all (at least
+    4 each when they have)."""
     stride = max(1, -(-sum(len(p) for p in polygons) // max_points))
     return [p[:: max(1, min(stride, len(p) // 4))] for p in polygons]
 
@@ -47,40 +54,48 @@ def arc_weights(polygon, pixel_size) -> np.ndarray:
     return 0.5 * (steps + np.roll(steps, 1)) + 1e-9
 
 
-def _perimeter(polygon, pixel_size) -> float:
-    return float(arc_weights(polygon, pixel_size).sum())
+def perimeter(polygon, pixel_size) -> float:
+    """Physical length of a closed polygon."""
+    steps = (np.concatenate([polygon[1:], polygon[:1]]) - polygon) * pixel_size
+    return float(np.hypot(steps[:, 0], steps[:, 1]).sum())
 
 
-def resample_outlines(polygons, n_points: int, pixel_size) -> list[np.ndarray]:
+def resample_outlines(
+    polygons, n_points: int, pixel_size, phase: float = 0.5
+) -> list[np.ndarray]:
     """``n_points`` points evenly spaced along the arc of all polygons.
 
     Every polygon gets at least 3 points and the rest in proportion to its
-    (physical) perimeter, by largest remainder; its points sit at the middles
-    of equal arc intervals, in the polygon's order. ``n_points`` must be at
-    least ``3 * len(polygons)``.
+    (physical) perimeter, by largest remainder; its ``count`` points sit at
+    arc fractions ``(k + phase) / count`` from its first vertex, in the
+    polygon's order (``phase=0.5``: the middles of equal arc intervals).
+    ``n_points`` must be at least ``3 * len(polygons)``.
     """
-    lengths = np.array([_perimeter(p, pixel_size) for p in polygons])
-    spare = n_points - 3 * len(polygons)
-    share = spare * lengths / lengths.sum()
+    closed = [np.concatenate([p, p[:1]]) for p in polygons]
+    arcs = []
+    for c in closed:
+        steps = np.diff(c, axis=0) * pixel_size
+        arcs.append(np.cumsum(np.hypot(steps[:, 0], steps[:, 1])))
+    lengths = np.array([arc[-1] for arc in arcs])
+    share = (n_points - 3 * len(polygons)) * lengths / lengths.sum()
     counts = 3 + np.floor(share).astype(int)
     left = n_points - counts.sum()
     counts[np.argsort(np.floor(share) - share, kind="stable")[:left]] += 1
     points = []
-    for polygon, count in zip(polygons, counts):
-        closed = np.concatenate([polygon, polygon[:1]])
-        steps = np.linalg.norm(np.diff(closed, axis=0) * pixel_size, axis=1)
-        arc = np.concatenate([[0.0], np.cumsum(steps)])
-        where = (np.arange(count) + 0.5) * arc[-1] / count
+    for c, arc, count in zip(closed, arcs, counts.tolist()):
+        arc = np.concatenate([[0.0], arc])
+        where = (np.arange(count) + phase) * (arc[-1] / count)
         points.append(
-            np.column_stack([np.interp(where, arc, closed[:, k]) for k in (0, 1)])
+            np.column_stack([np.interp(where, arc, c[:, 0]),
+                             np.interp(where, arc, c[:, 1])])
         )
     return points
 
 
 def is_outer(polygon) -> bool:
     """Outer boundaries run the other way round from hole boundaries."""
-    rows, cols = polygon.T
-    return np.dot(rows, np.roll(cols, -1)) < np.dot(np.roll(rows, -1), cols)
+    after = np.concatenate([polygon[1:], polygon[:1]])
+    return np.dot(polygon[:, 0], after[:, 1]) < np.dot(after[:, 0], polygon[:, 1])
 
 
 def scanline_fill(polygon, shape) -> np.ndarray:
@@ -91,8 +106,19 @@ def scanline_fill(polygon, shape) -> np.ndarray:
     alternately enter and leave the polygon, and a pixel centre on a cut or
     on a horizontal edge counts as inside, as in :func:`skimage.draw.polygon`.
     """
+    polygon = np.asarray(polygon, float)
+    return scanline_fill_edges(
+        polygon, np.concatenate([polygon[1:], polygon[:1]]), shape
+    )
+
+
+def scanline_fill_edges(start, stop, shape) -> np.ndarray:
+    """:func:`scanline_fill` from the edges ``start[i] -> stop[i]``.
+
+    The edges of several closed polygons that share no pixel-centre row are
+    filled in one call as each would be alone.
+    """
     height, width = shape
-    start, stop = polygon, np.roll(polygon, -1, axis=0)
     low = np.minimum(start[:, 0], stop[:, 0])
     high = np.maximum(start[:, 0], stop[:, 0])
     first = np.clip(np.ceil(low), 0, height).astype(np.intp)
@@ -100,7 +126,7 @@ def scanline_fill(polygon, shape) -> np.ndarray:
     region = np.zeros(shape, bool)
     total = int(counts.sum())
     if total:
-        edge = np.repeat(np.arange(len(polygon)), counts)
+        edge = np.repeat(np.arange(len(start)), counts)
         rows = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
         rows += first[edge]
         (r0, c0), (r1, c1) = start[edge].T, stop[edge].T
@@ -109,9 +135,10 @@ def scanline_fill(polygon, shape) -> np.ndarray:
         rows, cols = rows[order], cols[order]
         leaving = (np.arange(total) - np.searchsorted(rows, rows)) % 2 == 1
         cut = np.where(leaving, np.floor(cols) + 1, np.ceil(cols))
-        toggles = np.zeros((height, width + 1), np.int8)
-        np.add.at(toggles, (rows, np.clip(cut, 0, width).astype(np.intp)), 1)
-        region = (np.cumsum(toggles[:, :-1], axis=1, dtype=np.int32) & 1) > 0
+        flat_cut = rows * (width + 1) + np.clip(cut, 0, width).astype(np.intp)
+        toggles = np.bincount(flat_cut, minlength=height * (width + 1))
+        toggles = toggles.reshape(height, width + 1)[:, :-1]
+        region = (np.cumsum(toggles, axis=1) & 1) > 0
     flat = (start[:, 0] == stop[:, 0]) & (start[:, 0] == np.round(start[:, 0]))
     for row, a, b in zip(start[flat, 0], start[flat, 1], stop[flat, 1]):
         if 0 <= row < height:

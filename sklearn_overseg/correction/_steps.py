@@ -241,6 +241,8 @@ def apply_merges(
             [(c, volume[gap_region(c)]) for c in gapped],
             n_jobs=n_jobs,
             min_work_per_job=_GAPS_PER_JOB,
+            # about a second of imports in a worker: worth it for many gaps only
+            worker_imports=("sklearn", "ot"),
         )
         fills = [fill for batch in batches for fill in batch]
     mapping, writes = fold_gap_fills(fills, mapping)

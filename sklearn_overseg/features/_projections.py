@@ -6,15 +6,15 @@ runs (segments), so the cost grows with the number of runs, not of pixels;
 weighted points (pooled pixels) can be projected too. Every projection is
 sampled on one common grid of ``bin_width`` bins per direction, which makes
 the 1D W1 of two projections the L1 distance of their sampled CDFs. Used by
-:mod:`._wasserstein`.
+:mod:`._layer_w1`. NumPy only, as that module (worker processes import it).
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
-from sklearn.utils import check_random_state, gen_batches
 
 _BLOCK_VALUES = 16384  # (run, direction) values projected at once
 _PAIR_VALUES = 16384  # CDF values per side compared at once
@@ -22,7 +22,13 @@ _PAIR_VALUES = 16384  # CDF values per side compared at once
 
 def _angles(n_projections: int, random_state) -> np.ndarray:
     """Evenly spaced directions on [0, pi) with a random common offset."""
-    offset = check_random_state(random_state).uniform()
+    if isinstance(random_state, numbers.Integral):  # a pair's seed
+        rng = np.random.RandomState(random_state)  # as check_random_state
+    else:  # None or a RandomState, from the public functions
+        from sklearn.utils import check_random_state
+
+        rng = check_random_state(random_state)
+    offset = rng.uniform()
     return (np.arange(n_projections) + offset) * np.pi / n_projections
 
 
@@ -123,10 +129,8 @@ class _Grid:
     def pair_distances(self, cdf, pairs):
         """:meth:`distance` between ``cdf[i]`` and ``cdf[j]`` for rows (i, j)."""
         chunk = max(1, _PAIR_VALUES // cdf[0].size)
+        # the batches of sklearn's gen_batches, without importing scikit-learn
+        batches = (pairs[a : a + chunk] for a in range(0, len(pairs), chunk))
         return np.concatenate(
-            [np.empty(0)]
-            + [
-                self.distance(cdf[pairs[batch, 0]], cdf[pairs[batch, 1]])
-                for batch in (gen_batches(len(pairs), chunk) if len(pairs) else ())
-            ]
+            [np.empty(0)] + [self.distance(cdf[b[:, 0]], cdf[b[:, 1]]) for b in batches]
         )

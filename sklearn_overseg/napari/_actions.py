@@ -17,8 +17,12 @@ from ._worker import apply_job, layer_voxel_size
 
 __all__ = ["ReviewActions"]
 
-#: how the table names a candidate's kind: a gap along z, or touching labels
-KINDS = {"axis": "gap", "contact": "touching", "tilted": "touching"}
+#: how the table names a candidate's kind: a gap along z, a stitch split (no
+#: layer between the pieces), or touching labels
+KINDS = {
+    "axis": "gap", "stitch": "stitch split", "contact": "touching",
+    "tilted": "touching",
+}
 
 
 class ReviewActions:

@@ -33,7 +33,7 @@ class Row:
     upper: int
     lower: int
     probability: float
-    kind: str
+    kind: str  # "axis" (a gap), "stitch" (no layer between), "contact", "tilted"
     upper_size: int
     lower_size: int
     status: str
@@ -76,9 +76,12 @@ class ReviewQueue:
         i = int(self.order[position])
         s = self.screening
         cand = s.candidates[i]
+        kind = cand.kind
+        if kind == "axis" and cand.n_gap_layers == 0:
+            kind = "stitch"  # no layer between the pieces
         return Row(
             i, int(cand.upper), int(cand.lower), float(s.probabilities[i]),
-            cand.kind, s.sizes.get(int(cand.upper), 0),
+            kind, s.sizes.get(int(cand.upper), 0),
             s.sizes.get(int(cand.lower), 0), str(self.status[i]),
             bool(self.merge_mask()[i]),
         )

@@ -3,7 +3,8 @@
 The report needs matplotlib, which is imported only when a report is written.
 """
 
-from ._decisions import apply_decisions, is_borderline, read_decisions, write_decisions
+from ._apply_decisions import apply_decisions
+from ._decisions import is_borderline, read_decisions, write_decisions
 
 __all__ = [
     "apply_decisions",

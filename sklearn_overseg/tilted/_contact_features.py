@@ -26,7 +26,7 @@ from .._parallel import crop_voxels, map_batches
 from .._validation import DefaultsForNewParams
 from ..features import PairFeaturesMixin
 from ._contact_geometry import _KINKS, _contact_area, contact_shape, section_profile
-from ._reslice import reslice_pair
+from ._reslice_pair import reslice_pair
 from ._slab_shape import slab_shape
 
 __all__ = ["ContactFeatures"]
@@ -239,6 +239,7 @@ class ContactFeatures(
             X,
             n_jobs=self.n_jobs,
             work=crop_voxels(X),
+            worker_imports=("sklearn",),  # this module's own imports
         )
         out = np.concatenate(parts)
         out = np.nan_to_num(out, nan=0.0, posinf=self.clip, neginf=-self.clip)

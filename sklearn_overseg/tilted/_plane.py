@@ -3,8 +3,8 @@
 The contact surface is the set of voxel faces shared by fragment A (code 1)
 and fragment B (code 2). It is fitted with a plane by weighted PCA of the face
 centres, in physical units, with robust refits and fallbacks for small or
-line-like contacts. Helper of :mod:`sklearn_overseg.tilted._reslice`, which samples
-the pair on a grid whose layers are parallel to that plane.
+line-like contacts. Helper of :mod:`sklearn_overseg.tilted._reslice_pair`,
+which samples the pair on a grid whose layers are parallel to that plane.
 
 Every full pass over a crop here is an elementwise or contiguous operation on
 ``uint8`` codes (no multi-dimensional ``nonzero``): for the crops of a few
@@ -213,7 +213,7 @@ def fit_contact_plane(
     Examples
     --------
     >>> import numpy as np
-    >>> from sklearn_overseg.tilted._reslice import fit_contact_plane
+    >>> from sklearn_overseg.tilted import fit_contact_plane
     >>> crop = np.ones((6, 8, 8), dtype=np.uint8)
     >>> crop[:, :, 4:] = 2      # A at small x, B at large x
     >>> centroid, normal = fit_contact_plane(crop)
