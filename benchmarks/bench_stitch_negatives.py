@@ -40,7 +40,8 @@ The sections are also repaired at stricter decision thresholds
 (:data:`THRESHOLDS`): a recipe helps only if it beats the shipped model's
 trade-off between right and wrong joins, not merely moves along it.
 
-Run ``python benchmarks/bench_stitch_negatives.py`` (about 10 minutes).
+Run ``python benchmarks/bench_stitch_negatives.py`` (about 15 minutes on 2 shared
+cores).
 """
 
 from __future__ import annotations
