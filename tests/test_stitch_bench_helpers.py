@@ -102,3 +102,62 @@ def test_stitch_pairs_with_image_carry_aligned_crops():
     raw = np.arange(8, dtype=np.uint8).reshape(2, 2, 2)
     assert np.array_equal(bright_boundaries("em_medulla_gala", raw), 255.0 - raw)
     assert np.array_equal(bright_boundaries("ovule_plantseg", raw), raw)
+
+
+def test_hard_negative_recipes_add_shares_of_each_source():
+    from bench_stitch_negatives import N_SHAPE, recipe_training
+
+    def block(n, value):  # two features, then the shape features (value + 10)
+        return np.c_[np.full((n, 2), value), np.full((n, N_SHAPE), value + 10.0)]
+
+    base = (block(4, 0.0), np.array([1, 1, 0, 1]))
+    pools = {"truth": (block(1000, 1.0), np.zeros(1000, int)),
+             "stitch": (block(6, 2.0), np.array([1, 0, 1, 0, 1, 0]))}
+    X, y, weight = recipe_training("synthetic", base, pools)
+    assert X.shape == (4, 2) and y.tolist() == [1, 1, 0, 1] and weight is None
+    X, y, weight = recipe_training("+truth%0.3+stitch@0.5", base, pools)
+    n_truth = len(y) - 4 - 6
+    assert 250 < n_truth < 350                     # about 30% of the source
+    assert (X[4:4 + n_truth] == 1).all() and (X[4 + n_truth:] == 2).all()
+    assert y[-6:].tolist() == [1, 0, 1, 0, 1, 0] and weight == 0.5
+    again = recipe_training("+truth%0.3+stitch@0.5", base, pools)
+    assert np.array_equal(again[1], y)             # the share is seeded
+    X, _, _ = recipe_training("synthetic#shape", base, pools)
+    assert X.shape == (4, 2 + N_SHAPE) and (X[:, 2:] == 10).all()
+
+
+def test_shape_features_tell_a_centred_cap_from_an_offset_cell():
+    from bench_stitch_negatives import shape_features
+
+    from sklearn_overseg import Candidate
+
+    crop = np.zeros((5, 12, 12), dtype=np.uint8)
+    crop[0, 2:10, 2:10] = 1
+    crop[1:4, 1:11, 1:11] = 1          # a cell, widest in the middle
+    crop[4, 5:7, 5:7] = 2              # a one-layer cap in the middle below
+    cap = shape_features(Candidate(0, 1, 2, crop, gap=(4, 4)))
+    assert cap[0] == 1.0 and cap[1] == 1.0     # no narrowing; one-layer cap
+    assert cap[2] < 0.1 and cap[3] > 0.3       # centred, deep inside
+    crop[4] = 0
+    crop[4, 0:4, 0:4] = 2              # a cell at the corner, partly outside
+    side = shape_features(Candidate(0, 1, 2, crop, gap=(4, 4)))
+    assert side[2] > 0.5 and side[3] < cap[3]
+
+
+def test_gapped_pairs_need_both_ensembles_gap0_pairs_the_stitch_one():
+    from types import SimpleNamespace
+
+    from bench_stitch_negatives import probabilities
+
+    class Head:  # a head fitted without the shape features: one column
+        def __getitem__(self, step):
+            return SimpleNamespace(n_features_in_=1)
+
+        def predict_proba(self, X):
+            assert X.shape[1] == 1           # the extra column is left out
+            return np.c_[1 - X[:, 0], X[:, 0]]
+
+    d = dict(X=np.array([[0.9, 5.0], [0.2, 5.0], [0.9, 5.0], [0.3, 5.0]]),
+             touch=np.array([True, True, False, False]),
+             gaps=np.array([0.0, 0.0, 0.6, 0.8]))
+    assert probabilities(Head(), d).tolist() == [0.9, 0.2, 0.6, 0.3]
