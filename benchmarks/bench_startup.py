@@ -5,7 +5,10 @@
     environment): median wall time of ``--repeats`` fresh processes.
 (b) A worker process of the pair steps (``sklearn_overseg._parallel``): CPU
     and wall seconds until its first task (``_ready``, the imports of the
-    pair features' batches) returns, median of ``--repeats`` fresh pools.
+    pair features' batches) returns, median of ``--repeats`` fresh pools;
+    then the worker's CPU seconds for its first batch of each tilted step
+    (``TiltedReslicer`` and ``ContactFeatures`` batch functions on one small
+    pair: their imports, as a worker unpickles them).
 (c) With ``--volume``: the first and the second ``MergeCorrector.correct``
     of a fresh process on the 100 M-voxel stack of ``bench_speed.py`` (c)
     (pretrained axis model), ``n_jobs`` 1 and 2, each in its own subprocess:
@@ -47,14 +50,32 @@ def wall_of(command: list[str]) -> float:
 
 
 def worker_child() -> None:
-    """Subprocess: start one worker, wait for its first task; print JSON."""
+    """Subprocess: start one worker, wait for its first task, then give it a
+    batch of each tilted step on one small pair; print JSON."""
+    from functools import partial
+
+    import numpy as np
+
     from sklearn_overseg import _parallel
+    from sklearn_overseg._candidates import Candidate
+    from sklearn_overseg.tilted._contact_features import _chunk_features
+    from sklearn_overseg.tilted._reslice import _reslice_chunk
 
     start = time.perf_counter()
-    _parallel._executor(1)
+    executor = _parallel._executor(1)
     _parallel._started["ready"][0].result()
     wall = time.perf_counter() - start
-    print(json.dumps({"wall": wall, "cpu": children_cpu_s()}))
+    ready = children_cpu_s()
+    crop = np.zeros((8, 10, 10), dtype=np.uint8)
+    crop[1:7, 1:9, 1:5] = 1
+    crop[1:7, 1:9, 5:9] = 2
+    pair = [Candidate(0, 3, 7, crop, kind="contact")]
+    params = dict(spacing=None, min_contact_points=10, fill_holes=True, max_layers=8)
+    executor.submit(partial(_reslice_chunk, params=params), pair).result()
+    resliced = children_cpu_s()
+    executor.submit(partial(_chunk_features, region="slab"), pair).result()
+    print(json.dumps({"wall": wall, "cpu": ready, "reslice": resliced - ready,
+                      "contact": children_cpu_s() - resliced}))
 
 
 def correct_child(path: str, n_jobs: int) -> None:
@@ -103,6 +124,14 @@ def part_ab(repeats: int) -> str:
             "a worker process, until its first task returns",
             f"{statistics.median(w['wall'] for w in workers):.2f}",
             f"{statistics.median(w['cpu'] for w in workers):.2f}",
+        ],
+        [
+            "then its first TiltedReslicer batch (one small pair)", "-",
+            f"{statistics.median(w['reslice'] for w in workers):.2f}",
+        ],
+        [
+            "then its first ContactFeatures batch (one small pair)", "-",
+            f"{statistics.median(w['contact'] for w in workers):.2f}",
         ],
     ]
     return markdown_table(["what (fresh process)", "wall s", "CPU s"], rows)

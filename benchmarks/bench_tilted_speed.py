@@ -28,6 +28,13 @@ all of them, so that a busy moment of a shared machine does not fall on one
 configuration only; the 1-minute load average at the end of each child is
 reported.
 
+A second table splits the CPU time of each run (the first ``predict_merges``
+and the staged runs): CPU seconds of the main thread, of the whole process
+and of its worker processes, and the lower bound of the wall time these give
+on an idle 2-core machine (the larger of the main thread's CPU time and half
+the total), with the speed-up bound over one job: on a shared machine these
+columns, not the wall times, are what to read.
+
 Usage::
 
     python benchmarks/bench_tilted_speed.py [--sizes 100x400x400 50x200x200]
@@ -47,7 +54,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-from bench_common import markdown_table, peak_rss_mb, print_environment, quiet
+from bench_common import (
+    children_cpu_s,
+    markdown_table,
+    peak_rss_mb,
+    print_environment,
+    quiet,
+)
 from tqdm import tqdm
 
 #: name -> (shape, cells); the small volume keeps the cell size of the large.
@@ -67,9 +80,22 @@ STAGES = (
 
 
 # ----------------------------------------------------------------- child
+def cpu_now() -> tuple:
+    """Wall, main-thread, process and worker-process seconds so far."""
+    return (time.perf_counter(), time.thread_time(), time.process_time(),
+            children_cpu_s())
+
+
+def cpu_since(before: tuple) -> dict:
+    """The seconds of :func:`cpu_now` spent since ``before``."""
+    keys = ("wall", "main", "process", "workers")
+    return {k: now - then for k, now, then in zip(keys, cpu_now(), before)}
+
+
 def staged_run(corrector, volume, decide, clock=time.perf_counter) -> dict:
     """One pass over the tilted pipeline, step by step; seconds per step."""
     times = {}
+    before = cpu_now()
     start = clock()
     candidates = corrector.screener_.transform([volume])
     times["screening"] = clock() - start
@@ -91,6 +117,7 @@ def staged_run(corrector, volume, decide, clock=time.perf_counter) -> dict:
         decide(volume, candidates, proba, corrector.threshold)
         times["merge decisions"] = clock() - start
     times["pairs"] = len(candidates)
+    times["cpu"] = cpu_since(before)
     return times
 
 
@@ -113,9 +140,10 @@ def child(path: str, n_jobs: int, backend: str, repeats: int, cpu: bool) -> None
     rss_loaded = peak_rss_mb()
     config = {} if n_jobs == 1 else {"backend": backend, "n_jobs": n_jobs}
     with parallel_config(**config), quiet():
-        start = time.perf_counter()
+        before = cpu_now()
         records = corrector.predict_merges(volume)
-        end_to_end = time.perf_counter() - start
+        first = cpu_since(before)
+        end_to_end = first["wall"]
         peak = peak_rss_mb()
         clock = time.process_time if cpu else time.perf_counter
         runs = [staged_run(corrector, volume, decide_merges, clock)
@@ -129,6 +157,7 @@ def child(path: str, n_jobs: int, backend: str, repeats: int, cpu: bool) -> None
         "rss_loaded_mb": rss_loaded,
         "peak_rss_mb": peak,
         "stages": {k: [r[k] for r in runs if k in r] for k in STAGES},
+        "cpu": {"first": [first], "staged": [r["cpu"] for r in runs]},
     }))
 
 
@@ -140,7 +169,35 @@ def combined(runs: list) -> dict:
         out[key] = float(np.median([r.get(key, np.nan) for r in runs]))
     out["stages"] = {k: [t for r in runs for t in r["stages"].get(k, [])]
                      for k in STAGES}
+    out["cpu"] = {k: [t for r in runs for t in r.get("cpu", {}).get(k, [])]
+                  for k in ("first", "staged")}
     return out
+
+
+def cpu_table(results: dict) -> str:
+    """Main-thread, process and worker CPU seconds; the idle 2-core bound."""
+    rows, serial = [], {}
+    for (version, n_jobs), res in sorted(results.items(), key=lambda kv: kv[0][1]):
+        for run in ("first", "staged"):
+            cpu = res["cpu"].get(run)
+            if not cpu:
+                continue
+            med = {k: float(np.median([c[k] for c in cpu])) for k in cpu[0]}
+            totals = [c["process"] + c["workers"] for c in cpu]
+            bounds = [max(c["main"], t / 2) for c, t in zip(cpu, totals)]
+            bound = float(np.median(bounds))
+            serial.setdefault((version, run), bound)
+            rows.append([
+                version, n_jobs, run, len(cpu), f"{med['wall']:.2f}",
+                f"{med['main']:.2f}", f"{med['process']:.2f}",
+                f"{med['workers']:.2f}", f"{float(np.median(totals)):.2f}",
+                f"{bound:.2f}", f"{serial[(version, run)] / bound:.2f}",
+            ])
+    return markdown_table(
+        ["version", "n_jobs", "run", "runs", "wall s", "CPU s, main thread",
+         "CPU s, process", "CPU s, workers", "CPU s, total",
+         "idle 2-core bound s", "speed-up bound"], rows,
+    )
 
 
 def build_volume(name: str, path: Path) -> dict:
@@ -261,6 +318,9 @@ def main(argv=None) -> None:
                   + (f"; baseline package: `{args.baseline}` (with its own "
                      "shipped `tilted` model)" if args.baseline else "") + "\n")
             print(size_table(results) + "\n")
+            print("CPU split (medians over the runs; `first`: the first "
+                  "`predict_merges` of each child, `staged`: the staged runs)\n")
+            print(cpu_table(results) + "\n")
 
 
 if __name__ == "__main__":

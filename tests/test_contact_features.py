@@ -9,12 +9,9 @@ from sklearn.base import clone
 from sklearn_overseg import CandidateScreener, TiltedReslicer
 from sklearn_overseg._candidates import LOWER, UPPER, Candidate, CandidateSet
 from sklearn_overseg.datasets import make_tissue, oversegment
-from sklearn_overseg.tilted._contact_features import (
-    FEATURES,
-    SLAB_LAYERS,
-    ContactFeatures,
-)
+from sklearn_overseg.tilted._contact_features import FEATURES, ContactFeatures
 from sklearn_overseg.tilted._contact_geometry import _hull
+from sklearn_overseg.tilted._contact_rows import SLAB_LAYERS
 
 
 def column(name):

@@ -18,7 +18,9 @@ import types
 import pytest
 
 import sklearn_overseg
-from sklearn_overseg import features
+from sklearn_overseg import features, tilted
+from sklearn_overseg.tilted._contact_rows import _chunk_features as _contact_chunk
+from sklearn_overseg.tilted._reslice_core import _reslice_chunk
 
 HEAVY = ("sklearn", "scipy", "ot", "torch", "skimage", "pandas", "tqdm")
 
@@ -31,7 +33,7 @@ def _run(code: str) -> list[str]:
     return result.stdout.split()
 
 
-@pytest.mark.parametrize("package", [sklearn_overseg, features])
+@pytest.mark.parametrize("package", [sklearn_overseg, features, tilted])
 def test_every_public_name_resolves_and_is_listed(package):
     for name in package.__all__:
         value = getattr(package, name)
@@ -86,16 +88,61 @@ def test_a_worker_of_the_pair_features_imports_numpy_only():
     assert loaded == []
 
 
+def test_a_worker_of_the_tilted_steps_imports_no_scikit_learn():
+    # the batch functions of TiltedReslicer and ContactFeatures, unpickled as
+    # map_batches sends them, then run on a pair as a worker would; what they
+    # import is what they declare (BATCH_IMPORTS)
+    from functools import partial
+
+    from sklearn_overseg.tilted._reslice_core import BATCH_IMPORTS
+
+    heavy = ("sklearn", "skimage", "pandas", "torch", "ot", "tqdm")
+    payload = pickle.dumps([
+        partial(_reslice_chunk, params={"spacing": None, "min_contact_points": 10,
+                                        "fill_holes": True, "max_layers": 8}),
+        partial(_contact_chunk, region="slab"),
+    ])
+    loaded = _run(f"""
+        import pickle, sys
+        import numpy as np
+        from sklearn_overseg import _parallel
+        assert _parallel._ready()
+        reslice, features = pickle.loads({payload!r})
+        from sklearn_overseg._candidates import Candidate
+        crop = np.zeros((8, 10, 10), dtype=np.uint8)
+        crop[1:7, 1:9, 1:5] = 1
+        crop[1:7, 1:9, 5:9] = 2
+        pair = Candidate(0, 3, 7, crop, kind="contact")
+        assert reslice([pair])[0].kind == "tilted"
+        assert features([pair]).shape == (1, 16)
+        print(*sorted({{m.split(".")[0] for m in sys.modules}} & {set(heavy)!r}))
+        print(*[m for m in {BATCH_IMPORTS!r} if m not in sys.modules])
+    """)
+    assert loaded == []
+
+
 def test_pickles_load_in_a_fresh_process(tmp_path):
     # pickles name the defining modules, which import as before
-    from sklearn_overseg import CandidateScreener, GeoWassersteinFeatures
+    from sklearn_overseg import (
+        CandidateScreener,
+        ContactFeatures,
+        GeoWassersteinFeatures,
+        TiltedReslicer,
+    )
 
     path = tmp_path / "objects.pkl"
     path.write_bytes(pickle.dumps([CandidateScreener(max_gap=3),
-                                   GeoWassersteinFeatures(spacing=2)]))
+                                   GeoWassersteinFeatures(spacing=2),
+                                   TiltedReslicer(max_layers=8),
+                                   ContactFeatures(region="slab")]))
     out = _run(f"""
         import pickle
-        screener, geo = pickle.loads(open({str(path)!r}, "rb").read())
+        screener, geo, reslicer, contact = pickle.loads(
+            open({str(path)!r}, "rb").read())
         print(type(screener).__name__, screener.max_gap, geo.spacing)
+        print(type(reslicer).__module__, reslicer.max_layers)
+        print(type(contact).__module__, contact.region)
     """)
-    assert out == ["CandidateScreener", "3", "2"]
+    assert out == ["CandidateScreener", "3", "2",
+                   "sklearn_overseg.tilted._reslice", "8",
+                   "sklearn_overseg.tilted._contact_features", "slab"]

@@ -12,8 +12,8 @@ from sklearn.base import clone
 from sklearn_overseg._candidates import LOWER, UPPER, Candidate, CandidateSet
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.screening._screener import CandidateScreener
-from sklearn_overseg.tilted import _contact_geometry, _reslice_pair
-from sklearn_overseg.tilted import _plane as _contact_plane
+from sklearn_overseg.tilted import _contact_geometry, _reslice_core
+from sklearn_overseg.tilted import _plane_fit as _contact_plane
 from sklearn_overseg.tilted import _sampling as _reslice_sampling
 from sklearn_overseg.tilted._reslice import (
     TiltedReslicer,
@@ -382,10 +382,10 @@ def test_hole_filling_in_the_fragment_box_equals_whole_layers():
         codes[:, :2] = 0  # room around the fragment in some layers
         expected = codes.copy()
         reference_fill(expected, UPPER)
-        _reslice_pair._fill_layer_holes(codes, UPPER)
+        _reslice_core._fill_layer_holes(codes, UPPER)
         np.testing.assert_array_equal(codes, expected)
     empty = np.zeros((3, 4, 4), dtype=np.uint8)
-    _reslice_pair._fill_layer_holes(empty, LOWER)
+    _reslice_core._fill_layer_holes(empty, LOWER)
     assert not empty.any()
 
 
@@ -462,7 +462,7 @@ def test_hole_filling_with_more_regions_than_uint16_labels():
     codes[1, 5, 2:-2] = LOWER  # a row of the other fragment, kept
     expected = codes.copy()
     reference_fill(expected, UPPER)
-    _reslice_pair._fill_layer_holes(codes, UPPER)
+    _reslice_core._fill_layer_holes(codes, UPPER)
     np.testing.assert_array_equal(codes, expected)
     assert (codes == UPPER).sum() > (expected.size * 0.9)
 

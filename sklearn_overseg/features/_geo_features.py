@@ -11,6 +11,7 @@ across the gap, plus the gap EMD itself (and, optionally, their ratios).
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -232,9 +233,12 @@ default="quantiles"
             + ("n_projections", "bin_width", "use_physical_units", "units")
         }
         seeds = _candidate_seeds(X, self.random_state)
+        # The rows read the pair crops only: a worker need not be sent a
+        # tilted pair's contact crop (meta) or image crop, often 10x larger.
+        pairs = [replace(c, meta={}, image=None) for c in X]
         parts = map_batches(
             partial(_chunk_features, params=params),
-            list(zip(X, seeds)),
+            list(zip(pairs, seeds)),
             n_jobs=self.n_jobs,
             work=crop_voxels(X),
         )

@@ -21,72 +21,13 @@ from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .._candidates import Candidate, CandidateSet, check_candidate_set
+from .._candidates import CandidateSet, check_candidate_set
 from .._parallel import crop_voxels, map_batches
 from .._validation import DefaultsForNewParams
 from ..features import PairFeaturesMixin
-from ._contact_geometry import _KINKS, _contact_area, contact_shape, section_profile
-from ._reslice_pair import reslice_pair
-from ._slab_shape import slab_shape
+from ._contact_rows import BATCH_IMPORTS, FEATURES, _chunk_features
 
 __all__ = ["ContactFeatures"]
-
-FEATURES = (
-    "volume_log_ratio",
-    "contact_per_smaller",
-    "contact_per_larger",
-    "union_solidity",
-    "smaller_solidity",
-    "larger_solidity",
-    "hull_excess",
-    "slab_hull_excess",
-    "slab_solidity",
-    "section_jump",
-    "section_overlap",
-    "kink_near",
-    "kink_mid",
-    "kink_far",
-    "smaller_section_share",
-    "larger_section_share",
-)
-
-
-#: Layers kept on each side of the gap when ``region="slab"`` reslices a raw
-#: contact candidate itself: the deepest layer the kink features read.
-SLAB_LAYERS = max(far for _, far in _KINKS)
-
-
-def _pair_features(
-    candidate: Candidate, cache: dict | None = None, region: str = "whole"
-) -> np.ndarray:
-    """Raw feature row of one contact or tilted candidate.
-
-    ``cache`` keeps the hulls of whole fragments between the pairs of a batch.
-    """
-    if candidate.gap is None:
-        layers = SLAB_LAYERS if region == "slab" else None
-        candidate = reslice_pair(candidate, max_layers=layers)
-    meta = candidate.meta
-    crop = meta["contact_crop"]
-    voxel_size = np.asarray(meta["source_voxel_size"], dtype=float)
-    origin = np.asarray(candidate.origin, dtype=float) * voxel_size
-    contact = meta.get("contact_area")  # recorded by the reslicer
-    if contact is None:
-        contact = _contact_area(crop, voxel_size)
-    features = contact_shape(
-        crop, voxel_size, np.asarray(meta["centroid"]) - origin, meta["normal"],
-        cache, contact=contact, slab=region == "whole",
-    )
-    if region == "slab":
-        features.update(slab_shape(candidate, contact))
-    features.update(section_profile(candidate))
-    return np.array([features[name] for name in FEATURES], dtype=float)
-
-
-def _chunk_features(candidates, region: str = "whole") -> np.ndarray:
-    cache: dict = {}  # a label is in about ten pairs: its hull is computed once
-    rows = [_pair_features(c, cache, region) for c in candidates]
-    return np.array(rows).reshape(-1, len(FEATURES))
 
 
 def _check_contact_candidates(X: CandidateSet) -> None:
@@ -239,7 +180,7 @@ class ContactFeatures(
             X,
             n_jobs=self.n_jobs,
             work=crop_voxels(X),
-            worker_imports=("sklearn",),  # this module's own imports
+            worker_imports=BATCH_IMPORTS,
         )
         out = np.concatenate(parts)
         out = np.nan_to_num(out, nan=0.0, posinf=self.clip, neginf=-self.clip)

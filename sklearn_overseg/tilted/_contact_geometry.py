@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial import ConvexHull, QhullError
 
 from .._candidates import LOWER, UPPER, Candidate
-from ._plane import _bounding_box, _shared_faces
+from ._plane_fit import _bounding_box, _shared_faces
 
 # Resliced layers, counted from the gap, compared by the kink features.
 _KINKS = ((1, 3), (2, 5), (3, 8))

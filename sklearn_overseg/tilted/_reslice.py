@@ -16,27 +16,13 @@ from numbers import Integral, Real
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
-from .._candidates import Candidate, CandidateSet, check_candidate_set
+from .._candidates import CandidateSet, check_candidate_set
 from .._parallel import crop_voxels, map_batches
 from ._plane import fit_contact_plane
+from ._reslice_core import BATCH_IMPORTS, _reslice_chunk
 from ._reslice_pair import reslice_pair
 
 __all__ = ["TiltedReslicer", "fit_contact_plane", "reslice_pair"]
-
-
-def _reslice_chunk(candidates, params) -> list[Candidate]:
-    """Resliced candidates, each whose contact crop is its input crop with
-    ``meta["contact_crop"] = None``: a worker process need not send it back
-    (:meth:`TiltedReslicer.transform` puts the input crop back)."""
-    out = []
-    for c in candidates:
-        if c.gap is None:
-            resliced = reslice_pair(c, **params)
-            if resliced.meta["contact_crop"] is c.crop:
-                resliced.meta["contact_crop"] = None
-            c = resliced
-        out.append(c)
-    return out
 
 
 class TiltedReslicer(TransformerMixin, BaseEstimator):
@@ -180,7 +166,7 @@ class TiltedReslicer(TransformerMixin, BaseEstimator):
             X,
             n_jobs=self.n_jobs,
             work=crop_voxels(todo),
-            worker_imports=("sklearn",),  # this module's own imports
+            worker_imports=BATCH_IMPORTS,
         )
         out = CandidateSet(c for part in parts for c in part)
         for before, after in zip(X, out):
