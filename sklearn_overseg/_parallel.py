@@ -22,7 +22,8 @@ sixteenth of that is shared, once the workers have the modules it needs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from joblib import effective_n_jobs
@@ -35,7 +36,9 @@ __all__ = [
     "WARM_START_VOXELS",
     "crop_voxels",
     "map_batches",
+    "start_deferred_workers",
     "start_workers",
+    "workers_after_passes",
 ]
 
 #: Work (pair-crop voxels) a worker process must get to pay for its start-up
@@ -154,6 +157,41 @@ def start_workers(n_jobs: int | None, voxels: int) -> int:
         return 0
     _executor(workers)
     return workers
+
+
+@contextmanager
+def workers_after_passes(n_jobs: int | None, voxels: int) -> Iterator[None]:
+    """Start the workers of :func:`start_workers` after the whole-volume passes.
+
+    The bounding boxes and facing overlaps of a screen keep every core busy
+    (z-slab threads); the per-pair steps after them run on one core until
+    the pair features. Inside this context, :func:`start_deferred_workers`
+    (called by the screen after its last whole-volume pass) starts the
+    workers then, so that their start-up fills an idle core; they start on
+    leaving the context at the latest, and not at all if it raises.
+
+    Examples
+    --------
+    >>> from sklearn_overseg._parallel import workers_after_passes
+    >>> with workers_after_passes(1, 10):  # one job: no worker
+    ...     pass
+    """
+    _started["deferred"] = (n_jobs, voxels)
+    try:
+        yield
+    except BaseException:
+        _started.pop("deferred", None)
+        raise
+    start_deferred_workers()
+
+
+def start_deferred_workers() -> int:
+    """Start the workers put off by :func:`workers_after_passes`, if any.
+
+    Returns the workers started (0 outside that context or once started).
+    """
+    deferred = _started.pop("deferred", None)
+    return 0 if deferred is None else start_workers(*deferred)
 
 
 def _workers_started(wanted: int) -> int:

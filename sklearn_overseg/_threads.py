@@ -8,17 +8,26 @@ contiguous slabs and runs one function per slab on ``n_jobs`` threads
 (shared memory: nothing is copied), when each thread gets at least
 :data:`MIN_VOXELS_PER_THREAD` voxels; the callers combine the slab results
 into exactly what one pass over the whole volume gives.
+:func:`map_slabs_alongside` runs such a pass on helper threads while the
+calling thread does other work (e.g. the serial gap interpolation), and then
+joins the pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from joblib import effective_n_jobs
 from sklearn.utils import gen_even_slices
 
-__all__ = ["MIN_VOXELS_PER_THREAD", "map_slabs", "slab_threads"]
+__all__ = [
+    "MIN_VOXELS_PER_THREAD",
+    "map_slabs",
+    "map_slabs_alongside",
+    "slab_threads",
+]
 
 #: Voxels a thread must get to pay for starting it and for combining the
 #: slab results (a few milliseconds): about 20 ms of one-pass work.
@@ -79,3 +88,70 @@ def map_slabs(
     slabs = list(gen_even_slices(n_layers, min(n_layers, threads * slabs_per_thread)))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return list(pool.map(func, slabs))
+
+
+def map_slabs_alongside(
+    func: Callable[[slice], object],
+    slabs: Sequence[slice],
+    task: Callable[[], object],
+    *,
+    n_jobs: int | None = None,
+) -> tuple[list, object]:
+    """``func`` over ``slabs`` on helper threads while this thread runs ``task``.
+
+    The ``n_jobs - 1`` helper threads take the slabs in order, one at a time;
+    when ``task`` returns, the calling thread takes the slabs still left. A
+    whole-volume pass (GIL released) thus fills the cores that a serial
+    ``task`` leaves idle. ``func`` and ``task`` must not touch the same data.
+
+    Parameters
+    ----------
+    func : callable
+        Takes one slab (a ``slice``) and returns its result.
+    slabs : sequence of slice
+        The slabs, small enough for the threads to share them evenly.
+    task : callable
+        Runs on the calling thread; its exceptions stop the helpers (after
+        the slab they are on) and propagate.
+    n_jobs : int or None, default=None
+        Most threads, the calling one included (joblib's meaning).
+
+    Returns
+    -------
+    results : list
+        ``func(slab)`` for each slab, in order.
+    value : object
+        What ``task`` returned.
+
+    Examples
+    --------
+    >>> from sklearn_overseg._threads import map_slabs_alongside
+    >>> slabs = [slice(0, 2), slice(2, 5)]
+    >>> map_slabs_alongside(lambda s: s.stop - s.start, slabs, lambda: "done",
+    ...                     n_jobs=2)
+    ([2, 3], 'done')
+    """
+    results: list = [None] * len(slabs)
+    pending = iter(range(len(slabs)))
+    lock, stop = threading.Lock(), threading.Event()
+
+    def drain() -> None:
+        while not stop.is_set():
+            with lock:
+                index = next(pending, None)
+            if index is None:
+                return
+            results[index] = func(slabs[index])
+
+    helpers = max(1, effective_n_jobs(n_jobs) - 1)
+    with ThreadPoolExecutor(max_workers=helpers) as pool:
+        futures = [pool.submit(drain) for _ in range(helpers)]
+        try:
+            value = task()
+        except BaseException:
+            stop.set()
+            raise
+        drain()
+        for future in futures:
+            future.result()
+    return results, value

@@ -173,3 +173,44 @@ def test_workers_leave_joblibs_own_processes_alone():
     assert Parallel(n_jobs=2, backend="loky")(delayed(abs)(-i) for i in range(3)) == [
         0, 1, 2
     ]
+
+
+def test_deferred_workers_start_once_after_the_passes(monkeypatch):
+    started = []
+    monkeypatch.setattr(_parallel, "_executor", started.append)
+    big = _parallel.WARM_START_VOXELS
+    with _parallel.workers_after_passes(2, big):
+        assert started == []
+        assert _parallel.start_deferred_workers() == 1
+        assert _parallel.start_deferred_workers() == 0
+    assert started == [1]
+    with _parallel.workers_after_passes(2, big):
+        pass  # no pass hook: they start on leaving
+    assert started == [1, 1]
+    with pytest.raises(RuntimeError), _parallel.workers_after_passes(2, big):
+        raise RuntimeError("screen failed")
+    assert _parallel.start_deferred_workers() == 0
+    assert started == [1, 1]
+    with _parallel.workers_after_passes(1, 100 * big):  # one job: none
+        assert _parallel.start_deferred_workers() == 0
+    assert started == [1, 1]
+
+
+def test_a_correction_starts_its_workers_after_the_facing_overlaps(monkeypatch):
+    from sklearn_overseg.screening import _axis
+
+    volume, _ = oversegment(make_tissue((20, 48, 48), 12, random_state=0), 3,
+                            random_state=0)
+    events = []
+    overlaps, executor = _axis.facing_overlaps, _parallel._executor
+    monkeypatch.setattr(_axis, "facing_overlaps",
+                        lambda *a: events.append("passes") or overlaps(*a))
+    monkeypatch.setattr(_parallel, "_executor",
+                        lambda n: events.append("workers") or executor(n))
+    monkeypatch.setattr(_parallel, "WARM_START_VOXELS", volume.size)
+    expected = load_pretrained("axis").correct(volume)
+    assert events == ["passes"]
+    events.clear()
+    model = load_pretrained("axis").set_params(n_jobs=2)
+    np.testing.assert_array_equal(model.correct(volume), expected)
+    assert events[:2] == ["passes", "workers"]

@@ -6,7 +6,7 @@ from joblib import parallel_config
 
 from sklearn_overseg import _parallel, _threads, load_pretrained
 from sklearn_overseg._geometry import LabelGeometry, RowLookup
-from sklearn_overseg._threads import map_slabs, slab_threads
+from sklearn_overseg._threads import map_slabs, map_slabs_alongside, slab_threads
 from sklearn_overseg.correction import _steps
 from sklearn_overseg.correction._merging import relabel_volume
 from sklearn_overseg.datasets import make_tissue, oversegment
@@ -109,3 +109,60 @@ def test_correction_is_the_same_with_threads_and_workers(flawed, tiny_threshold,
     inplace = flawed.copy()
     model.correct(inplace, out=inplace)
     np.testing.assert_array_equal(inplace, expected)
+
+
+def test_slabs_alongside_a_task_cover_every_slab_once():
+    slabs = [slice(z, z + 1) for z in range(9)]
+    results, value = map_slabs_alongside(
+        lambda s: s.start, slabs, lambda: "task", n_jobs=3
+    )
+    assert results == list(range(9))
+    assert value == "task"
+    # serial: the calling thread does every slab after the task
+    assert map_slabs_alongside(lambda s: s.start, slabs, lambda: 1, n_jobs=1) == (
+        list(range(9)), 1
+    )
+
+
+def test_a_failing_task_stops_the_slabs_and_propagates():
+    import threading
+
+    done, started = [], threading.Event()
+
+    def slab(s):
+        done.append(s)
+        started.set()
+        threading.Event().wait(0.2)  # the task fails meanwhile
+
+    def task():
+        started.wait()
+        raise RuntimeError("task failed")
+
+    slabs = [slice(z, z + 1) for z in range(50)]
+    with pytest.raises(RuntimeError, match="task failed"):
+        map_slabs_alongside(slab, slabs, task, n_jobs=2)
+    assert done == slabs[:1]
+
+
+def test_gaps_interpolated_alongside_the_relabelling(tiny_threshold, monkeypatch):
+    # noisy masks in the gaps: the fills absorb some, which the second pass
+    # relabels after the decided mapping
+    tissue = make_tissue((30, 64, 64), 25, random_state=3)
+    volume, _ = oversegment(tissue, 6, n_noise_masks=6, random_state=2)
+    serial = load_pretrained("axis")
+    expected = serial.correct(volume)
+    absorbed = []
+    fold = _steps.fold_gap_fills
+
+    def spy(fills, mapping):
+        final, writes = fold(fills, mapping)
+        absorbed.append(len(final) - len(mapping))
+        return final, writes
+
+    monkeypatch.setattr(_steps, "fold_gap_fills", spy)
+    model = load_pretrained("axis").set_params(n_jobs=2)
+    np.testing.assert_array_equal(model.correct(volume), expected)
+    inplace = volume.copy()
+    model.correct(inplace, out=inplace)
+    np.testing.assert_array_equal(inplace, expected)
+    assert absorbed and min(absorbed) > 0

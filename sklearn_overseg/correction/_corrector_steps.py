@@ -18,7 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
 from .._image import attach_image, check_image
-from .._parallel import start_workers
+from .._parallel import workers_after_passes
 from .._validation import (
     check_out_array,
     check_single_volume,
@@ -262,7 +262,8 @@ class CorrectionStepsMixin:
     def _decisions(self, volume: np.ndarray, voxel_size, image=None) -> MergeDecisions:
         self._require_image(image)
         # a large volume's pairs will pay for worker processes: they start
-        # now and import the package while this process screens
-        start_workers(self.n_jobs, volume.size)
-        candidates = self._screen(volume, voxel_size, image)
+        # after the whole-volume passes of the screen (which keep every core
+        # busy) and import the package while this process judges the pairs
+        with workers_after_passes(self.n_jobs, volume.size):
+            candidates = self._screen(volume, voxel_size, image)
         return self.decide(volume, candidates, self._scores(candidates, False))

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 import numpy as np
 from sklearn.utils import gen_batches
 
-from .._threads import map_slabs
+from .._threads import map_slabs, map_slabs_alongside
 
-__all__ = ["UnionFind", "resolve_merges", "relabel_volume"]
+__all__ = ["UnionFind", "relabel_alongside", "relabel_volume", "resolve_merges"]
 
 # Labels up to this value are relabelled through a lookup table.
 _MAX_TABLE_LABEL = 1 << 24
@@ -204,10 +204,54 @@ def relabel_volume(
     volume = np.asarray(volume)
     if out is None:
         out = np.empty_like(volume)
+    slabs, func, table = _slab_relabeller(volume, mapping, out)
+    if func is None:
+        return out
+    if table:  # one take per slab, the slabs on threads for a large volume
+        map_slabs(
+            lambda part: [func(slab) for slab in slabs[part]],
+            len(slabs), volume.size, slabs_per_thread=1,
+        )
+    else:
+        for slab in slabs:
+            func(slab)
+    return out
+
+
+def relabel_alongside(volume, mapping, task, *, out=None, n_jobs=None):
+    """:func:`relabel_volume` on helper threads while this thread runs ``task``.
+
+    ``task`` must not read ``out`` (nor ``volume`` when ``out`` is
+    ``volume``). Returns ``(out, task())``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overseg.correction._merging import relabel_alongside
+    >>> out, value = relabel_alongside(np.array([[[0, 2, 3]]]), {3: 2},
+    ...                                lambda: "done", n_jobs=2)
+    >>> out.tolist(), value
+    ([[[0, 2, 2]]], 'done')
+    """
+    volume = np.asarray(volume)
+    if out is None:
+        out = np.empty_like(volume)
+    slabs, func, _ = _slab_relabeller(volume, mapping, out)
+    if func is None:
+        return out, task()
+    return out, map_slabs_alongside(func, slabs, task, n_jobs=n_jobs)[1]
+
+
+def _slab_relabeller(volume, mapping, out):
+    """``(slabs, func, table)``: ``func(slab)`` relabels one z-slab into ``out``.
+
+    ``func`` is ``None`` when nothing is left to do (no mapping: ``volume`` is
+    copied into ``out`` here); ``table`` says whether a lookup table is used.
+    """
     if not mapping:
         if out is not volume:
             np.copyto(out, volume)
-        return out
+        return [], None, False
     # Keys and values in the volume's own integer dtype: exact above 2**63 in
     # uint64 volumes, and a value that does not fit is an error, not a wrap.
     dtype = volume.dtype if volume.dtype.kind in "iu" else np.dtype(np.int64)
@@ -224,20 +268,18 @@ def relabel_volume(
     if top <= _MAX_TABLE_LABEL:
         table = np.arange(top + 1, dtype=volume.dtype)
         table[keys] = values.astype(volume.dtype)
-        # one take per slab, the slabs on threads for a large volume
-        map_slabs(
-            lambda part: [
-                np.take(table, volume[slab], out=out[slab], mode="clip")
-                for slab in slabs[part]
-            ],
-            len(slabs), volume.size, slabs_per_thread=1,
-        )
-        return out
-    for slab in slabs:
+
+        def take(slab):
+            np.take(table, volume[slab], out=out[slab], mode="clip")
+
+        return slabs, take, True
+
+    def search(slab):
         src, dst = volume[slab], out[slab]
         if dst is not src:
             np.copyto(dst, src)
         hit = np.isin(src, keys)
         if hit.any():
             dst[hit] = values[np.searchsorted(keys, src[hit])].astype(out.dtype)
-    return out
+
+    return slabs, search, False

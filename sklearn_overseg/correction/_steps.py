@@ -17,8 +17,9 @@ from .._candidates import CandidateSet
 from .._geometry import LabelGeometry
 from .._parallel import map_batches
 from .._progress import progress
+from .._threads import slab_threads
 from ._gap_writes import fold_gap_fills, gap_fill, gap_region, paint_writes
-from ._merging import relabel_volume, resolve_merges
+from ._merging import relabel_alongside, relabel_volume, resolve_merges
 
 __all__ = [
     "KEPT_APART",
@@ -232,20 +233,42 @@ def apply_merges(
     of ``volume``, written into ``out`` when given (``out`` may be ``volume``
     itself: every voxel is read before it is written).
     """
-    fills = []
-    if interpolate:
-        gapped = [c for c in accepted if _has_gap(c)]
+    gapped = [c for c in accepted if _has_gap(c)] if interpolate else []
+    overlap = bool(gapped) and slab_threads(n_jobs, volume.size) > 1
+    # the gap labels are read while the helper threads write ``out``: copies
+    # when ``out`` may be ``volume`` itself
+    copy = overlap and out is not None and np.may_share_memory(out, volume)
+    gaps = [
+        (c, np.array(volume[gap_region(c)]) if copy else volume[gap_region(c)])
+        for c in gapped
+    ]
+
+    def interpolate_gaps() -> list:
         # worker processes only when the gaps are work enough to pay for them
         batches = map_batches(
             partial(_gap_fills, method=interpolation, verbose=verbose),
-            [(c, volume[gap_region(c)]) for c in gapped],
+            gaps,
             n_jobs=n_jobs,
             min_work_per_job=_GAPS_PER_JOB,
             # about a second of imports in a worker: worth it for many gaps only
             worker_imports=("sklearn", "ot"),
         )
-        fills = [fill for batch in batches for fill in batch]
-    mapping, writes = fold_gap_fills(fills, mapping)
-    out = relabel_volume(volume, mapping, out=out)
+        return [fill for batch in batches for fill in batch]
+
+    if not overlap:
+        mapping, writes = fold_gap_fills(interpolate_gaps(), mapping)
+        out = relabel_volume(volume, mapping, out=out)
+    else:
+        # the (serial) interpolation runs while helper threads relabel with
+        # the decided mapping; the noise labels its fills absorb are then
+        # relabelled in ``out``: never a key or value of the decided mapping,
+        # so two passes give what one pass with the final mapping gives
+        out, fills = relabel_alongside(
+            volume, mapping, interpolate_gaps, out=out, n_jobs=n_jobs
+        )
+        final, writes = fold_gap_fills(fills, mapping)
+        absorbed = {k: v for k, v in final.items() if k not in mapping}
+        if absorbed:
+            relabel_volume(out, absorbed, out=out)
     paint_writes(out, (0, 0, 0), writes)
     return out

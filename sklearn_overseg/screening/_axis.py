@@ -17,6 +17,7 @@ import numpy as np
 
 from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
 from .._geometry import LabelGeometry, RowLookup
+from .._parallel import start_deferred_workers
 from ._contact import pair_crop
 from ._facing_overlaps import facing_overlaps
 from ._matching import face_covers, match_one_to_one, match_tiers
@@ -218,6 +219,8 @@ def axis_candidates(
     """Axis candidates of one validated volume (see :class:`CandidateScreener`)."""
     lookup = RowLookup(geometry.labels)
     overlaps = facing_overlaps(volume, geometry, lookup, max_gap, min_gap)
+    # the last whole-volume pass: a correction's workers start now (if any)
+    start_deferred_workers()
     rules = dict(
         rule=rule, max_gap_occupancy=max_gap_occupancy, max_intrusion=max_intrusion
     )
