@@ -96,8 +96,8 @@ def test_readme_states_the_largest_label_the_code_enforces():
 
 
 def test_readme_states_the_jobs_rule_and_the_cli_behaviours():
-    assert "`--jobs 1` (the default) is the right choice on small machines" in WORDS
-    assert "`--jobs -1` took 2.5x as long" in WORDS
+    assert "`--jobs N` (default 1) gives the same result for every `N`" in WORDS
+    assert "`--jobs -1` cost the same as one job" in WORDS
     assert "`--jobs 0` is refused as a usage error (exit code 2)" in WORDS
     assert "no cells, nothing to correct" in WORDS and "--assume-labels" in WORDS
     assert "writing over the input is refused unless you add `--overwrite`" in WORDS
