@@ -130,3 +130,32 @@ def scores(truth: np.ndarray, seg: np.ndarray) -> dict:
         "VOI_split": float(split),
         "VOI_merge": float(merge),
     }
+
+
+def per_file_table(
+    records, columns, *, key: str, reference: str, files, counts: bool = False
+) -> list[str]:
+    """Rows ``removed / wrong joins / AP50`` per left-out file, then all files.
+
+    ``records`` hold one dict per (file, setting) with ``file`` and, under
+    ``key``, one result dict per column (``extra_before``, ``right``,
+    ``wrong``, ``AP50``); ``reference`` names the column whose extra
+    fragments the "extra" column shows. ``counts`` puts ``right / wrong:``
+    before each cell.
+    """
+    lines = [f"| left-out file | extra | {' | '.join(columns)} |",
+             "|---" * (len(columns) + 2) + "|"]
+    for name in (*files, None):
+        chosen = [r for r in records if name is None or r["file"] == name]
+        cells = []
+        for column in columns:
+            rows = [r[key][column] for r in chosen]
+            extra = sum(r["extra_before"] for r in rows)
+            right, wrong = (sum(r[k] for r in rows) for k in ("right", "wrong"))
+            cell = (f"{right / max(extra, 1):.0%} / "
+                    f"{wrong / max(right + wrong, 1):.1%} / "
+                    f"{np.mean([r['AP50'] for r in rows]):.3f}")
+            cells.append(f"{right} / {wrong}: {cell}" if counts else cell)
+        extra = sum(r[key][reference]["extra_before"] for r in chosen)
+        lines.append(f"| {name or '**all six**'} | {extra} | {' | '.join(cells)} |")
+    return lines

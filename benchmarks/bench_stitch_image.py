@@ -57,6 +57,7 @@ import time
 
 import numpy as np
 from _shared_data import ALL_NAMES, load, require_shared_data
+from _stitch_eval import per_file_table
 from bench_stitch import (
     BASE_STEP,
     CONFIGS,
@@ -292,22 +293,9 @@ def image_evidence(tests) -> list[str]:
 
 
 def table(records, variants) -> list[str]:
-    lines = ["| left-out file | extra | " + " | ".join(variants) + " |",
-             "|---" * (len(variants) + 2) + "|"]
-    for name in (*ALL_NAMES, None):
-        chosen = [r for r in records if name is None or r["file"] == name]
-        cells = []
-        for v in variants:
-            rows = [r["variants"][v] for r in chosen]
-            extra = sum(r["extra_before"] for r in rows)
-            right, wrong = (sum(r[k] for r in rows) for k in ("right", "wrong"))
-            cells.append(f"{right} / {wrong}: {right / max(extra, 1):.0%} / "
-                         f"{wrong / max(right + wrong, 1):.1%} / "
-                         f"{np.mean([r['AP50'] for r in rows]):.3f}")
-        extra = sum(r["variants"]["shipped"]["extra_before"] for r in chosen)
-        label = "**all six**" if name is None else name
-        lines.append(f"| {label} | {extra} | {' | '.join(cells)} |")
-    return lines
+    """Rows ``right / wrong: removed / wrong joins / AP50`` per left-out file."""
+    return per_file_table(records, variants, key="variants", reference="shipped",
+                          files=ALL_NAMES, counts=True)
 
 
 def main(argv=None) -> None:

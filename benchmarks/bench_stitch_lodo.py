@@ -44,7 +44,7 @@ import time
 
 import numpy as np
 from _shared_data import ALL_NAMES, load, require_shared_data
-from _stitch_eval import join_counts, perfect_merger, rule_merger
+from _stitch_eval import join_counts, per_file_table, perfect_merger, rule_merger
 from bench_stitch import (
     BASE_STEP,
     CONFIGS,
@@ -244,21 +244,8 @@ def inner_threshold(pairs, tests, recipe, names, target: float) -> float:
 
 def compact(records, methods, files=ALL_NAMES) -> list[str]:
     """Rows ``removed / wrong joins / AP50`` per left-out file (RESULTS.md form)."""
-    lines = [f"| left-out file | extra | {' | '.join(methods)} |",
-             "|---" * (len(methods) + 2) + "|"]
-    for name in (*files, None):
-        chosen = [r for r in records if name is None or r["file"] == name]
-        cells = []
-        for method in methods:
-            rows = [r["methods"][method] for r in chosen]
-            extra = sum(r["extra_before"] for r in rows)
-            right, wrong = (sum(r[k] for r in rows) for k in ("right", "wrong"))
-            cells.append(f"{right / max(extra, 1):.0%} / "
-                         f"{wrong / max(right + wrong, 1):.1%} / "
-                         f"{np.mean([r['AP50'] for r in rows]):.3f}")
-        extra = sum(r["methods"]["stitched"]["extra_before"] for r in chosen)
-        lines.append(f"| {name or '**all six**'} | {extra} | {' | '.join(cells)} |")
-    return lines
+    return per_file_table(records, methods, key="methods", reference="stitched",
+                          files=files)
 
 
 def main(argv=None) -> None:

@@ -161,3 +161,24 @@ def test_gapped_pairs_need_both_ensembles_gap0_pairs_the_stitch_one():
              touch=np.array([True, True, False, False]),
              gaps=np.array([0.0, 0.0, 0.6, 0.8]))
     assert probabilities(Head(), d).tolist() == [0.9, 0.2, 0.6, 0.3]
+
+
+def test_per_file_table_sums_each_file_then_all():
+    from _stitch_eval import per_file_table
+
+    def result(extra, right, wrong, ap):
+        return dict(extra_before=extra, right=right, wrong=wrong, AP50=ap)
+
+    records = [
+        dict(file="a", runs={"ref": result(10, 0, 0, 0.5), "m": result(10, 6, 2, 0.6)}),
+        dict(file="a", runs={"ref": result(5, 0, 0, 0.5), "m": result(5, 3, 1, 0.8)}),
+        dict(file="b", runs={"ref": result(4, 0, 0, 0.5), "m": result(4, 4, 0, 1.0)}),
+    ]
+    lines = per_file_table(records, ["m"], key="runs", reference="ref",
+                           files=["a", "b"], counts=True)
+    assert lines[0] == "| left-out file | extra | m |"
+    assert lines[2] == "| a | 15 | 9 / 3: 60% / 25.0% / 0.700 |"
+    assert lines[3] == "| b | 4 | 4 / 0: 100% / 0.0% / 1.000 |"
+    assert lines[4] == "| **all six** | 19 | 13 / 3: 68% / 18.8% / 0.800 |"
+    plain = per_file_table(records, ["m"], key="runs", reference="ref", files=["b"])
+    assert plain[2] == "| b | 4 | 100% / 0.0% / 1.000 |"
