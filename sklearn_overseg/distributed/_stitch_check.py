@@ -1,0 +1,59 @@
+"""``min_gap="auto"`` on a stored volume: one decision for the whole volume.
+
+The in-memory screen decides per volume with
+:func:`~sklearn_overseg.screening.detect_stitched`, whose evidence (the IoUs
+of every label's masks in two consecutive layers, and of the labels that
+start right under another label) comes from consecutive layer pairs only.
+Here each task reads a range of layer pairs, two whole layers at a time, and
+returns their IoUs; the client joins them and decides once, exactly as the
+in-memory screen does on the whole volume. Blocks in (y, x) are not used: an
+IoU needs a label's whole mask in a layer, and two layers are what a task
+holds in memory.
+"""
+
+from __future__ import annotations
+
+import dask
+import numpy as np
+
+from ..screening import evidence_from_links, stitch_links
+from ._scheduler import compute
+from ._source import VolumeReader
+
+__all__ = ["blockwise_stitch_evidence", "resolve_min_gap"]
+
+
+def _links(reader: VolumeReader, start: int, stop: int):
+    """Link and start IoUs of the layer pairs ``(z, z + 1)``, ``start <= z < stop``."""
+    links, starts = [np.zeros(0)], [np.zeros(0)]
+    for z in range(start, stop):
+        w, s = stitch_links(np.asarray(reader[z : z + 2]))
+        links.append(w)
+        starts.append(s)
+    return np.concatenate(links), np.concatenate(starts)
+
+
+def blockwise_stitch_evidence(reader: VolumeReader, *, layers_per_task: int,
+                              client=None):
+    """The :class:`~sklearn_overseg.screening.StitchEvidence` of a stored volume."""
+    n_pairs = max(reader.shape[0] - 1, 0)
+    shared = dask.delayed(reader, pure=True)
+    step = max(int(layers_per_task), 1)
+    parts = compute(
+        [dask.delayed(_links, pure=True)(shared, z, min(z + step, n_pairs))
+         for z in range(0, n_pairs, step)],
+        client,
+    )
+    links = np.concatenate([np.zeros(0)] + [p[0] for p in parts])
+    starts = np.concatenate([np.zeros(0)] + [p[1] for p in parts])
+    return evidence_from_links(links, starts)
+
+
+def resolve_min_gap(settings: dict, reader: VolumeReader, *, layers_per_task: int,
+                    client=None) -> dict:
+    """``settings`` with ``min_gap="auto"`` replaced by 0 or 1 for this volume."""
+    if settings.get("min_gap") != "auto":
+        return settings
+    evidence = blockwise_stitch_evidence(reader, layers_per_task=layers_per_task,
+                                         client=client)
+    return dict(settings, min_gap=0 if evidence.stitched else 1)
