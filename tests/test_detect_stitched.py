@@ -114,18 +114,23 @@ def test_screener_auto_uses_gap_0_pairs_only_on_stitched_volumes(truth, stitched
 
 
 def test_load_pretrained_auto_end_to_end(truth, stitched):
-    auto = load_pretrained(stitch_splits="auto")
+    auto = load_pretrained()  # stitch_splits="auto" is the default
     assert auto.screener_.min_gap == "auto"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        np.testing.assert_array_equal(auto.correct(stitched),
-                                      load_pretrained().correct(stitched))
+        np.testing.assert_array_equal(
+            auto.correct(stitched),
+            load_pretrained(stitch_splits=True).correct(stitched))
         damaged, _ = oversegment(truth, n_splits=6, random_state=0)
         np.testing.assert_array_equal(
             auto.correct(damaged),
             load_pretrained(stitch_splits=False).correct(damaged))
+    # the tilted model has no stitch splits: "auto" (the default) changes nothing
+    tilted = load_pretrained("tilted", stitch_splits="auto")
+    assert tilted.screener_.get_params() == load_pretrained(
+        "tilted", stitch_splits=True).screener_.get_params()
     with pytest.raises(ValueError, match="axis models"):
-        load_pretrained("tilted", stitch_splits="auto")
+        load_pretrained("tilted", stitch_splits=False)
 
 
 def test_correct_zarr_with_auto_equals_in_memory(truth, stitched, tmp_path):
@@ -155,10 +160,15 @@ def test_cli_stitch_splits_auto(tmp_path):
     volume = column(4)
     np.save(tmp_path / "seg.npy", volume)
     base = [sys.executable, "-m", "sklearn_overseg.cli", "correct", "seg.npy"]
-    run = subprocess.run(base + ["-o", "auto.npy", "--stitch-splits", "auto"],
+    run = subprocess.run(base + ["-o", "auto.npy"],  # --stitch-splits auto
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "stitch splits: on (--stitch-splits auto)" in run.stdout
+    assert np.unique(np.load(tmp_path / "auto.npy")).tolist() == [0, 1]  # merged
+    off = subprocess.run(base + ["-o", "off.npy", "--stitch-splits", "off"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert off.returncode == 0, off.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "off.npy"), volume)
     clash = subprocess.run(base + ["-o", "x.npy", "--stitch-splits", "on",
                                    "--no-stitch-splits"],
                            cwd=tmp_path, capture_output=True, text=True, timeout=300)

@@ -136,7 +136,12 @@ def _require_matplotlib() -> None:
 
 
 def stitch_splits(corrector, args, volume, *, quiet: bool) -> None:
-    """``--stitch-splits on|off|auto`` (and ``--no-stitch-splits``, off)."""
+    """``--stitch-splits auto|on|off`` (and ``--no-stitch-splits``, off).
+
+    Without either option, ``auto`` for an axis model that proposes stitch
+    splits (its screener's ``min_gap`` is 0 or ``"auto"``); other models
+    (tilted, or trained without stitch splits) are left as they are.
+    """
     choice = getattr(args, "stitch_splits", None)
     if args.no_stitch_splits:
         if choice not in (None, "off"):
@@ -144,8 +149,19 @@ def stitch_splits(corrector, args, volume, *, quiet: bool) -> None:
                 f"--no-stitch-splits contradicts --stitch-splits {choice}; give one"
             )
         choice = "off"
+    if choice is None:
+        screener = corrector.screener_
+        if screener.mode != "axis" or screener.min_gap == 1:
+            return
+        choice = "auto"
     if choice == "off":
         without_stitch_splits(corrector)
+    elif choice == "on":
+        if corrector.screener_.mode != "axis":
+            raise ValueError("--stitch-splits is for axis models; this model "
+                             f"screens {corrector.screener_.mode!r} pairs")
+        if corrector.screener_.min_gap == "auto":
+            corrector.screener_.set_params(min_gap=0)
     elif choice == "auto":
         # decided here, once, with the screener's own test, so that the
         # reasons can be printed; the screen then uses the decision

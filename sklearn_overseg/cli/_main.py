@@ -170,13 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
         "model's, 0.1; 0 decides every pair)",
     )
     p.add_argument(
-        "--stitch-splits", choices=("on", "off", "auto"), default=None,
+        "--stitch-splits", choices=("auto", "on", "off"), default=None,
         help="propose pieces that touch across two consecutive layers (an IoU "
-        "stitcher's splits): 'on' (default), 'off' for volumes not stitched "
-        "from 2D slices, where two different cells stacked on each other "
-        "would be proposed instead, or 'auto': on only when the volume looks "
-        "stitched from 2D slices (the reasons are printed). Axis models only; "
-        "gaps of missing layers are proposed either way",
+        "stitcher's splits): 'auto' (default) only when the volume looks "
+        "stitched from 2D slices (the reasons are printed), 'on' always, "
+        "'off' never (on volumes not stitched from 2D slices two different "
+        "cells stacked on each other would be proposed instead). Axis models "
+        "only; gaps of missing layers are proposed either way",
     )
     p.add_argument(
         "--no-stitch-splits", action="store_true",

@@ -45,7 +45,7 @@ def available_pretrained() -> list[str]:
     {"name": [str], "stitch_splits": ["boolean", StrOptions({"auto"})]},
     prefer_skip_nested_validation=True,
 )
-def load_pretrained(name: str = "axis", *, stitch_splits: bool | str = True):
+def load_pretrained(name: str = "axis", *, stitch_splits: bool | str = "auto"):
     """Load a fitted :class:`MergeCorrector` shipped with the package.
 
     Parameters
@@ -53,23 +53,22 @@ def load_pretrained(name: str = "axis", *, stitch_splits: bool | str = True):
     name : str, default="axis"
         ``"axis"`` for splits along z (missing layers), ``"tilted"`` for cuts
         by tilted surfaces (3D segmenters). See :func:`available_pretrained`.
-    stitch_splits : bool or "auto", default=True
+    stitch_splits : bool or "auto", default="auto"
         Whether the ``"axis"`` model also proposes *stitch splits*: pieces
         that touch across two consecutive layers (``min_gap=0``), as an IoU
-        stitcher of 2D masks leaves them. Set it to ``False`` for volumes
-        that were not stitched from 2D slices (a 3D segmenter's output with
-        missing layers, for example): there two different cells stacked
-        directly on each other are no stitch split, and the model, which
-        learnt stitch splits from stitched volumes, merges some of them
-        (``benchmarks/RESULTS.md``, section 7). Gaps of 1-2 missing layers are
-        proposed either way. ``"auto"`` decides per volume, when it is
-        screened: stitch splits are proposed when
-        :func:`~sklearn_overseg.screening.detect_stitched` finds the volume
-        stitched from 2D slices by IoU, and not otherwise (the screener's
-        ``min_gap="auto"``; on the shared real volumes it told every
-        stitched version from every untouched or damaged ground truth,
-        ``benchmarks/RESULTS.md``, section 11). The ``"tilted"`` model has
-        no such pairs and only takes ``True``.
+        stitcher of 2D masks leaves them. ``"auto"`` (the default) decides
+        per volume, when it is screened: stitch splits are proposed when
+        :func:`~sklearn_overseg.screening.detect_stitched` finds that the
+        volume was stitched from 2D slices by IoU (cellpose's ``stitch3D``),
+        and not otherwise (the screener's ``min_gap="auto"``). On a volume
+        that was not stitched (a 3D segmenter's output with missing layers,
+        ground truth) two different cells stacked directly on each other are
+        no stitch split, and the model, which learnt stitch splits from
+        stitched volumes, merges some of them (``benchmarks/RESULTS.md``,
+        sections 7 and 11). ``True`` always proposes them, ``False`` never.
+        Gaps of 1-2 missing layers are proposed either way. The ``"tilted"``
+        model has no such pairs: it takes ``True`` or ``"auto"``, which
+        change nothing.
 
     Returns
     -------
@@ -95,10 +94,10 @@ def load_pretrained(name: str = "axis", *, stitch_splits: bool | str = True):
     >>> corrected = load_pretrained().correct(flawed)
     >>> corrected.shape
     (24, 64, 64)
+    >>> load_pretrained().screener_.min_gap
+    'auto'
     >>> load_pretrained(stitch_splits=False).screener_.min_gap
     1
-    >>> load_pretrained(stitch_splits="auto").screener_.min_gap
-    'auto'
     """
     names = available_pretrained()
     if name not in names:
@@ -107,9 +106,12 @@ def load_pretrained(name: str = "axis", *, stitch_splits: bool | str = True):
     with resources.as_file(folder / f"{name}.json") as json_path:
         corrector = load_model(json_path)
     if isinstance(stitch_splits, str):
-        auto_stitch_splits(corrector)
+        if corrector.screener_.mode == "axis":
+            auto_stitch_splits(corrector)
     elif not stitch_splits:
         without_stitch_splits(corrector)
+    elif corrector.screener_.mode == "axis":
+        corrector.screener_.set_params(min_gap=0)
     return corrector
 
 
@@ -145,7 +147,9 @@ def auto_stitch_splits(corrector) -> None:
     Examples
     --------
     >>> from sklearn_overseg.models import auto_stitch_splits, load_pretrained
-    >>> corrector = load_pretrained("axis")
+    >>> corrector = load_pretrained("axis", stitch_splits=True)
+    >>> corrector.screener_.min_gap
+    0
     >>> auto_stitch_splits(corrector)
     >>> corrector.screener_.min_gap
     'auto'
@@ -175,7 +179,7 @@ def without_stitch_splits(corrector) -> None:
     >>> from sklearn_overseg.models import load_pretrained, without_stitch_splits
     >>> corrector = load_pretrained("axis")
     >>> corrector.screener_.min_gap
-    0
+    'auto'
     >>> without_stitch_splits(corrector)
     >>> corrector.screener_.min_gap
     1

@@ -130,6 +130,17 @@ def stitch_links(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     in the next one, the best IoU it has with a label of that layer that no
     other mask overlaps better (``0`` when it overlaps none). Results of z
     ranges that overlap by one layer concatenate to those of the whole.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_overseg.screening import stitch_links
+    >>> volume = np.zeros((3, 6, 6), dtype=np.uint8)
+    >>> volume[:2, 1:5, 1:5] = 1       # a 4 x 4 column over two layers
+    >>> volume[2, 2:4, 2:4] = 2        # a 2 x 2 cap under it, a new label
+    >>> links, starts = stitch_links(volume)
+    >>> links.tolist(), starts.tolist()
+    ([1.0], [0.25])
     """
     top = int(volume.max(initial=0))
     if volume.dtype.kind == "u" and volume.dtype.itemsize == 8:
@@ -149,7 +160,20 @@ def stitch_links(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def evidence_from_links(links, starts, *, min_threshold: float = MIN_THRESHOLD,
                         max_violations: float = MAX_VIOLATIONS) -> StitchEvidence:
-    """The :class:`StitchEvidence` of the link and start IoUs of a volume."""
+    """The :class:`StitchEvidence` of the link and start IoUs of a volume.
+
+    The decision of :func:`detect_stitched` from the output of
+    :func:`stitch_links` (concatenated over z ranges, in any order).
+
+    Examples
+    --------
+    >>> from sklearn_overseg.screening import evidence_from_links
+    >>> evidence = evidence_from_links([0.9, 0.6, 0.7], [0.2, 0.3])
+    >>> evidence.stitched, evidence.n_starts, evidence.n_violations
+    (True, 2, 0)
+    >>> evidence_from_links([0.9, 0.02], [0.4]).stitched  # a 2% link
+    False
+    """
     links = np.sort(np.asarray(links, dtype=float))
     starts = np.sort(np.asarray(starts, dtype=float))
     starts = starts[starts > 0]
