@@ -55,7 +55,7 @@ def test_a_link_no_stitcher_keeps_is_evidence_against_stitching():
     evidence = detect_stitched(thin)
     assert not evidence.stitched
     assert evidence.n_violations == 1 and evidence.score == 0.5
-    assert "never keeps" in evidence.reasons[1]
+    assert "1 link(s) below it" in evidence.reasons[1]
 
 
 def test_stitched_and_unstitched_synthetic_volumes(truth, stitched):

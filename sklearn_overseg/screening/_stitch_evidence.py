@@ -197,12 +197,13 @@ def evidence_from_links(links, starts, *, min_threshold: float = MIN_THRESHOLD,
     score = n_starts / (n_starts + n_bad)
     stitched = n_bad <= max_violations * n_starts
     reasons = [
-        f"{n_starts} labels start right under another label; the best stitch "
-        f"threshold, IoU {threshold:.2f}, explains all but {n_bad} of them and "
-        f"of the {n_links} layer-to-layer links inside labels",
-        f"{low} links inside labels have an IoU below {threshold:.2f}, which an "
-        f"IoU stitcher never keeps; {n_bad - low} starts overlap the label above "
-        "by that much or more, which it would have linked",
+        f"{n_starts} label(s) start right under a label they overlap (the "
+        f"pairs a stitch-split screen proposes); {n_links} links join a "
+        "label's masks in consecutive layers",
+        f"at the best stitch threshold, IoU {threshold:.2f}: {low} link(s) "
+        "below it (an IoU stitcher keeps none) and "
+        f"{n_bad - low} start(s) at or above it (a stitcher would have joined "
+        f"them), {n_bad} violation(s)",
     ]
     reasons.append(
         "this is what stitching 2D slices by IoU leaves" if stitched else
