@@ -4,9 +4,11 @@ The in-memory screen decides per volume with
 :func:`~sklearn_overseg.screening.detect_stitched`, whose evidence (the IoUs
 of every label's masks in two consecutive layers, and of the labels that
 start right under another label) comes from consecutive layer pairs only.
-Here each task reads a range of layer pairs, two whole layers at a time, and
-returns their IoUs; the client joins them and decides once, exactly as the
-in-memory screen does on the whole volume. Blocks in (y, x) are not used: an
+Here each task reads some of the same layer pairs
+(:func:`~sklearn_overseg.screening.layer_pairs`: all, or every k-th of a
+large volume), two whole layers at a time, and returns their IoUs; the
+client joins them and decides once, exactly as the in-memory screen does on
+the whole volume. Blocks in (y, x) are not used: an
 IoU needs a label's whole mask in a layer, and two layers are what a task
 holds in memory.
 """
@@ -16,17 +18,17 @@ from __future__ import annotations
 import dask
 import numpy as np
 
-from ..screening import evidence_from_links, stitch_links
+from ..screening import evidence_from_links, layer_pairs, stitch_links
 from ._scheduler import compute
 from ._source import VolumeReader
 
 __all__ = ["blockwise_stitch_evidence", "resolve_min_gap"]
 
 
-def _links(reader: VolumeReader, start: int, stop: int):
-    """Link and start IoUs of the layer pairs ``(z, z + 1)``, ``start <= z < stop``."""
+def _links(reader: VolumeReader, pairs):
+    """Link and start IoUs of the layer pairs ``(z, z + 1)``, ``z`` in ``pairs``."""
     links, starts = [np.zeros(0)], [np.zeros(0)]
-    for z in range(start, stop):
+    for z in pairs:
         w, s = stitch_links(np.asarray(reader[z : z + 2]))
         links.append(w)
         starts.append(s)
@@ -36,12 +38,12 @@ def _links(reader: VolumeReader, start: int, stop: int):
 def blockwise_stitch_evidence(reader: VolumeReader, *, layers_per_task: int,
                               client=None):
     """The :class:`~sklearn_overseg.screening.StitchEvidence` of a stored volume."""
-    n_pairs = max(reader.shape[0] - 1, 0)
+    pairs = list(layer_pairs(reader.shape))  # the pairs the in-memory test reads
     shared = dask.delayed(reader, pure=True)
     step = max(int(layers_per_task), 1)
     parts = compute(
-        [dask.delayed(_links, pure=True)(shared, z, min(z + step, n_pairs))
-         for z in range(0, n_pairs, step)],
+        [dask.delayed(_links, pure=True)(shared, pairs[i : i + step])
+         for i in range(0, len(pairs), step)],
         client,
     )
     links = np.concatenate([np.zeros(0)] + [p[0] for p in parts])

@@ -17,6 +17,7 @@ from ._stitch_evidence import (
     StitchEvidence,
     detect_stitched,
     evidence_from_links,
+    layer_pairs,
     stitch_links,
 )
 
@@ -35,6 +36,7 @@ __all__ = [
     "evidence_from_links",
     "facing_counts",
     "gap_verdict",
+    "layer_pairs",
     "select_axis_pairs",
     "sparse_count",
     "stitch_links",

@@ -21,7 +21,7 @@ from .._validation import DefaultsForNewParams, check_volumes, check_voxel_size
 from ._axis import axis_candidates
 from ._contact import contact_candidates
 from ._stacking import check_stitched
-from ._stitch_evidence import evidence_from_links, stitch_links
+from ._stitch_evidence import evidence_from_links, layer_pairs, stitch_links
 
 __all__ = ["CandidateScreener"]
 
@@ -359,7 +359,8 @@ class CandidateScreener(
         """
         if self.min_gap != "auto":
             return int(self.min_gap)
-        return 0 if evidence_from_links(*stitch_links(volume)).stitched else 1
+        links = stitch_links(volume, layer_pairs(volume.shape))
+        return 0 if evidence_from_links(*links).stitched else 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -34,13 +34,23 @@ from sklearn.utils._param_validation import Interval, validate_params
 from .._threads import map_slabs
 from .._validation import check_label_volume
 
-__all__ = ["StitchEvidence", "detect_stitched", "evidence_from_links", "stitch_links"]
+__all__ = [
+    "StitchEvidence",
+    "detect_stitched",
+    "evidence_from_links",
+    "layer_pairs",
+    "stitch_links",
+]
 
 #: The stitch thresholds considered start here: a link below it is never one
 #: an IoU stitcher made (cellpose users choose 0.1-0.5).
 MIN_THRESHOLD = 0.05
 # Labels up to this value are counted with a dense table (np.bincount).
 _MAX_TABLE_LABEL = 1 << 22
+#: Voxels of layer pairs read to decide: a larger volume is read every k-th
+#: pair of consecutive layers (k from its shape only), which still holds
+#: hundreds of links and starts.
+MAX_PAIR_VOXELS = 16_000_000
 #: Largest share of violations, relative to the starts under another label,
 #: of a volume called stitched (score ``>= 1 / (1 + MAX_VIOLATIONS)``).
 MAX_VIOLATIONS = 0.25
@@ -122,14 +132,36 @@ def _layer_pair(upper: np.ndarray, lower: np.ndarray, top: int):
     return links, best[np.unique(pb[starts])]
 
 
-def stitch_links(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def layer_pairs(shape) -> range:
+    """The pairs of consecutive layers ``(z, z + 1)`` the evidence reads, by ``z``.
+
+    Every pair, or every k-th one when they hold more than
+    :data:`MAX_PAIR_VOXELS` voxels in all; ``k`` depends on the shape only,
+    so that the block-wise path reads the same pairs.
+
+    Examples
+    --------
+    >>> from sklearn_overseg.screening import layer_pairs
+    >>> layer_pairs((40, 128, 128))
+    range(0, 39)
+    >>> layer_pairs((2000, 224, 224))
+    range(0, 1999, 13)
+    """
+    n_pairs = max(int(shape[0]) - 1, 0)
+    pair_voxels = 2 * int(shape[1]) * int(shape[2])
+    return range(0, n_pairs, max(1, -(-n_pairs * pair_voxels // MAX_PAIR_VOXELS)))
+
+
+def stitch_links(volume: np.ndarray, pairs=None) -> tuple[np.ndarray, np.ndarray]:
     """IoUs of every link and every start of a (validated) volume or z range.
 
-    Returns ``(links, starts)``: the IoU of each label's masks in every two
-    consecutive layers, and for each label absent from a layer and present
-    in the next one, the best IoU it has with a label of that layer that no
-    other mask overlaps better (``0`` when it overlaps none). Results of z
-    ranges that overlap by one layer concatenate to those of the whole.
+    Returns ``(links, starts)``: the IoU of each label's masks in two
+    consecutive layers ``z`` and ``z + 1``, and for each label absent from
+    layer ``z`` and present in ``z + 1``, the best IoU it has with a label of
+    layer ``z`` that no other mask overlaps better (``0`` when it overlaps
+    none), for every ``z`` of ``pairs`` (default: every pair, in order).
+    Results of z ranges that overlap by one layer concatenate to those of
+    the whole.
 
     Examples
     --------
@@ -142,17 +174,18 @@ def stitch_links(volume: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> links.tolist(), starts.tolist()
     ([1.0], [0.25])
     """
+    pairs = list(range(volume.shape[0] - 1) if pairs is None else pairs)
     top = int(volume.max(initial=0))
     if volume.dtype.kind == "u" and volume.dtype.itemsize == 8:
         volume = volume.astype(np.int64)  # bincount takes no uint64
 
-    def slab(pairs: slice):
-        found = [_layer_pair(volume[z], volume[z + 1], top)
-                 for z in range(pairs.start, pairs.stop)]
+    def slab(chosen: slice):
+        found = [_layer_pair(volume[z], volume[z + 1], top) for z in pairs[chosen]]
         return ([f[0] for f in found], [f[1] for f in found])
 
-    # layer pairs in z-slabs, on threads when the volume is large
-    parts = map_slabs(slab, max(volume.shape[0] - 1, 0), volume.size)
+    # layer pairs in slabs, on threads when they are many voxels
+    layer = volume.shape[1] * volume.shape[2]
+    parts = map_slabs(slab, len(pairs), 2 * layer * len(pairs))
     links = [np.zeros(0)] + [w for part in parts for w in part[0]]
     starts = [np.zeros(0)] + [s for part in parts for s in part[1]]
     return np.concatenate(links), np.concatenate(starts)
@@ -241,7 +274,8 @@ def detect_stitched(
     threshold separates them. The volume is called stitched when the best
     threshold leaves at most ``max_violations`` violations per start under
     another label. Without any such start there is no stitch split to
-    repair and the answer is ``False``.
+    repair and the answer is ``False``. A volume whose layer pairs hold more
+    than 16 million voxels is read every k-th pair (:func:`layer_pairs`).
 
     Parameters
     ----------
@@ -276,6 +310,6 @@ def detect_stitched(
     (True, 0.3)
     """
     volume = check_label_volume(labels, allow_background_only=True)
-    links, starts = stitch_links(volume)
+    links, starts = stitch_links(volume, layer_pairs(volume.shape))
     return evidence_from_links(links, starts, min_threshold=min_threshold,
                                max_violations=max_violations)
