@@ -160,8 +160,7 @@ def stitch_splits(corrector, args, volume, *, quiet: bool) -> None:
         if corrector.screener_.mode != "axis":
             raise ValueError("--stitch-splits is for axis models; this model "
                              f"screens {corrector.screener_.mode!r} pairs")
-        if corrector.screener_.min_gap == "auto":
-            corrector.screener_.set_params(min_gap=0)
+        corrector.screener_.set_params(min_gap=0)
     elif choice == "auto":
         # decided here, once, with the screener's own test, so that the
         # reasons can be printed; the screen then uses the decision
