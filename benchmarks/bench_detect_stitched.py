@@ -16,7 +16,8 @@ their stitched versions as ``bench_stitch.py`` builds them (perfect sections
 and raw 2D segmentations, z steps 1 and 2, thresholds 0.25 and 0.5, cellpose's
 ``stitch3D`` when installed), also after cellpose's own clean-up
 (``fill_holes_and_remove_small_masks``, as ``cellpose`` runs it after
-stitching).
+stitching). Both kinds also cropped in (y, x) to their central 60% (a region
+of interest cut from a larger volume).
 
 Run ``python benchmarks/bench_detect_stitched.py [--part synthetic|real]``.
 """
@@ -78,6 +79,12 @@ def unstitched(truth: np.ndarray, seed: int):
                                          random_state=seed)[0]
 
 
+def crop(volume: np.ndarray) -> np.ndarray:
+    """The central 60% of a volume in y and x (a region of interest)."""
+    _, ny, nx = volume.shape
+    return volume[:, ny // 5 : ny - ny // 5, nx // 5 : nx - nx // 5]
+
+
 def record(evidence, **info) -> dict:
     return dict(info, stitched=evidence.stitched, score=evidence.score,
                 threshold=evidence.threshold, n_starts=evidence.n_starts,
@@ -94,6 +101,8 @@ def synthetic() -> list[dict]:
         for kind, volume in unstitched(truth, seed=10 + i):
             rows.append(record(detect_stitched(volume), truth=name, kind=kind,
                                truly=False))
+            rows.append(record(detect_stitched(crop(volume)), truth=name,
+                               kind=f"{kind}, cropped", truly=False))
         for t in THRESHOLDS:
             for z in Z_STEPS:
                 for flaw, settings in FLAWS.items():
@@ -102,6 +111,10 @@ def synthetic() -> list[dict]:
                     rows.append(record(detect_stitched(volume), truth=name,
                                        kind=f"stitched {flaw}", truly=True,
                                        t=t, z=z))
+                    if flaw == "default":
+                        rows.append(record(detect_stitched(crop(volume)),
+                                           truth=name, truly=True, t=t, z=z,
+                                           kind="stitched default, cropped"))
     return rows
 
 
@@ -122,10 +135,15 @@ def real() -> list[dict]:
         for kind, volume in unstitched(truth, seed=10000):
             rows.append(record(detect_stitched(volume), file=name, kind=kind,
                                truly=False))
+            rows.append(record(detect_stitched(crop(volume)), file=name,
+                               kind=f"{kind}, cropped", truly=False))
         with quiet():
             for source, z, t, seg, _ in stitched_volumes(name, stitch, CONFIGS):
                 rows.append(record(detect_stitched(seg), file=name, truly=True,
                                    kind=f"stitched {source}", z=z, t=t))
+                rows.append(record(detect_stitched(crop(seg)), file=name,
+                                   truly=True, kind=f"stitched {source}, cropped",
+                                   z=z, t=t))
                 if clean is not None:
                     cleaned = clean(np.array(seg, dtype=np.int32), min_size=15)
                     rows.append(record(detect_stitched(cleaned), file=name,

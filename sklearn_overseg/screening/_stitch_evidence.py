@@ -101,22 +101,34 @@ def _dense(a: np.ndarray, b: np.ndarray, top: int):
     return codes[: a.size], codes[a.size :], values.size - 1
 
 
+def _rim(shape) -> np.ndarray:
+    """Flat indices of the pixels on the (y, x) border of a layer."""
+    index = np.arange(shape[0] * shape[1]).reshape(shape)
+    return np.unique(np.concatenate([index[0], index[-1], index[:, 0],
+                                     index[:, -1]]))
+
+
 def _layer_pair(upper: np.ndarray, lower: np.ndarray, top: int):
     """IoUs of the links and of the starts between two consecutive layers.
 
     Pixels where both layers hold the same label are counted with a dense
-    table; only the few where they differ (boundaries) are sorted.
+    table; only the few where they differ (boundaries) are sorted. Masks
+    that touch the (y, x) border of the volume say nothing: a crop may have
+    cut them, which changes their IoUs.
     """
+    rim = _rim(upper.shape)
     a, b, top = _dense(upper.ravel(), lower.ravel(), top)
     area_a = np.bincount(a, minlength=top + 1)
     area_b = np.bincount(b, minlength=top + 1)
     area_a[0] = area_b[0] = 0
+    cut = np.zeros(top + 1, dtype=bool)  # touching the border in either layer
+    cut[a[rim]] = cut[b[rim]] = True
     inter = np.bincount(a[a == b], minlength=top + 1)
     linked = np.flatnonzero((area_a > 0) & (area_b > 0))  # in both layers
     links = inter[linked] / (area_a[linked] + area_b[linked] - inter[linked])
     differ = (a != b) & (a != 0) & (b != 0)
     if not differ.any():
-        return links, np.zeros(0)
+        return links[~cut[linked]], np.zeros(0)
     keys, counts = np.unique(a[differ].astype(np.int64) * (top + 1) + b[differ],
                              return_counts=True)
     pa, pb = np.divmod(keys, top + 1)
@@ -124,12 +136,12 @@ def _layer_pair(upper: np.ndarray, lower: np.ndarray, top: int):
     best_claim = np.zeros(top + 1)  # the best IoU a mask of b has with a's label
     best_claim[linked] = links
     np.maximum.at(best_claim, pa, iou)
-    starts = area_a[pb] == 0  # labels of b absent from a
+    starts = (area_a[pb] == 0) & ~cut[pb]  # labels of b absent from a
     # a start claims a label above only when no other mask overlaps it better
-    claims = np.where(iou >= best_claim[pa], iou, 0.0)[starts]
+    claims = np.where((iou >= best_claim[pa]) & ~cut[pa], iou, 0.0)[starts]
     best = np.zeros(top + 1)
     np.maximum.at(best, pb[starts], claims)
-    return links, best[np.unique(pb[starts])]
+    return links[~cut[linked]], best[np.unique(pb[starts])]
 
 
 def layer_pairs(shape) -> range:
