@@ -16,6 +16,7 @@ from sklearn_overseg.screening import (
     StitchEvidence,
     detect_stitched,
     evidence_from_links,
+    join_links,
     layer_pairs,
     stitch_links,
 )
@@ -72,12 +73,24 @@ def test_stitched_and_unstitched_synthetic_volumes(truth, stitched):
     assert detect_stitched(stitched) == detect_stitched(stitched.copy())
 
 
+def test_a_region_of_interest_keeps_its_verdict(truth, stitched):
+    # masks cut by the crop's (y, x) border say nothing; the others still do
+    roi = (slice(None), slice(10, 50), slice(12, 60))
+    assert detect_stitched(stitched[roi]).stitched
+    assert not detect_stitched(truth[roi]).stitched
+    links, starts, links_inside, starts_inside = stitch_links(stitched[roi])
+    assert links_inside.size < links.size and starts_inside.size < starts.size
+
+
 def test_evidence_of_overlapping_z_ranges_adds_up(stitched):
-    links, starts = stitch_links(stitched)
-    parts = [stitch_links(stitched[a:b]) for a, b in ((0, 8), (7, 15), (14, 20))]
-    np.testing.assert_array_equal(np.concatenate([p[0] for p in parts]), links)
-    np.testing.assert_array_equal(np.concatenate([p[1] for p in parts]), starts)
-    assert evidence_from_links(links[::-1], starts) == detect_stitched(stitched)
+    whole = stitch_links(stitched)
+    parts = join_links([stitch_links(stitched[a:b])
+                        for a, b in ((0, 8), (7, 15), (14, 20))])
+    for joined, expected in zip(parts, whole, strict=True):
+        np.testing.assert_array_equal(joined, expected)
+    links, starts, links_inside, starts_inside = whole
+    assert evidence_from_links(links[::-1], starts, links_inside,
+                               starts_inside[::-1]) == detect_stitched(stitched)
     # a large volume is read every k-th layer pair, decided from those alone
     every_third = stitch_links(stitched, range(0, 19, 3))
     np.testing.assert_array_equal(

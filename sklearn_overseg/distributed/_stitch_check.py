@@ -18,7 +18,7 @@ from __future__ import annotations
 import dask
 import numpy as np
 
-from ..screening import evidence_from_links, layer_pairs, stitch_links
+from ..screening import evidence_from_links, join_links, layer_pairs, stitch_links
 from ._scheduler import compute
 from ._source import VolumeReader
 
@@ -26,13 +26,8 @@ __all__ = ["blockwise_stitch_evidence", "resolve_min_gap"]
 
 
 def _links(reader: VolumeReader, pairs):
-    """Link and start IoUs of the layer pairs ``(z, z + 1)``, ``z`` in ``pairs``."""
-    links, starts = [np.zeros(0)], [np.zeros(0)]
-    for z in pairs:
-        w, s = stitch_links(np.asarray(reader[z : z + 2]))
-        links.append(w)
-        starts.append(s)
-    return np.concatenate(links), np.concatenate(starts)
+    """:func:`stitch_links` of the layer pairs ``(z, z + 1)``, ``z`` in ``pairs``."""
+    return join_links([stitch_links(np.asarray(reader[z : z + 2])) for z in pairs])
 
 
 def blockwise_stitch_evidence(reader: VolumeReader, *, layers_per_task: int,
@@ -46,9 +41,7 @@ def blockwise_stitch_evidence(reader: VolumeReader, *, layers_per_task: int,
          for i in range(0, len(pairs), step)],
         client,
     )
-    links = np.concatenate([np.zeros(0)] + [p[0] for p in parts])
-    starts = np.concatenate([np.zeros(0)] + [p[1] for p in parts])
-    return evidence_from_links(links, starts)
+    return evidence_from_links(*join_links(parts))
 
 
 def resolve_min_gap(settings: dict, reader: VolumeReader, *, layers_per_task: int,

@@ -17,6 +17,7 @@ from ._stitch_evidence import (
     StitchEvidence,
     detect_stitched,
     evidence_from_links,
+    join_links,
     layer_pairs,
     stitch_links,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "evidence_from_links",
     "facing_counts",
     "gap_verdict",
+    "join_links",
     "layer_pairs",
     "select_axis_pairs",
     "sparse_count",

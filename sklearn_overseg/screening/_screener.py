@@ -359,8 +359,8 @@ class CandidateScreener(
         """
         if self.min_gap != "auto":
             return int(self.min_gap)
-        links = stitch_links(volume, layer_pairs(volume.shape))
-        return 0 if evidence_from_links(*links).stitched else 1
+        found = stitch_links(volume, layer_pairs(volume.shape))
+        return 0 if evidence_from_links(*found).stitched else 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -38,6 +38,7 @@ __all__ = [
     "StitchEvidence",
     "detect_stitched",
     "evidence_from_links",
+    "join_links",
     "layer_pairs",
     "stitch_links",
 ]
@@ -128,7 +129,7 @@ def _layer_pair(upper: np.ndarray, lower: np.ndarray, top: int):
     links = inter[linked] / (area_a[linked] + area_b[linked] - inter[linked])
     differ = (a != b) & (a != 0) & (b != 0)
     if not differ.any():
-        return links[~cut[linked]], np.zeros(0)
+        return links, np.zeros(0), links[~cut[linked]], np.zeros(0)
     keys, counts = np.unique(a[differ].astype(np.int64) * (top + 1) + b[differ],
                              return_counts=True)
     pa, pb = np.divmod(keys, top + 1)
@@ -136,12 +137,16 @@ def _layer_pair(upper: np.ndarray, lower: np.ndarray, top: int):
     best_claim = np.zeros(top + 1)  # the best IoU a mask of b has with a's label
     best_claim[linked] = links
     np.maximum.at(best_claim, pa, iou)
-    starts = (area_a[pb] == 0) & ~cut[pb]  # labels of b absent from a
+    starts = area_a[pb] == 0  # labels of b absent from a
     # a start claims a label above only when no other mask overlaps it better
-    claims = np.where((iou >= best_claim[pa]) & ~cut[pa], iou, 0.0)[starts]
+    claims = np.where(iou >= best_claim[pa], iou, 0.0)
     best = np.zeros(top + 1)
-    np.maximum.at(best, pb[starts], claims)
-    return links[~cut[linked]], best[np.unique(pb[starts])]
+    np.maximum.at(best, pb[starts], claims[starts])
+    inside = starts & ~cut[pb]  # the same, away from the border
+    best_inside = np.zeros(top + 1)
+    np.maximum.at(best_inside, pb[inside], np.where(cut[pa], 0.0, claims)[inside])
+    return (links, best[np.unique(pb[starts])], links[~cut[linked]],
+            best_inside[np.unique(pb[inside])])
 
 
 def layer_pairs(shape) -> range:
@@ -164,16 +169,17 @@ def layer_pairs(shape) -> range:
     return range(0, n_pairs, max(1, -(-n_pairs * pair_voxels // MAX_PAIR_VOXELS)))
 
 
-def stitch_links(volume: np.ndarray, pairs=None) -> tuple[np.ndarray, np.ndarray]:
+def stitch_links(volume: np.ndarray, pairs=None) -> tuple[np.ndarray, ...]:
     """IoUs of every link and every start of a (validated) volume or z range.
 
-    Returns ``(links, starts)``: the IoU of each label's masks in two
-    consecutive layers ``z`` and ``z + 1``, and for each label absent from
-    layer ``z`` and present in ``z + 1``, the best IoU it has with a label of
-    layer ``z`` that no other mask overlaps better (``0`` when it overlaps
-    none), for every ``z`` of ``pairs`` (default: every pair, in order).
-    Results of z ranges that overlap by one layer concatenate to those of
-    the whole.
+    Returns ``(links, starts, links_inside, starts_inside)``: the IoU of each
+    label's masks in two consecutive layers ``z`` and ``z + 1``, and for each
+    label absent from layer ``z`` and present in ``z + 1``, the best IoU it
+    has with a label of layer ``z`` that no other mask overlaps better (``0``
+    when it overlaps none), for every ``z`` of ``pairs`` (default: every
+    pair, in order); then the same without the masks that touch the (y, x)
+    border of the volume, which a crop may have cut. Results of z ranges
+    that overlap by one layer concatenate to those of the whole.
 
     Examples
     --------
@@ -182,7 +188,7 @@ def stitch_links(volume: np.ndarray, pairs=None) -> tuple[np.ndarray, np.ndarray
     >>> volume = np.zeros((3, 6, 6), dtype=np.uint8)
     >>> volume[:2, 1:5, 1:5] = 1       # a 4 x 4 column over two layers
     >>> volume[2, 2:4, 2:4] = 2        # a 2 x 2 cap under it, a new label
-    >>> links, starts = stitch_links(volume)
+    >>> links, starts, *_ = stitch_links(volume)
     >>> links.tolist(), starts.tolist()
     ([1.0], [0.25])
     """
@@ -192,23 +198,30 @@ def stitch_links(volume: np.ndarray, pairs=None) -> tuple[np.ndarray, np.ndarray
         volume = volume.astype(np.int64)  # bincount takes no uint64
 
     def slab(chosen: slice):
-        found = [_layer_pair(volume[z], volume[z + 1], top) for z in pairs[chosen]]
-        return ([f[0] for f in found], [f[1] for f in found])
+        return [_layer_pair(volume[z], volume[z + 1], top) for z in pairs[chosen]]
 
     # layer pairs in slabs, on threads when they are many voxels
     layer = volume.shape[1] * volume.shape[2]
-    parts = map_slabs(slab, len(pairs), 2 * layer * len(pairs))
-    links = [np.zeros(0)] + [w for part in parts for w in part[0]]
-    starts = [np.zeros(0)] + [s for part in parts for s in part[1]]
-    return np.concatenate(links), np.concatenate(starts)
+    found = [f for part in map_slabs(slab, len(pairs), 2 * layer * len(pairs))
+             for f in part]
+    return join_links(found)
 
 
-def evidence_from_links(links, starts, *, min_threshold: float = MIN_THRESHOLD,
+def join_links(parts) -> tuple[np.ndarray, ...]:
+    """The outputs of :func:`stitch_links` of several z ranges, joined in order."""
+    return tuple(np.concatenate([np.zeros(0)] + [p[k] for p in parts])
+                 for k in range(4))
+
+
+def evidence_from_links(links, starts, links_inside=None, starts_inside=None, *,
+                        min_threshold: float = MIN_THRESHOLD,
                         max_violations: float = MAX_VIOLATIONS) -> StitchEvidence:
     """The :class:`StitchEvidence` of the link and start IoUs of a volume.
 
     The decision of :func:`detect_stitched` from the output of
-    :func:`stitch_links` (concatenated over z ranges, in any order).
+    :func:`stitch_links` (concatenated over z ranges, in any order): on the
+    masks away from the (y, x) border when some start lies there, else on
+    all of them.
 
     Examples
     --------
@@ -219,6 +232,8 @@ def evidence_from_links(links, starts, *, min_threshold: float = MIN_THRESHOLD,
     >>> evidence_from_links([0.9, 0.02], [0.4]).stitched  # a 2% link
     False
     """
+    if starts_inside is not None and np.any(np.asarray(starts_inside) > 0):
+        links, starts = links_inside, starts_inside
     links = np.sort(np.asarray(links, dtype=float))
     starts = np.sort(np.asarray(starts, dtype=float))
     starts = starts[starts > 0]
@@ -286,7 +301,10 @@ def detect_stitched(
     threshold separates them. The volume is called stitched when the best
     threshold leaves at most ``max_violations`` violations per start under
     another label. Without any such start there is no stitch split to
-    repair and the answer is ``False``. A volume whose layer pairs hold more
+    repair and the answer is ``False``. Masks that touch the (y, x) border
+    are left out when the others hold a start (a region cropped from a
+    larger volume has its border masks cut, which changes their IoUs). A
+    volume whose layer pairs hold more
     than 16 million voxels is read every k-th pair (:func:`layer_pairs`).
 
     Parameters
@@ -322,6 +340,6 @@ def detect_stitched(
     (True, 0.3)
     """
     volume = check_label_volume(labels, allow_background_only=True)
-    links, starts = stitch_links(volume, layer_pairs(volume.shape))
-    return evidence_from_links(links, starts, min_threshold=min_threshold,
+    return evidence_from_links(*stitch_links(volume, layer_pairs(volume.shape)),
+                               min_threshold=min_threshold,
                                max_violations=max_violations)
