@@ -32,31 +32,37 @@ def stitched(truth) -> np.ndarray:
     return slice_and_stitch(truth, stitch_threshold=0.25, random_state=5)[0]
 
 
-def column(cap_side: int) -> np.ndarray:
-    """A 16 x 16 column over layers 0-4 and a ``cap_side`` square label under it."""
-    volume = np.zeros((7, 20, 20), dtype=np.uint16)
-    volume[:5, 2:18, 2:18] = 1
-    volume[5, 8 : 8 + cap_side, 8 : 8 + cap_side] = 2
+def columns(cap_side: int) -> np.ndarray:
+    """Three 16 x 16 columns over layers 0-4, each with a square cap under it."""
+    volume = np.zeros((7, 20, 64), dtype=np.uint16)
+    for k, x in enumerate((2, 23, 44)):
+        volume[:5, 2:18, x : x + 16] = 1 + k
+        volume[5, 8 : 8 + cap_side, x + 6 : x + 6 + cap_side] = 4 + k
     return volume
 
 
-def test_a_cap_under_a_column_is_what_a_stitcher_leaves():
-    evidence = detect_stitched(column(4))  # IoU 16 / 256 with the layer above
+def test_caps_under_columns_are_what_a_stitcher_leaves():
+    evidence = detect_stitched(columns(4))  # IoU 16 / 256 with the layer above
     assert isinstance(evidence, StitchEvidence)
     assert evidence.stitched and evidence.score == 1.0
-    assert (evidence.n_links, evidence.n_starts, evidence.n_violations) == (4, 1, 0)
-    # the thresholds that explain it lie between the cap's IoU and the links'
+    assert (evidence.n_links, evidence.n_starts, evidence.n_violations) == (12, 3, 0)
+    # the thresholds that explain it lie between the caps' IoU and the links'
     assert 16 / 256 < evidence.threshold <= 1.0
+    # one or two starts without violation are too few to tell
+    few = detect_stitched(columns(4)[:, :, :40])
+    assert few.n_starts == 2 and not few.stitched
+    assert "too few starts" in few.reasons[-1]
+    assert detect_stitched(columns(4)[:, :, :40], min_starts=2).stitched
 
 
 def test_a_link_no_stitcher_keeps_is_evidence_against_stitching():
-    thin = np.zeros((7, 20, 40), dtype=np.uint16)
-    thin[:, :, :20] = column(4)
-    thin[0:2, 2:18, 22:38] = 3
-    thin[2, 9:11, 29:31] = 3  # a cell thinning out: link IoU 4 / 256 < 0.05
+    thin = np.zeros((7, 20, 84), dtype=np.uint16)
+    thin[:, :, :64] = columns(4)
+    thin[0:2, 2:18, 66:82] = 9
+    thin[2, 9:11, 73:75] = 9  # a cell thinning out: link IoU 4 / 256 < 0.05
     evidence = detect_stitched(thin)
     assert not evidence.stitched
-    assert evidence.n_violations == 1 and evidence.score == 0.5
+    assert evidence.n_violations == 1 and evidence.score == 0.75
     assert "1 link(s) below it" in evidence.reasons[1]
 
 
@@ -75,7 +81,7 @@ def test_stitched_and_unstitched_synthetic_volumes(truth, stitched):
 
 def test_a_region_of_interest_keeps_its_verdict(truth, stitched):
     # masks cut by the crop's (y, x) border say nothing; the others still do
-    roi = (slice(None), slice(10, 50), slice(12, 60))
+    roi = (slice(None), slice(4, 60), slice(4, 60))
     assert detect_stitched(stitched[roi]).stitched
     assert not detect_stitched(truth[roi]).stitched
     links, starts, links_inside, starts_inside = stitch_links(stitched[roi])
@@ -106,13 +112,15 @@ def test_bad_input_and_background():
     with pytest.raises(ValueError):
         detect_stitched(np.full((3, 4, 4), 0.5))
     with pytest.raises(ValueError, match="max_violations"):
-        detect_stitched(column(4), max_violations=-1)
+        detect_stitched(columns(4), max_violations=-1)
     with pytest.raises(ValueError, match="min_threshold"):
-        detect_stitched(column(4), min_threshold=0)
+        detect_stitched(columns(4), min_threshold=0)
+    with pytest.raises(ValueError, match="min_starts"):
+        detect_stitched(columns(4), min_starts=0)
     empty = detect_stitched(np.zeros((3, 8, 8), dtype=np.uint8))
     assert not empty.stitched and empty.n_starts == 0 and empty.threshold is None
     assert "no stitch split" in empty.reasons[0]
-    one_layer = detect_stitched(column(4)[:1])
+    one_layer = detect_stitched(columns(4)[:1])
     assert not one_layer.stitched and one_layer.n_links == 0
 
 
@@ -185,14 +193,15 @@ def test_correct_zarr_with_auto_equals_in_memory(truth, stitched, tmp_path,
 
 
 def test_cli_stitch_splits_auto(tmp_path):
-    volume = column(4)
+    volume = columns(4)
     np.save(tmp_path / "seg.npy", volume)
     base = [sys.executable, "-m", "sklearn_overseg.cli", "correct", "seg.npy"]
     run = subprocess.run(base + ["-o", "auto.npy"],  # --stitch-splits auto
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert "stitch splits: on (--stitch-splits auto)" in run.stdout
-    assert np.unique(np.load(tmp_path / "auto.npy")).tolist() == [0, 1]  # merged
+    # the three caps merged into their columns
+    assert np.unique(np.load(tmp_path / "auto.npy")).tolist() == [0, 1, 2, 3]
     off = subprocess.run(base + ["-o", "off.npy", "--stitch-splits", "off"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert off.returncode == 0, off.stderr

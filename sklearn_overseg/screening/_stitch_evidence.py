@@ -26,7 +26,7 @@ ranges that overlap by one layer).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, validate_params
@@ -52,6 +52,9 @@ _MAX_TABLE_LABEL = 1 << 22
 #: pair of consecutive layers (k from its shape only), which still holds
 #: hundreds of links and starts.
 MAX_PAIR_VOXELS = 16_000_000
+#: Fewest starts under another label that can show stitching: one or two
+#: with no violation happen by chance in volumes drawn in 3D.
+MIN_STARTS = 3
 #: Largest share of violations, relative to the starts under another label,
 #: of a volume called stitched (score ``>= 1 / (1 + MAX_VIOLATIONS)``).
 MAX_VIOLATIONS = 0.25
@@ -215,24 +218,26 @@ def join_links(parts) -> tuple[np.ndarray, ...]:
 
 def evidence_from_links(links, starts, links_inside=None, starts_inside=None, *,
                         min_threshold: float = MIN_THRESHOLD,
-                        max_violations: float = MAX_VIOLATIONS) -> StitchEvidence:
+                        max_violations: float = MAX_VIOLATIONS,
+                        min_starts: int = MIN_STARTS) -> StitchEvidence:
     """The :class:`StitchEvidence` of the link and start IoUs of a volume.
 
     The decision of :func:`detect_stitched` from the output of
     :func:`stitch_links` (concatenated over z ranges, in any order): on the
-    masks away from the (y, x) border when some start lies there, else on
-    all of them.
+    masks away from the (y, x) border when at least ``min_starts`` starts
+    lie there, else on all of them.
 
     Examples
     --------
     >>> from sklearn_overseg.screening import evidence_from_links
-    >>> evidence = evidence_from_links([0.9, 0.6, 0.7], [0.2, 0.3])
+    >>> evidence = evidence_from_links([0.9, 0.6, 0.7], [0.2, 0.3, 0.1])
     >>> evidence.stitched, evidence.n_starts, evidence.n_violations
-    (True, 2, 0)
+    (True, 3, 0)
     >>> evidence_from_links([0.9, 0.02], [0.4]).stitched  # a 2% link
     False
     """
-    if starts_inside is not None and np.any(np.asarray(starts_inside) > 0):
+    if starts_inside is not None and np.sum(np.asarray(starts_inside) > 0) >= (
+            min_starts):
         links, starts = links_inside, starts_inside
     links = np.sort(np.asarray(links, dtype=float))
     starts = np.sort(np.asarray(starts, dtype=float))
@@ -255,7 +260,7 @@ def evidence_from_links(links, starts, links_inside=None, starts_inside=None, *,
     upper = float(links[low]) if low < n_links else 1.0
     threshold = (float(candidates[best]) + upper) / 2
     score = n_starts / (n_starts + n_bad)
-    stitched = n_bad <= max_violations * n_starts
+    stitched = n_bad <= max_violations * n_starts and n_starts >= min_starts
     reasons = [
         f"{n_starts} label(s) start right under a label they overlap (the "
         f"pairs a stitch-split screen proposes); {n_links} links join a "
@@ -267,6 +272,8 @@ def evidence_from_links(links, starts, links_inside=None, starts_inside=None, *,
     ]
     reasons.append(
         "this is what stitching 2D slices by IoU leaves" if stitched else
+        f"too few starts to tell (fewer than {min_starts}): treated as not "
+        "stitched" if n_bad <= max_violations * n_starts else
         "no single stitch threshold explains the volume: its labels were not "
         "linked by an IoU stitcher (3D segmentation or ground truth)"
     )
@@ -279,6 +286,7 @@ def evidence_from_links(links, starts, links_inside=None, starts_inside=None, *,
         "labels": "no_validation",  # check_label_volume
         "min_threshold": [Interval(Real, 0, 1, closed="neither")],
         "max_violations": [Interval(Real, 0, None, closed="left")],
+        "min_starts": [Interval(Integral, 1, None, closed="left")],
     },
     prefer_skip_nested_validation=True,
 )
@@ -287,6 +295,7 @@ def detect_stitched(
     *,
     min_threshold: float = MIN_THRESHOLD,
     max_violations: float = MAX_VIOLATIONS,
+    min_starts: int = MIN_STARTS,
 ) -> StitchEvidence:
     """Tell whether a 3D label volume was stitched from 2D slices by IoU.
 
@@ -300,11 +309,11 @@ def detect_stitched(
     percent IoU and new cells under others that overlap them more: no
     threshold separates them. The volume is called stitched when the best
     threshold leaves at most ``max_violations`` violations per start under
-    another label. Without any such start there is no stitch split to
-    repair and the answer is ``False``. Masks that touch the (y, x) border
-    are left out when the others hold a start (a region cropped from a
-    larger volume has its border masks cut, which changes their IoUs). A
-    volume whose layer pairs hold more
+    another label, and there are at least ``min_starts`` such starts
+    (without any, there is no stitch split to repair). Masks that touch the
+    (y, x) border are left out when the others hold ``min_starts`` starts: a
+    region cropped from a larger volume has its border masks cut, which
+    changes their IoUs. A volume whose layer pairs hold more
     than 16 million voxels is read every k-th pair (:func:`layer_pairs`).
 
     Parameters
@@ -319,6 +328,9 @@ def detect_stitched(
         synthetic volumes (``benchmarks/bench_detect_stitched.py``): the 552
         stitched ones (thresholds 0.1-0.7, z steps 1-2, 2D flaws) had none,
         the 69 others (ground truth, axis and tilted damage) at least 0.5.
+    min_starts : int >= 1, default=3
+        Fewest starts under another label to call a volume stitched: in
+        volumes drawn in 3D, one or two may show no violation by chance.
 
     Returns
     -------
@@ -342,4 +354,5 @@ def detect_stitched(
     volume = check_label_volume(labels, allow_background_only=True)
     return evidence_from_links(*stitch_links(volume, layer_pairs(volume.shape)),
                                min_threshold=min_threshold,
-                               max_violations=max_violations)
+                               max_violations=max_violations,
+                               min_starts=min_starts)
