@@ -226,9 +226,14 @@ _SHIPPED: dict = {}
 
 
 def shipped(model: str):
-    """The pretrained corrector (loaded once)."""
-    if model not in _SHIPPED:
-        _SHIPPED[model] = load_pretrained(model)
+    """The pretrained corrector (loaded once), screening every pair it can.
+
+    ``stitch_splits=True``: the axis model also screens gap-0 pairs (the
+    default, ``"auto"``, leaves them out of volumes that do not look
+    stitched; its rows are the ``AUTO`` ones).
+    """
+    if model not in _SHIPPED:  # the axis model with its gap-0 pairs, as trained
+        _SHIPPED[model] = load_pretrained(model, stitch_splits=True)
     return _SHIPPED[model]
 
 
