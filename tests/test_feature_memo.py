@@ -66,3 +66,32 @@ def test_only_identical_fitted_transformers_share(model_and_pairs):
     np.testing.assert_array_equal(again, gaps[0][1].transform(pairs))
     unseeded = GeoWassersteinFeatures(random_state=None)
     assert not same_transformer(unseeded, GeoWassersteinFeatures(random_state=None))
+
+
+def test_union_parts_side_by_side_when_workers_are_up(model_and_pairs, monkeypatch):
+    import threading
+
+    from joblib import parallel_config
+
+    from sklearn_overseg.correction import _feature_memo
+
+    model, pairs = model_and_pairs
+    expected = model.classifier_.predict_proba(pairs)[:, 1]
+    threads = set()
+    transform = GeoWassersteinFeatures.transform
+
+    def spied(self, X):
+        threads.add(threading.get_ident())
+        return transform(self, X)
+
+    monkeypatch.setattr(GeoWassersteinFeatures, "transform", spied)
+    monkeypatch.setattr(_feature_memo, "started_workers", lambda: 1)
+    with parallel_config(backend="threading", n_jobs=2):
+        scores = _scoring.score_pairs(model.classifier_, pairs)
+    np.testing.assert_array_equal(scores.probabilities, expected)
+    assert threads and threading.get_ident() not in threads
+    # one job: in this thread, one part after the other
+    threads.clear()
+    scores = _scoring.score_pairs(model.classifier_, pairs)
+    np.testing.assert_array_equal(scores.probabilities, expected)
+    assert threads == {threading.get_ident()}
