@@ -41,7 +41,7 @@ from ..datasets import (
     oversegment,
     relabel_consecutive,
 )
-from ..features import FragmentExtentFeatures
+from ..features import FragmentExtentFeatures, PairContextFeatures
 from ..models import GapRoutedClassifier, MergeNet, make_pair_pipeline, save_model
 from ..screening import CandidateScreener
 
@@ -238,6 +238,9 @@ def build_corrector(model: str) -> MergeCorrector:
                 stitch=make_pair_pipeline(
                     seed_ensemble(AXIS_ENSEMBLE_SIZE),
                     extent=FragmentExtentFeatures(),
+                    # a one-layer piece has no shape of its own: the labels
+                    # above, below and beside it say whose cap it is
+                    context=PairContextFeatures(),
                 ),
                 gaps=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
                 # gapped pairs help the stitch classifier tell one cell's shape
