@@ -27,6 +27,7 @@ from sklearn_overseg import (
 )
 from sklearn_overseg.datasets import make_randomized_tissue, make_tissue, oversegment
 from sklearn_overseg.datasets._pieces import keep_largest_pieces, relabel_consecutive
+from sklearn_overseg.pretrained import _tilted_recipe as tilted_recipe
 from sklearn_overseg.pretrained import train as recipe
 
 #: z step of the isotropic electron-microscopy volume (every 4th layer).
@@ -97,7 +98,8 @@ def synthetic_tilted_volumes(seed: int = 0) -> tuple[list, list]:
     (``crop_tissue``), each damaged by the recipe's ``_tilted_damage``; the
     small-celled tissues also as they are.
     """
-    specs = [(*t, None) for t in recipe.TRAINING_TISSUES] + recipe.SMALL_CELL_TISSUES
+    specs = [(*t, None) for t in recipe.TRAINING_TISSUES]
+    specs += tilted_recipe.SMALL_CELL_TISSUES
     rng = np.random.RandomState(seed)
     flawed, truth = [], []
     for i in TILTED_SPECS:
@@ -105,14 +107,16 @@ def synthetic_tilted_volumes(seed: int = 0) -> tuple[list, list]:
         tissue = make_tissue(shape, n, mode=mode, anisotropy=aniso,
                              elongation=elongation, random_state=seed + 100 + i)
         versions = [
-            recipe.bend_tissue(tissue, aniso, recipe.BEND_AMPLITUDES[1], rng),
-            recipe.crop_tissue(tissue, rng),
+            tilted_recipe.bend_tissue(
+                tissue, aniso, tilted_recipe.BEND_AMPLITUDES[1], rng
+            ),
+            tilted_recipe.crop_tissue(tissue, rng),
         ]
         if i >= len(recipe.TRAINING_TISSUES):
             versions.append(tissue)
         for volume in versions:
             with quiet():
-                flawed.append(recipe._tilted_damage(volume, rng))
+                flawed.append(tilted_recipe._tilted_damage(volume, rng))
             truth.append(volume)
     return flawed, truth
 
@@ -148,7 +152,7 @@ def tilted_damage_rounds(volumes, rounds: int, seed: int) -> tuple[list, list]:
     for volume in volumes:
         for _ in range(rounds):
             with quiet():
-                flawed.append(recipe._tilted_damage(volume, rng))
+                flawed.append(tilted_recipe._tilted_damage(volume, rng))
             truth.append(volume)
     return flawed, truth
 

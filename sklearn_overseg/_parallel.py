@@ -33,6 +33,7 @@ from ._shared_batches import SharedBatches
 
 __all__ = [
     "MIN_VOXELS_PER_JOB",
+    "started_workers",
     "WARM_START_VOXELS",
     "crop_voxels",
     "map_batches",
@@ -192,6 +193,18 @@ def start_deferred_workers() -> int:
     """
     deferred = _started.pop("deferred", None)
     return 0 if deferred is None else start_workers(*deferred)
+
+
+def started_workers() -> int:
+    """Worker processes of this module's pool (up or starting; 0 without a pool).
+
+    Examples
+    --------
+    >>> from sklearn_overseg._parallel import started_workers
+    >>> started_workers() >= 0
+    True
+    """
+    return 0 if _failed() else _started["workers"]
 
 
 def _workers_started(wanted: int) -> int:

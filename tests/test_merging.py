@@ -189,7 +189,7 @@ def test_relabel_equals_skimage_map_array(dtype, monkeypatch):
     expected = map_array(volume, labels, targets)
     np.testing.assert_array_equal(relabel_volume(volume, mapping), expected)
     # two layers per slab (as in volumes too large for one pass): the same
-    from sklearn_overseg.correction import _merging
+    from sklearn_overseg.correction import _relabel
 
-    monkeypatch.setattr(_merging, "_slab_step", lambda shape: 2)
+    monkeypatch.setattr(_relabel, "_slab_step", lambda shape: 2)
     np.testing.assert_array_equal(relabel_volume(volume, mapping), expected)

@@ -23,7 +23,7 @@ from sklearn_overseg import (
 )
 from sklearn_overseg.datasets import make_tissue, slice_and_stitch
 from sklearn_overseg.metrics import jaccard_index
-from sklearn_overseg.pretrained import stitch_candidates, train
+from sklearn_overseg.pretrained import _tilted_recipe, stitch_candidates, train
 
 
 def one_piece_per_label(volume: np.ndarray) -> bool:
@@ -41,7 +41,8 @@ def dense():
 def test_bend_tissue_curves_walls_and_keeps_dense_tissue_dense(dense):
     match = []
     for amplitude in (3.0, 9.0):
-        bent = train.bend_tissue(dense, 2.0, amplitude, np.random.RandomState(0))
+        rng = np.random.RandomState(0)
+        bent = _tilted_recipe.bend_tissue(dense, 2.0, amplitude, rng)
         assert bent.shape == dense.shape
         assert (bent > 0).all()
         labels = np.unique(bent)
@@ -53,9 +54,9 @@ def test_bend_tissue_curves_walls_and_keeps_dense_tissue_dense(dense):
 
 def test_crop_tissue_truncates_cells_like_a_small_crop(dense):
     rng = np.random.RandomState(1)
-    low, high = train.CROP_FRACTION
+    low, high = _tilted_recipe.CROP_FRACTION
     for _ in range(5):
-        crop = train.crop_tissue(dense, rng)
+        crop = _tilted_recipe.crop_tissue(dense, rng)
         for n, side in zip(dense.shape[:2], crop.shape[:2]):  # x may copy y
             assert side == 8 or round(low * n) <= side <= round(high * n)
         labels = np.unique(crop)
@@ -108,7 +109,7 @@ def test_each_recipe_trains_on_a_tiny_volume(model, tmp_path, dense):
             f"{part}clf__estimator__max_epochs": 3,
         })
     if model == "tilted":
-        flawed = train._tilted_damage(dense, np.random.RandomState(0))
+        flawed = _tilted_recipe._tilted_damage(dense, np.random.RandomState(0))
         corrector.fit([flawed], [dense])
         ensembles = [corrector.classifier_.named_steps["clf"]]
     else:

@@ -79,9 +79,9 @@ def test_facing_overlaps_are_the_same_from_slabs(flawed, tiny_threshold):
 
 
 def test_relabelling_is_the_same_from_slabs(flawed, tiny_threshold, monkeypatch):
-    from sklearn_overseg.correction import _merging
+    from sklearn_overseg.correction import _relabel
 
-    monkeypatch.setattr(_merging, "_SLAB_VOXELS", 64 * 64 * 2)  # 15 slabs
+    monkeypatch.setattr(_relabel, "_SLAB_VOXELS", 64 * 64 * 2)  # 15 slabs
     labels = np.unique(flawed)[1:]
     mapping = {int(a): int(b) for a, b in zip(labels[::3], labels[1::3])}
     one = relabel_volume(flawed, mapping)
@@ -90,6 +90,32 @@ def test_relabelling_is_the_same_from_slabs(flawed, tiny_threshold, monkeypatch)
         inplace = relabel_volume(flawed.copy(), mapping)
     np.testing.assert_array_equal(one, split)
     np.testing.assert_array_equal(one, inplace)
+    # no mapping: a copy, slab by slab on the threads
+    with parallel_config(n_jobs=2):
+        copied = relabel_volume(flawed, {})
+    assert copied is not flawed
+    np.testing.assert_array_equal(copied, flawed)
+
+
+def test_new_result_arrays_on_ordinary_pages_hold_the_same_labels(
+    flawed, tiny_threshold, monkeypatch
+):
+    from sklearn_overseg.correction import _relabel
+    from sklearn_overseg.correction._relabel import empty_labels, relabel_alongside
+
+    fresh = empty_labels(flawed)
+    assert fresh.shape == flawed.shape and fresh.dtype == flawed.dtype
+    assert fresh.flags.c_contiguous and fresh.flags.owndata
+    labels = np.unique(flawed)[1:]
+    mapping = {int(a): int(b) for a, b in zip(labels[::2], labels[1::2])}
+    runs = []
+    for ordinary in (True, False):
+        monkeypatch.setattr(_relabel, "ORDINARY_PAGES", ordinary)
+        with parallel_config(n_jobs=2):
+            runs.append(relabel_volume(flawed, mapping))
+        runs.append(relabel_alongside(flawed, mapping, lambda: 0, n_jobs=2)[0])
+    for run in runs[1:]:
+        np.testing.assert_array_equal(run, runs[0])
 
 
 def test_correction_is_the_same_with_threads_and_workers(flawed, tiny_threshold,

@@ -8,9 +8,10 @@ from ._corrector import MergeCorrector
 from ._corrector_fit import fit_feature_range
 from ._gap_writes import GapFill, fold_gap_fills, gap_fill, gap_region, paint_writes
 from ._interpolation import interpolate_masks
+from ._labelling import attach_images, label_candidates
 from ._merging import relabel_volume, resolve_merges
 from ._steps import MergeDecisions, PairScores, label_z_extents
-from ._training import attach_images, label_candidates, make_training_candidates
+from ._training import make_training_candidates
 
 __all__ = [
     "GapFill",

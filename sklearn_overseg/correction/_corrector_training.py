@@ -26,13 +26,9 @@ from .._validation import (
 )
 from ._calibration import calibrate_classifier
 from ._fine_tune import fine_tune_classifier
+from ._labelling import attach_images, label_candidates
 from ._scoring import scored_features
-from ._training import (
-    attach_images,
-    check_damage_kind,
-    label_candidates,
-    make_training_candidates,
-)
+from ._training import check_damage_kind, make_training_candidates
 
 __all__ = ["TrainingMixin", "relative_voxel_size"]
 

@@ -12,16 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import numpy as np
-from sklearn.utils import gen_batches
 
-from .._threads import map_slabs, map_slabs_alongside
+from ._relabel import relabel_alongside, relabel_volume
 
+# relabel_volume and relabel_alongside live in ._relabel (kept here too)
 __all__ = ["UnionFind", "relabel_alongside", "relabel_volume", "resolve_merges"]
-
-# Labels up to this value are relabelled through a lookup table.
-_MAX_TABLE_LABEL = 1 << 24
-# Voxels per slab of the relabelling pass (bounds the temporaries).
-_SLAB_VOXELS = 1 << 22
 
 
 class UnionFind:
@@ -159,127 +154,3 @@ def resolve_merges(
             top = min(members)
         mapping.update({m: top for m in members if m != top})
     return mapping, merged
-
-
-def _slab_step(shape: tuple[int, ...], voxels: int = _SLAB_VOXELS) -> int:
-    """Number of z layers per slab so a slab holds about ``voxels`` voxels."""
-    per_layer = max(1, int(np.prod(shape[1:], dtype=np.int64)))
-    return max(1, voxels // per_layer)
-
-
-def relabel_volume(
-    volume: np.ndarray, mapping: dict[int, int], *, out: np.ndarray | None = None
-) -> np.ndarray:
-    """Return ``volume`` with labels replaced by ``mapping`` (a copy by default).
-
-    Works for any label range. The volume is processed in slabs of z layers,
-    so the temporaries stay small whatever its size: labels up to
-    ``2**24`` go through a lookup table (one ``take`` per slab), larger ones
-    through a sorted search restricted to the voxels that change. It gives
-    what :func:`skimage.util.map_array` gives with the full label list, in
-    less time (``benchmarks/bench_library.py``).
-
-    Parameters
-    ----------
-    volume : ndarray
-        Integer labels.
-    mapping : dict
-        ``label -> new label`` for the labels that change.
-    out : ndarray, optional
-        Where to write the result (same shape and dtype as ``volume``); may be
-        ``volume`` itself to relabel in place. ``None`` allocates a new array.
-
-    Returns
-    -------
-    ndarray
-        ``out``, or the new array.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_overseg.correction._merging import relabel_volume
-    >>> relabel_volume(np.array([[[0, 2, 3]]]), {3: 2}).tolist()
-    [[[0, 2, 2]]]
-    """
-    volume = np.asarray(volume)
-    if out is None:
-        out = np.empty_like(volume)
-    slabs, func, table = _slab_relabeller(volume, mapping, out)
-    if func is None:
-        return out
-    if table:  # one take per slab, the slabs on threads for a large volume
-        map_slabs(
-            lambda part: [func(slab) for slab in slabs[part]],
-            len(slabs), volume.size, slabs_per_thread=1,
-        )
-    else:
-        for slab in slabs:
-            func(slab)
-    return out
-
-
-def relabel_alongside(volume, mapping, task, *, out=None, n_jobs=None):
-    """:func:`relabel_volume` on helper threads while this thread runs ``task``.
-
-    ``task`` must not read ``out`` (nor ``volume`` when ``out`` is
-    ``volume``). Returns ``(out, task())``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sklearn_overseg.correction._merging import relabel_alongside
-    >>> out, value = relabel_alongside(np.array([[[0, 2, 3]]]), {3: 2},
-    ...                                lambda: "done", n_jobs=2)
-    >>> out.tolist(), value
-    ([[[0, 2, 2]]], 'done')
-    """
-    volume = np.asarray(volume)
-    if out is None:
-        out = np.empty_like(volume)
-    slabs, func, _ = _slab_relabeller(volume, mapping, out)
-    if func is None:
-        return out, task()
-    return out, map_slabs_alongside(func, slabs, task, n_jobs=n_jobs)[1]
-
-
-def _slab_relabeller(volume, mapping, out):
-    """``(slabs, func, table)``: ``func(slab)`` relabels one z-slab into ``out``.
-
-    ``func`` is ``None`` when nothing is left to do (no mapping: ``volume`` is
-    copied into ``out`` here); ``table`` says whether a lookup table is used.
-    """
-    if not mapping:
-        if out is not volume:
-            np.copyto(out, volume)
-        return [], None, False
-    # Keys and values in the volume's own integer dtype: exact above 2**63 in
-    # uint64 volumes, and a value that does not fit is an error, not a wrap.
-    dtype = volume.dtype if volume.dtype.kind in "iu" else np.dtype(np.int64)
-    try:
-        keys = np.array(sorted(mapping), dtype=dtype)
-        values = np.array([mapping[k] for k in keys.tolist()], dtype=dtype)
-    except OverflowError:
-        raise ValueError(
-            f"mapping holds labels that do not fit the volume's dtype {volume.dtype}"
-        ) from None
-    step = _slab_step(volume.shape)
-    slabs = list(gen_batches(volume.shape[0], step)) if volume.shape[0] else []
-    top = max(int(volume.max()), int(keys[-1])) if volume.size else 0
-    if top <= _MAX_TABLE_LABEL:
-        table = np.arange(top + 1, dtype=volume.dtype)
-        table[keys] = values.astype(volume.dtype)
-
-        def take(slab):
-            np.take(table, volume[slab], out=out[slab], mode="clip")
-
-        return slabs, take, True
-
-    def search(slab):
-        src, dst = volume[slab], out[slab]
-        if dst is not src:
-            np.copyto(dst, src)
-        hit = np.isin(src, keys)
-        if hit.any():
-            dst[hit] = values[np.searchsorted(keys, src[hit])].astype(out.dtype)
-
-    return slabs, search, False

@@ -18,6 +18,7 @@ from sklearn.utils import gen_batches
 
 from .._progress import progress, stage
 from ..models import feature_stage
+from ._feature_memo import FeatureMemo
 from ._steps import PairScores
 
 __all__ = ["score_pairs", "scored_features"]
@@ -42,10 +43,13 @@ def _routed_scores(classifier, candidates, return_features: bool, verbose: int):
     """
     touching = classifier.route(candidates)
     routes = ((touching, classifier.stitch_), (~touching, classifier.gaps_))
+    # the gapped pairs may be scored by both parts: the features of the
+    # transformers they share are computed once
+    memo, subsets = FeatureMemo(), [candidates[rows] for rows, _ in routes]
     parts = [
-        (rows, score_pairs(model, candidates[rows],
-                           return_features=return_features, verbose=verbose))
-        for rows, model in routes
+        (rows, score_pairs(model, pairs, return_features=return_features,
+                           verbose=verbose, memo=memo))
+        for (rows, model), pairs in zip(routes, subsets)
         if rows.any()
     ]
     proba = np.zeros(len(candidates))
@@ -53,7 +57,7 @@ def _routed_scores(classifier, candidates, return_features: bool, verbose: int):
         proba[rows] = scores.probabilities
     if (~touching).any():
         proba[~touching] = classifier.gapped_split_proba(
-            candidates[~touching], proba[~touching]
+            subsets[1], proba[~touching], stitch_proba=memo.predict_proba
         )
     route_names = [_feature_names(model) for _, model in routes]
     names = [s.feature_names for _, s in parts]
@@ -78,7 +82,8 @@ def _head_steps(model) -> list:
 
 
 def score_pairs(
-    classifier, candidates, *, return_features: bool = False, verbose: int = 0
+    classifier, candidates, *, return_features: bool = False, verbose: int = 0,
+    memo: FeatureMemo | None = None,
 ) -> PairScores:
     """Merge probabilities of candidate pairs, with their features if asked.
 
@@ -92,6 +97,9 @@ def score_pairs(
         pipeline (``None`` for another classifier).
     verbose : int, default=0
         Above 0, show a progress bar over the pairs.
+    memo : FeatureMemo, optional
+        Reuse the features of the same transformers on the same
+        ``candidates`` (object) across calls.
 
     Returns
     -------
@@ -105,7 +113,10 @@ def score_pairs(
     pipeline = isinstance(classifier, Pipeline) and len(classifier) >= 2
     if not pipeline or not (return_features or verbose > 0):
         with stage("classifying pairs", enabled=verbose > 0):
-            proba = np.asarray(classifier.predict_proba(candidates))[:, 1]
+            proba = np.asarray(
+                classifier.predict_proba(candidates) if memo is None
+                else memo.predict_proba(classifier, candidates)
+            )[:, 1]
         return PairScores(proba)
     head = _head_steps(classifier)
     scaled, raw, union = [], [], None
@@ -116,9 +127,10 @@ def score_pairs(
         # with worker processes
         size = max(16, math.ceil(n / 10)) if verbose > 0 else n
         for batch in gen_batches(n, size):
-            X, features = candidates[batch], None
+            X, features = candidates if size >= n else candidates[batch], None
             for step in head:
-                X = step.transform(X)
+                X = (memo.union_transform(step, X) if memo is not None
+                     and isinstance(step, FeatureUnion) else step.transform(X))
                 if isinstance(step, FeatureUnion):
                     union, features = step, X
             scaled.append(X)

@@ -162,7 +162,9 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
             split[~touching] = self.gapped_split_proba(X[~touching], split[~touching])
         return np.column_stack([1.0 - split, split])
 
-    def gapped_split_proba(self, X: CandidateSet, gaps_proba) -> np.ndarray:
+    def gapped_split_proba(
+        self, X: CandidateSet, gaps_proba, *, stitch_proba=None
+    ) -> np.ndarray:
         """Split probability of gapped pairs, given the ``gaps`` classifier's.
 
         Parameters
@@ -171,6 +173,11 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
             Gapped pairs.
         gaps_proba : array-like of shape (n_candidates,)
             Their split probability by the fitted ``gaps`` classifier.
+        stitch_proba : callable, optional
+            ``stitch_proba(model, X)`` gives ``model.predict_proba(X)`` of the
+            fitted ``stitch`` classifier when it is needed (default: that
+            call; a scorer that reuses features already computed may stand
+            in).
 
         Returns
         -------
@@ -182,7 +189,8 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         gaps_proba = np.asarray(gaps_proba, dtype=float)
         if self.gapped == "gaps" or len(X) == 0:
             return gaps_proba
-        return np.minimum(gaps_proba, np.asarray(self.stitch_.predict_proba(X))[:, 1])
+        scorer = stitch_proba or (lambda model, pairs: model.predict_proba(pairs))
+        return np.minimum(gaps_proba, np.asarray(scorer(self.stitch_, X))[:, 1])
 
     def predict(self, X: CandidateSet) -> np.ndarray:
         """1 for pairs more likely one split cell than two cells."""
