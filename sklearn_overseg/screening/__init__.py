@@ -9,6 +9,7 @@ boundary).
 from ._axis import AxisPair, axis_candidate, gap_verdict, select_axis_pairs
 from ._contact import contact_pairs
 from ._facing_overlaps import dense_overlaps, facing_counts, sparse_count
+from ._pair_context import add_pair_context, typical_z_extent
 from ._screener import CandidateScreener
 from ._stacking import check_stitched
 
@@ -17,6 +18,7 @@ from ._stacking import check_stitched
 __all__ = [
     "AxisPair",
     "CandidateScreener",
+    "add_pair_context",
     "axis_candidate",
     "check_stitched",
     "contact_pairs",
@@ -25,4 +27,5 @@ __all__ = [
     "gap_verdict",
     "select_axis_pairs",
     "sparse_count",
+    "typical_z_extent",
 ]
