@@ -35,7 +35,14 @@ shipped recipe's pairs, retrained here: the baseline of the others), ``+src``
 (positive-class weight ``w`` of every network, ``MergeNet(class_weight=w)``),
 ``#shape`` (four more features of the facing masks, :func:`shape_features`:
 whether each fragment narrows towards the interface, and where the smaller
-facing mask lies on the larger one).
+facing mask lies on the larger one), ``#context`` (the seven
+``PairContextFeatures``: the labels above, below and beside the pair, as the
+screener measured them on the whole volume), ``#ctx0`` (the same, zero for
+gapped pairs), ``!chain`` (the same networks, then a chain veto at decision
+time, :func:`chain_veto`: a one-layer piece joined both upwards and
+downwards keeps only its more probable join unless the cells on either side
+overlap). ``--per-file`` also prints each file's sections at thresholds 0.5
+and 0.7.
 The sections are also repaired at stricter decision thresholds
 (:data:`THRESHOLDS`): a recipe helps only if it beats the shipped model's
 trade-off between right and wrong joins, not merely moves along it.
@@ -59,8 +66,13 @@ from scipy import ndimage as ndi
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_overseg import label_candidates, load_pretrained, make_training_candidates
-from sklearn_overseg._candidates import fragment_layers
+from sklearn_overseg import (
+    PairContextFeatures,
+    label_candidates,
+    load_pretrained,
+    make_training_candidates,
+)
+from sklearn_overseg._candidates import CONTEXT_NAMES, fragment_layers
 from sklearn_overseg.datasets import make_randomized_tissue
 from sklearn_overseg.pretrained import axis_training_candidates, stitch_candidates
 from sklearn_overseg.pretrained.train import seed_ensemble
@@ -108,10 +120,63 @@ def shape_features(candidate) -> list[float]:
             float(depth) / radius]
 
 
+#: Number of context features (``PairContextFeatures``), appended last.
+N_CONTEXT = len(CONTEXT_NAMES)
+
+
 def with_shape(features, cands) -> np.ndarray:
-    """The stitch route's features of ``cands``, then their shape features."""
+    """The stitch route's features of ``cands``, their shape, their context.
+
+    A last column marks the gap-0 pairs (not a feature: ``recipe_columns``
+    drops it; ``#ctx0`` reads it).
+    """
     shape = np.array([shape_features(c) for c in cands]).reshape(-1, N_SHAPE)
-    return np.hstack([features.transform(cands), shape])
+    context = PairContextFeatures().fit(cands).transform(cands)
+    return np.hstack([features.transform(cands), shape, context,
+                      gap0(cands)[:, None].astype(float)])
+
+
+def recipe_columns(recipe: str, n_columns: int) -> np.ndarray:
+    """Boolean mask of the feature columns a recipe uses (see ``with_shape``)."""
+    keep = np.ones(n_columns, dtype=bool)
+    end = n_columns - 1
+    keep[end - N_CONTEXT - N_SHAPE:end - N_CONTEXT] = "#shape" in recipe
+    keep[end - N_CONTEXT:end] = "#context" in recipe or "#ctx0" in recipe
+    keep[end] = False
+    return keep
+
+
+def recipe_features(X: np.ndarray, recipe: str) -> np.ndarray:
+    """``X`` as a recipe sees it: ``#ctx0`` zeroes the context of gapped pairs."""
+    if "#ctx0" in recipe:
+        X = X.copy()
+        X[X[:, -1] == 0, -1 - N_CONTEXT:-1] = 0.0
+    return X[:, recipe_columns(recipe, X.shape[1])]
+
+
+def chain_veto(seg, cands, p, threshold: float) -> np.ndarray:
+    """Keep one of the two gap-0 joins of a one-layer piece joined both ways.
+
+    A one-layer piece ``u`` in an accepted pair ``(c, u)`` above and an
+    accepted pair ``(u, l)`` below joins ``c`` and ``l``; unless ``c``'s last
+    mask and ``l``'s first mask overlap by half the smaller one (one cell
+    through the piece), the join with the smaller probability is dropped.
+    """
+    p = np.array(p, dtype=float)
+    accepted = (p >= threshold) & gap0(cands)
+    as_upper = {c.upper: i for i, c in enumerate(cands) if accepted[i]}
+    as_lower = {c.lower: i for i, c in enumerate(cands) if accepted[i]}
+    for piece in sorted(set(as_upper) & set(as_lower)):
+        i, j = as_lower[piece], as_upper[piece]
+        z0, z1 = cands[i].meta["z_extents"][1]
+        if z1 - z0 != 1 or z0 < 1 or z1 >= seg.shape[0]:
+            continue
+        above, below = seg[z0 - 1] == cands[i].upper, seg[z1] == cands[j].lower
+        overlap = np.count_nonzero(above & below)
+        if overlap >= 0.5 * max(min(above.sum(), below.sum()), 1):
+            continue
+        p[i if p[i] < p[j] else j] = 0.0
+    return p
 
 
 def log(message: str) -> None:
@@ -154,7 +219,9 @@ class Pools:
         kw = {} if weight is None else {"class_weight": weight}
         head = Pipeline([("scale", StandardScaler()),
                          ("clf", seed_ensemble(networks, **kw))])
-        return head.fit(X, y)
+        head.fit(X, y)
+        head.recipe_ = recipe
+        return head
 
 
 def recipe_training(recipe: str, base: tuple, pools: dict) -> tuple:
@@ -162,12 +229,14 @@ def recipe_training(recipe: str, base: tuple, pools: dict) -> tuple:
 
     ``"synthetic+truth%0.3+axis@0.5"``: the ``base`` pairs, a seeded random
     share 0.3 of ``pools["truth"]``, all of ``pools["axis"]``, weight 0.5.
-    The last :data:`N_SHAPE` columns (shape features) are kept only with
-    ``#shape`` in the recipe.
+    The shape and context columns are kept only with ``#shape`` and
+    ``#context`` (or ``#ctx0``) in the recipe; ``!chain`` changes nothing here.
     """
     body, _, weight = recipe.partition("@")
-    shape = "#shape" in body
-    body = body.replace("#shape", "")
+    body = body.replace("!chain", "")
+    flags = body
+    for flag in ("#shape", "#context", "#ctx0"):
+        body = body.replace(flag, "")
     X, y = [base[0]], [base[1]]
     for part in body.split("+")[1:]:
         name, _, share = part.partition("%")
@@ -175,7 +244,7 @@ def recipe_training(recipe: str, base: tuple, pools: dict) -> tuple:
         keep = np.random.RandomState(0).rand(len(py)) < float(share or 1)
         X.append(px[keep])
         y.append(py[keep])
-    X = np.vstack(X) if shape else np.vstack(X)[:, :-N_SHAPE]
+    X = recipe_features(np.vstack(X), flags)
     return X, np.concatenate(y), float(weight) if weight else None
 
 
@@ -198,9 +267,18 @@ def prepare(corrector, features, seg, truth) -> dict | None:
 
 
 def probabilities(head, d) -> np.ndarray:
-    n_features = head[0].n_features_in_  # without or with the shape features
-    stitch = head.predict_proba(d["X"][:, :n_features])[:, 1]
+    # the shipped head takes the stitch route's features only
+    X = recipe_features(d["X"], getattr(head, "recipe_", ""))
+    stitch = head.predict_proba(X)[:, 1]
     return np.where(d["touch"], stitch, np.minimum(d["gaps"], stitch))
+
+
+def decided(corrector, head, r, threshold: float):
+    """The corrector's decisions on one stitched volume (chain veto if asked)."""
+    p = probabilities(head, r["d"])
+    if getattr(head, "chain_", False):
+        p = chain_veto(r["seg"], r["d"]["cands"], p, threshold)
+    return corrector.decide(r["seg"], r["d"]["cands"], p)
 
 
 def joins(corrector, head, real, source: str, threshold: float = 0.5) -> tuple:
@@ -209,12 +287,22 @@ def joins(corrector, head, real, source: str, threshold: float = 0.5) -> tuple:
     right = wrong = 0
     for r in real:
         if r["source"] == source and r["d"] is not None:
-            dec = corrector.decide(r["seg"], r["d"]["cands"],
-                                   probabilities(head, r["d"]))
+            dec = decided(corrector, head, r, threshold)
             a, b = join_counts(r["seg"], corrector.apply(r["seg"], dec), r["truth"])
             right, wrong = right + a, wrong + b
     corrector.set_params(threshold=0.5)
     return right, wrong
+
+
+def per_file_tradeoff(corrector, head, real) -> str:
+    """Sections, right / wrong joins per file at thresholds 0.5 and 0.7."""
+    cells = []
+    for name in ALL_NAMES:
+        mine = [r for r in real if r["name"] == name]
+        cells.append(f"{name}: " + " ; ".join(
+            "{} / {}".format(*joins(corrector, head, mine, "sections", t))
+            for t in (0.5, 0.7)))
+    return " | ".join(cells)
 
 
 def score(corrector, head, real, families) -> dict:
@@ -229,8 +317,7 @@ def score(corrector, head, real, families) -> dict:
             extra += r["extra"]
             if r["d"] is None:
                 continue
-            dec = corrector.decide(r["seg"], r["d"]["cands"],
-                                   probabilities(head, r["d"]))
+            dec = decided(corrector, head, r, 0.5)
             made = join_counts(r["seg"], corrector.apply(r["seg"], dec), r["truth"])
             right, wrong = right + made[0], wrong + made[1]
             f = per_file.setdefault(r["name"], [0, 0])
@@ -254,6 +341,11 @@ def score(corrector, head, real, families) -> dict:
     return out
 
 
+def clone_head(head):
+    """The shipped head, as a new Pipeline object (attributes set on it stay)."""
+    return Pipeline(list(head.steps))
+
+
 def row(recipe: str, s: dict) -> str:
     cells = [recipe]
     for source in ("sections", "raw"):
@@ -273,6 +365,8 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--networks", type=int, default=5)
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES))
+    parser.add_argument("--per-file", action="store_true",
+                        help="also print each file's sections at 0.5 and 0.7")
     args = parser.parse_args(argv)
     require_shared_data(ALL_NAMES)
     corrector = load_pretrained()
@@ -302,10 +396,21 @@ def main(argv=None) -> None:
           f"{' ; '.join(map(str, THRESHOLDS))} | families: true splits "
           "merged | distinct gap-0 merged | distinct gapped merged | untouched "
           "truths: merged |\n|---|---|---|---|---|---|---|---|---|", flush=True)
+    heads, per_file = {}, []
     for recipe in args.recipes:
-        head = (corrector.classifier_.stitch_[1:] if recipe == "shipped"
-                else pools.fit(recipe, args.networks))
+        trained = recipe.replace("!chain", "")
+        if trained not in heads:  # "x!chain" reuses the networks of "x"
+            heads[trained] = (clone_head(corrector.classifier_.stitch_[1:])
+                              if trained == "shipped"
+                              else pools.fit(trained, args.networks))
+        head = clone_head(heads[trained])
+        head.recipe_ = getattr(heads[trained], "recipe_", "")
+        head.chain_ = "!chain" in recipe
         print(row(recipe, score(corrector, head, real, families)), flush=True)
+        if args.per_file:
+            per_file.append(f"{recipe}: {per_file_tradeoff(corrector, head, real)}")
+    for line in per_file:
+        print(line)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ if TYPE_CHECKING:  # what the names are, for type checkers and editors
         FragmentExtentFeatures,
         GeoWassersteinFeatures,
         ImageFeatures,
+        PairContextFeatures,
         TopologyFeatures,
         geo_wasserstein,
     )
@@ -73,6 +74,7 @@ __all__ = [
     "MergeCorrector",
     "MergeMLP",
     "MergeNet",
+    "PairContextFeatures",
     "TiltedReslicer",
     "TopologyFeatures",
     "apply_decisions",
@@ -111,7 +113,8 @@ _NAMES = {
     ],
     "features": [
         "ClippedStandardScaler", "FragmentExtentFeatures", "GeoWassersteinFeatures",
-        "ImageFeatures", "TopologyFeatures", "geo_wasserstein",
+        "ImageFeatures", "PairContextFeatures", "TopologyFeatures",
+        "geo_wasserstein",
     ],
     "models": [
         "GapRoutedClassifier", "MergeMLP", "MergeNet", "available_pretrained",

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Candidate", "CandidateSet", "UPPER", "LOWER", "GAP_NOISE"]
+__all__ = ["CONTEXT_NAMES", "Candidate", "CandidateSet", "UPPER", "LOWER", "GAP_NOISE"]
 
 #: Crop code of the fragment before the gap (smaller z).
 UPPER = 1
@@ -23,6 +23,18 @@ UPPER = 1
 LOWER = 2
 #: Crop code of a noisy partial mask inside the gap.
 GAP_NOISE = 3
+#: Keys of an axis candidate's ``meta["context"]``: what lies around the pair
+#: in the whole volume (measured by the screener, read by
+#: :class:`~sklearn_overseg.PairContextFeatures`).
+CONTEXT_NAMES = (
+    "upper_above_cover",
+    "upper_above_iou",
+    "lower_below_cover",
+    "lower_below_iou",
+    "lower_other_parent",
+    "upper_other_child",
+    "merged_extent_ratio",
+)
 
 
 @dataclass(frozen=True, eq=False)

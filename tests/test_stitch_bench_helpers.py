@@ -105,12 +105,15 @@ def test_stitch_pairs_with_image_carry_aligned_crops():
 
 
 def test_hard_negative_recipes_add_shares_of_each_source():
-    from bench_stitch_negatives import N_SHAPE, recipe_training
+    from bench_stitch_negatives import N_CONTEXT, N_SHAPE, recipe_training
 
-    def block(n, value):  # two features, then the shape features (value + 10)
-        return np.c_[np.full((n, 2), value), np.full((n, N_SHAPE), value + 10.0)]
+    def block(n, value, touching=1.0):
+        # two features, the shape features (value + 10), the context features
+        # (value + 20), then the gap-0 flag (not a feature)
+        return np.c_[np.full((n, 2), value), np.full((n, N_SHAPE), value + 10.0),
+                     np.full((n, N_CONTEXT), value + 20.0), np.full(n, touching)]
 
-    base = (block(4, 0.0), np.array([1, 1, 0, 1]))
+    base = (np.r_[block(3, 0.0), block(1, 0.0, touching=0.0)], np.array([1, 1, 0, 1]))
     pools = {"truth": (block(1000, 1.0), np.zeros(1000, int)),
              "stitch": (block(6, 2.0), np.array([1, 0, 1, 0, 1, 0]))}
     X, y, weight = recipe_training("synthetic", base, pools)
@@ -124,6 +127,28 @@ def test_hard_negative_recipes_add_shares_of_each_source():
     assert np.array_equal(again[1], y)             # the share is seeded
     X, _, _ = recipe_training("synthetic#shape", base, pools)
     assert X.shape == (4, 2 + N_SHAPE) and (X[:, 2:] == 10).all()
+    X, _, _ = recipe_training("synthetic#context!chain", base, pools)
+    assert X.shape == (4, 2 + N_CONTEXT) and (X[:, 2:] == 20).all()
+    X, _, _ = recipe_training("synthetic#ctx0", base, pools)  # gapped: no context
+    assert (X[:3, 2:] == 20).all() and (X[3, 2:] == 0).all()
+
+
+def test_chain_veto_keeps_one_join_of_a_piece_between_two_cells():
+    from bench_stitch_negatives import chain_veto
+
+    from sklearn_overseg import CandidateScreener
+
+    vol = np.zeros((6, 8, 8), dtype=np.uint16)
+    vol[:3, 1:7, 1:4] = 1              # a cell on the left, layers 0-2
+    vol[3, 1:7, 2:6] = 2               # a one-layer piece under both cells
+    vol[4:, 1:7, 4:7] = 3              # another cell on the right, layers 4-5
+    X = CandidateScreener(min_gap=0).fit_transform(vol)
+    assert X.pairs.tolist() == [[1, 2], [2, 3]]
+    p = chain_veto(vol, X, [0.9, 0.8], 0.5)
+    assert p.tolist() == [0.9, 0.0]    # the less probable join is dropped
+    vol[4:, 1:7, 1:7] = 3              # now cell 3 lies under cell 1 too
+    X = CandidateScreener(min_gap=0).fit_transform(vol)
+    assert chain_veto(vol, X, [0.9, 0.8], 0.5).tolist() == [0.9, 0.8]
 
 
 def test_shape_features_tell_a_centred_cap_from_an_offset_cell():
@@ -145,19 +170,15 @@ def test_shape_features_tell_a_centred_cap_from_an_offset_cell():
 
 
 def test_gapped_pairs_need_both_ensembles_gap0_pairs_the_stitch_one():
-    from types import SimpleNamespace
+    from bench_stitch_negatives import N_CONTEXT, N_SHAPE, probabilities
 
-    from bench_stitch_negatives import probabilities
-
-    class Head:  # a head fitted without the shape features: one column
-        def __getitem__(self, step):
-            return SimpleNamespace(n_features_in_=1)
-
+    class Head:  # a head fitted on the stitch route's features only
         def predict_proba(self, X):
-            assert X.shape[1] == 1           # the extra column is left out
+            assert X.shape[1] == 1           # the extra columns are left out
             return np.c_[1 - X[:, 0], X[:, 0]]
 
-    d = dict(X=np.array([[0.9, 5.0], [0.2, 5.0], [0.9, 5.0], [0.3, 5.0]]),
+    extra = np.full((4, N_SHAPE + N_CONTEXT + 1), 5.0)
+    d = dict(X=np.c_[[0.9, 0.2, 0.9, 0.3], extra],
              touch=np.array([True, True, False, False]),
              gaps=np.array([0.0, 0.0, 0.6, 0.8]))
     assert probabilities(Head(), d).tolist() == [0.9, 0.2, 0.6, 0.3]

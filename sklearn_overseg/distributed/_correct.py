@@ -28,7 +28,13 @@ from sklearn.utils.validation import check_is_fitted
 from .._candidates import CandidateSet
 from .._image import attach_image
 from ..correction import GapFill, fold_gap_fills, gap_fill, gap_region
-from ..screening import CandidateScreener, axis_candidate, check_stitched
+from ..screening import (
+    CandidateScreener,
+    add_pair_context,
+    axis_candidate,
+    check_stitched,
+    typical_z_extent,
+)
 from ._geometry import blockwise_geometry
 from ._image_source import image_source, normalised_image
 from ._output import check_blocks, open_target, route_writes, write_block
@@ -60,12 +66,14 @@ def _candidate(reader, geometry, pair, crop_settings):
     return axis_candidate(window, geometry, pair, **crop_settings), window
 
 
-def _classify(reader, geometry, pairs, corrector, crop_settings, image=None
-              ) -> np.ndarray:
+def _classify(reader, geometry, pairs, corrector, crop_settings, image=None,
+              typical_extent=None) -> np.ndarray:
     """Merge probabilities and out-of-range flags (n, 2) of a batch of pairs."""
     candidates = CandidateSet(
         _candidate(reader, geometry, p, crop_settings)[0] for p in pairs
     )
+    # what lies around each pair, as the in-memory screener measures it
+    add_pair_context(reader, geometry, candidates, typical_extent)
     if image is not None:  # each pair reads its crop of the normalised image
         candidates = attach_image(candidates, image)
     scores = corrector.score_pairs(candidates, return_features=True)
@@ -229,11 +237,12 @@ optional
         reader, geometry, settings, block_shape=block_shape, client=client
     )
     shared = [dask.delayed(x, pure=True) for x in (reader, geometry)]
+    typical = typical_z_extent(geometry)
     model = dask.delayed(corrector, pure=False)
     proba = compute(
         [
             dask.delayed(_classify, pure=True)(
-                *shared, batch, model, crop_settings, raw
+                *shared, batch, model, crop_settings, raw, typical
             )
             for batch in batches(pairs, PAIR_BATCH)
         ],

@@ -1,5 +1,5 @@
-"""Steps 2-3: pair features (Geo-Wasserstein, topology, extent, image) and their
-scaling.
+"""Steps 2-3: pair features (Geo-Wasserstein, topology, extent, context, image) and
+their scaling.
 
 The names are imported on first use (``lazy_loader``): the worker processes
 of the pair features import :mod:`._geo_rows` through this package without
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import lazy_loader as _lazy
 
 if TYPE_CHECKING:  # what the names are, for type checkers and editors
+    from ._context_features import PairContextFeatures
     from ._extent import FragmentExtentFeatures
     from ._geo_features import GeoWassersteinFeatures
     from ._image_features import ImageFeatures, uses_image
@@ -24,6 +25,7 @@ __all__ = [
     "FragmentExtentFeatures",
     "GeoWassersteinFeatures",
     "ImageFeatures",
+    "PairContextFeatures",
     "PairFeaturesMixin",
     "TopologyFeatures",
     "geo_wasserstein",
@@ -34,6 +36,7 @@ __all__ = [
 _lazy_getattr, __dir__, _ = _lazy.attach(
     __name__,
     submod_attrs={
+        "_context_features": ["PairContextFeatures"],
         "_extent": ["FragmentExtentFeatures"],
         "_geo_features": ["GeoWassersteinFeatures"],
         "_image_features": ["ImageFeatures", "uses_image"],

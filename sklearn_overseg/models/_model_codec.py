@@ -42,6 +42,7 @@ _ALLOWED = {
     "FragmentExtentFeatures": "sklearn_overseg.features:FragmentExtentFeatures",
     "GapRoutedClassifier": "sklearn_overseg.models:GapRoutedClassifier",
     "ImageFeatures": "sklearn_overseg.features:ImageFeatures",
+    "PairContextFeatures": "sklearn_overseg.features:PairContextFeatures",
     "ClippedStandardScaler": "sklearn_overseg.features:ClippedStandardScaler",
     "ContactFeatures": "sklearn_overseg.tilted:ContactFeatures",
     "TiltedReslicer": "sklearn_overseg.tilted:TiltedReslicer",

@@ -29,6 +29,7 @@ _STEP = [HasMethods(["fit", "transform"]), None]
         "topology": _STEP,
         "contact": _STEP,
         "extent": _STEP,
+        "context": _STEP,
         "image": ["boolean", ImageFeatures, None],
         "scaler": _STEP,
         "random_state": ["random_state"],
@@ -43,6 +44,7 @@ def make_pair_pipeline(
     topology: TopologyFeatures | None = None,
     contact=None,
     extent=None,
+    context=None,
     image: bool | ImageFeatures = False,
     scaler=None,
     random_state: int | None = 0,
@@ -68,6 +70,11 @@ def make_pair_pipeline(
         :class:`FragmentExtentFeatures` (fragment lengths, gap size, facing
         masks) for axis candidates that include stitch splits; ``None``
         leaves it out.
+    context : transformer, default=None
+        Optional feature transformer of what lies around each pair in its
+        volume, for example :class:`PairContextFeatures` (the labels above,
+        below and beside a stitch split, as the screener measured them);
+        ``None`` leaves it out.
     image : bool or ImageFeatures, default=False
         Add features of the raw image at each pair's interface
         (:class:`ImageFeatures`, or the one given) as the ``"image"`` part of
@@ -84,7 +91,7 @@ def make_pair_pipeline(
     Pipeline
         Steps ``[("reslice"),] "features", "scale", "clf"``; the feature
         union's parts are ``"geo"``, ``"topology"`` (and ``"contact"``,
-        ``"extent"``, ``"image"``), so
+        ``"extent"``, ``"context"``, ``"image"``), so
         parameters read ``features__geo__n_projections`` or
         ``clf__module__hidden``.
 
@@ -111,6 +118,7 @@ def make_pair_pipeline(
         ]
         + ([("contact", contact)] if contact is not None else [])
         + ([("extent", extent)] if extent is not None else [])
+        + ([("context", context)] if context is not None else [])
         + _image_part(image),
         # one transformer after the other: each spreads its pairs over worker
         # processes itself when they are work enough, and threads over the

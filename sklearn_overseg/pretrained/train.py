@@ -32,7 +32,7 @@ from sklearn.base import clone
 
 from ..correction import MergeCorrector
 from ..datasets import make_tissue
-from ..features import FragmentExtentFeatures
+from ..features import FragmentExtentFeatures, PairContextFeatures
 from ..models import GapRoutedClassifier, MergeNet, make_pair_pipeline, save_model
 from ..screening import CandidateScreener
 from ._tilted_recipe import tilted_training_volumes
@@ -108,6 +108,9 @@ def build_corrector(model: str) -> MergeCorrector:
                 stitch=make_pair_pipeline(
                     seed_ensemble(AXIS_ENSEMBLE_SIZE),
                     extent=FragmentExtentFeatures(),
+                    # a one-layer piece has no shape of its own: the labels
+                    # above, below and beside it say whose cap it is
+                    context=PairContextFeatures(),
                 ),
                 gaps=make_pair_pipeline(seed_ensemble(AXIS_ENSEMBLE_SIZE)),
                 # gapped pairs help the stitch classifier tell one cell's shape

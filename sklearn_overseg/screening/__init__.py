@@ -11,6 +11,7 @@ slices by IoU, which decides whether stitch splits are screened
 from ._axis import AxisPair, axis_candidate, gap_verdict, select_axis_pairs
 from ._contact import contact_pairs
 from ._facing_overlaps import dense_overlaps, facing_counts, sparse_count
+from ._pair_context import add_pair_context, typical_z_extent
 from ._screener import CandidateScreener
 from ._stacking import check_stitched
 from ._stitch_evidence import (
@@ -29,6 +30,7 @@ __all__ = [
     "AxisPair",
     "CandidateScreener",
     "StitchEvidence",
+    "add_pair_context",
     "axis_candidate",
     "check_stitched",
     "contact_pairs",
@@ -42,4 +44,5 @@ __all__ = [
     "select_axis_pairs",
     "sparse_count",
     "stitch_links",
+    "typical_z_extent",
 ]

@@ -20,6 +20,7 @@ from .._geometry import LabelGeometry
 from .._validation import DefaultsForNewParams, check_volumes, check_voxel_size
 from ._axis import axis_candidates
 from ._contact import contact_candidates
+from ._pair_context import add_pair_context
 from ._stacking import check_stitched
 from ._stitch_evidence import evidence_from_links, layer_pairs, stitch_links
 
@@ -335,6 +336,7 @@ class CandidateScreener(
                 one_to_one=self.one_to_one,
                 **common,
             )
+            add_pair_context(volume, geometry, found)
         if self.mode in ("contact", "both"):
             seen = {frozenset((c.upper, c.lower)) for c in found}
             found += [
