@@ -87,10 +87,12 @@ from sklearn_overseg import (
 )
 from sklearn_overseg.metrics import expected_calibration_error, merge_scores
 from sklearn_overseg.pretrained.train import TILTED_SLAB_LAYERS, seed_ensemble
+from sklearn_overseg.screening import detect_stitched
 
 RECIPES = (
     "shipped (zero-shot)",
     "shipped, gapped pairs only (screener min_gap=1)",
+    "shipped, stitch splits auto (detect_stitched per volume)",
     "shipped, calibrated (isotonic) on the other real files",
     "shipped, calibrated (sigmoid) on the other real files",
     "recipe, synthetic only",
@@ -104,7 +106,8 @@ RECIPES = (
     "routed + real in the gap route only, balanced per source",
 )
 GAPPED_ONLY = RECIPES[1]
-CALIBRATED = {RECIPES[2]: "isotonic", RECIPES[3]: "sigmoid"}
+AUTO = RECIPES[2]
+CALIBRATED = {RECIPES[3]: "isotonic", RECIPES[4]: "sigmoid"}
 AXIS_BALANCED = "+ real + randomised (relative, balanced)"
 #: Labels of each case's pairs: ``cands`` (1-2 layer gaps), ``rcands``.
 LABELS = {"cands": "y", "rcands": "ry"}
@@ -223,9 +226,14 @@ _SHIPPED: dict = {}
 
 
 def shipped(model: str):
-    """The pretrained corrector (loaded once)."""
-    if model not in _SHIPPED:
-        _SHIPPED[model] = load_pretrained(model)
+    """The pretrained corrector (loaded once), screening every pair it can.
+
+    ``stitch_splits=True``: the axis model also screens gap-0 pairs (the
+    default, ``"auto"``, leaves them out of volumes that do not look
+    stitched; its rows are the ``AUTO`` ones).
+    """
+    if model not in _SHIPPED:  # the axis model with its gap-0 pairs, as trained
+        _SHIPPED[model] = load_pretrained(model, stitch_splits=True)
     return _SHIPPED[model]
 
 
@@ -527,6 +535,15 @@ def shipped_rows(model: str, real: dict, tests: dict) -> list:
         if model == "axis":  # the recipe screener is the shipped one, min_gap=1
             gapped = [corrector_decisions(shipped(model), c, "cands") for c in cases]
             rows.append((name, GAPPED_ONLY, score(model, cases, gapped, "cands")))
+            # stitch_splits="auto": gap-0 pairs only where the volume looks
+            # stitched (min_gap 0: the rcands pairs, else the gapped ones)
+            found = [detect_stitched(c["flawed"]).stitched for c in cases]
+            auto_cases = [dict(c, cands=c["rcands"], y=c["ry"]) if f else c
+                          for c, f in zip(cases, found)]
+            auto = [r if f else g for r, g, f in zip(results, gapped, found)]
+            log(f"{name}: {sum(found)} of {len(cases)} damaged volumes look "
+                "stitched")
+            rows.append((name, AUTO, score(model, auto_cases, auto, "cands")))
     return rows
 
 
@@ -548,16 +565,21 @@ def untouched_table(real: dict) -> str:
         for k, vol in enumerate(data.family_volumes(family))]
     gapped_only = copy.deepcopy(shipped("axis"))
     gapped_only.screener_.set_params(min_gap=1)  # the fitted screener screens
+    auto = copy.deepcopy(shipped("axis"))
+    auto.screener_.set_params(min_gap="auto")
     out = []
     for name, vol in volumes:
         records = shipped("axis").predict_merges(vol)
         gapped = gapped_only.predict_merges(vol)
+        chosen = auto.predict_merges(vol)
         out.append([name, len(records), sum(r["merged"] for r in records),
                     sum(r["decision"] == "unsure" for r in records),
-                    len(gapped), sum(r["merged"] for r in gapped)])
+                    len(gapped), sum(r["merged"] for r in gapped),
+                    len(chosen), sum(r["merged"] for r in chosen)])
     return markdown_table(["ground truth", "pairs screened", "merged (all wrong)",
                            "unsure", "min_gap=1: pairs screened",
-                           "min_gap=1: merged"], out)
+                           "min_gap=1: merged", "auto: pairs screened",
+                           "auto: merged"], out)
 
 
 def detail_table(model: str, rows) -> str:

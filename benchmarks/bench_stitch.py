@@ -57,6 +57,8 @@ EM_SETTINGS = ("membrane", dict(sigma=1.0, h=60.0))
 #: Layers kept of isotropic volumes before the z steps (light-microscopy-like).
 BASE_STEP = {"em_medulla_gala": 4}
 METHODS = ("stitched", "model", "rule 0.5", "rule 0.7", "perfect")
+#: ``--stitch-splits auto``: the model with ``stitch_splits="auto"`` too.
+AUTO_CORRECTOR = None
 #: (z step, stitch threshold) of every setting; ``--quick`` runs the first.
 CONFIGS = ((1, 0.25), (1, 0.5), (2, 0.25), (2, 0.5))
 
@@ -92,6 +94,9 @@ def bright_boundaries(name: str, raw: np.ndarray) -> np.ndarray:
 
 
 def repair(method: str, seg, truth, corrector, image=None):
+    if method == "model, auto":  # stitch_splits="auto": decided per volume
+        corrector = AUTO_CORRECTOR
+        method = "model"
     if method == "stitched":
         return seg
     if method == "perfect":
@@ -182,7 +187,15 @@ def main(argv=None) -> None:
                              "image features, --model)")
     parser.add_argument("--sources", nargs="+", default=["sections", "raw"],
                         choices=["sections", "raw"])
+    parser.add_argument("--stitch-splits", choices=["auto"],
+                        help="also repair with load_pretrained(stitch_splits="
+                             "'auto') (row 'model, auto')")
     args = parser.parse_args(argv)
+    methods = METHODS
+    if args.stitch_splits:
+        global AUTO_CORRECTOR
+        AUTO_CORRECTOR = load_pretrained(stitch_splits="auto")
+        methods = (*METHODS[:2], "model, auto", *METHODS[2:])
     require_shared_data(ALL_NAMES)
     which, stitch = stitcher()
     print(f"stitcher: {which}")
@@ -195,8 +208,9 @@ def main(argv=None) -> None:
         ):
             records.append(dict(file=name, source=source, z_step=z_step,
                                 threshold=threshold,
-                                methods=run_one(seg, gt, corrector, image=(
-                                    image if args.image else None))))
+                                methods=run_one(seg, gt, corrector, methods,
+                                                image=(image if args.image
+                                                       else None))))
             m = records[-1]["methods"]["model"]
             print(f"{name} {source} z{z_step} t{threshold}: extra "
                   f"{m['extra_before']} right {m['right']} wrong {m['wrong']}",
@@ -209,16 +223,18 @@ def main(argv=None) -> None:
             chosen = [r for r in records if (r["source"], r["z_step"],
                                              r["threshold"]) == (source, z_step,
                                                                  threshold)]
-            print("\n".join(summary(chosen, f"{source}, z{z_step}, t{threshold}")))
+            print("\n".join(summary(chosen, f"{source}, z{z_step}, t{threshold}",
+                                    methods)))
         print("\n".join(summary([r for r in records if r["source"] == source],
-                                f"**{source}, all**")))
+                                f"**{source}, all**", methods)))
     print("\nPer file, every setting summed:\n")
     print(HEADER)
     for name in args.files:
         for source in args.sources:
             chosen = [r for r in records if (r["file"], r["source"]) == (name, source)]
-            print("\n".join(row for row in summary(chosen, f"{name}, {source}")
-                            if "| model |" in row or "| rule 0.5 |" in row))
+            print("\n".join(row for row in summary(chosen, f"{name}, {source}",
+                                                    methods)
+                            if "| model" in row or "| rule 0.5 |" in row))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(records, f, indent=1)

@@ -14,7 +14,7 @@ from sklearn_overseg.features import TopologyFeatures
 def model_and_pairs():
     tissue = make_tissue((30, 64, 64), 25, random_state=3)
     volume, _ = oversegment(tissue, 6, n_noise_masks=4, random_state=2)
-    model = load_pretrained("axis")
+    model = load_pretrained("axis", stitch_splits=True)  # gap-0 pairs too
     pairs = model.screen(volume)
     touching = model.classifier_.route(pairs)
     assert touching.any() and (~touching).any()

@@ -85,7 +85,7 @@ def test_screening_job_leaves_out_gap_0_pairs_of_unstitched_labels():
     (_, _, _), (labels, _, _) = make_sample_data((16, 48, 48), n_cells=8,
                                                  n_splits=3, random_state=2)
     _, (used, screening) = _run(screening_job(corrector, labels, stitched=False))
-    assert used is not corrector and corrector.screener_.min_gap == 0
+    assert used is not corrector and corrector.screener_.min_gap == "auto"
     assert used.screener_.min_gap == 1
     assert all(c.n_gap_layers >= 1 for c in screening.candidates)
     tilted = load_pretrained("tilted")  # no gap-0 pairs to leave out

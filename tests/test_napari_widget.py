@@ -239,17 +239,21 @@ def test_shipped_model(make_napari_viewer, qtbot):
 
 
 def test_unticking_stitched_leaves_out_gap_0_pairs(make_napari_viewer, qtbot):
-    # a rounded cell whose last layer an IoU stitcher cut off: a gap-0 pair
-    zz, yy, xx = np.indices((12, 32, 32))
-    cell = ((zz - 5) / 5.3) ** 2 + ((yy - 16) / 11) ** 2 + ((xx - 16) / 9) ** 2 <= 1
-    labels = cell.astype(np.uint16)
-    last = np.flatnonzero(cell.any(axis=(1, 2)))[-1]
-    labels[last][cell[last]] = 2
+    # three rounded cells, cut by the volume's top face, whose last layers an
+    # IoU stitcher cut off: gap-0 pairs in a volume that looks stitched
+    zz, yy, xx = np.indices((12, 32, 96))
+    labels = np.zeros((12, 32, 96), dtype=np.uint16)
+    for k, x0 in enumerate((16, 48, 80)):
+        cell = (((zz + 0.5) / 10.3) ** 2 + ((yy - 16) / 11) ** 2
+                + ((xx - x0) / 9) ** 2 <= 1)
+        labels[cell] = 1 + k
+        last = np.flatnonzero(cell.any(axis=(1, 2)))[-1]
+        labels[last][cell[last]] = 4 + k
     _, layer, widget = _widget(make_napari_viewer, qtbot, labels, "axis")
-    assert widget.stitched.isChecked()  # the default model's setting
+    assert widget.stitched.isChecked()  # the default: stitch_splits="auto"
     _run(widget, qtbot)
-    (pair,) = widget.queue.screening.candidates
-    assert pair.n_gap_layers == 0
+    pairs = widget.queue.screening.candidates
+    assert len(pairs) == 3 and all(p.n_gap_layers == 0 for p in pairs)
     assert widget.table.item(0, 1).text() == "stitch split"
     widget.stitched.setChecked(False)
     _run(widget, qtbot)

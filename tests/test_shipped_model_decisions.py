@@ -47,7 +47,10 @@ def volumes() -> dict[str, np.ndarray]:
 
 
 def replay(name: str) -> dict:
-    corrector = load_pretrained(name)
+    # the models' own outputs: every pair the model was built to screen
+    # (the default, stitch_splits="auto", leaves out the gap-0 pairs of these
+    # unstitched volumes; tests/test_detect_stitched.py covers it)
+    corrector = load_pretrained(name, stitch_splits=True)
     found = {}
     for key, volume in volumes().items():
         records = corrector.predict_merges(volume)

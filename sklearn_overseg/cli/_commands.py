@@ -28,6 +28,7 @@ from ..models import (
     without_stitch_splits,
 )
 from ..review import apply_decisions, read_decisions
+from ..screening import detect_stitched
 
 __all__ = [
     "run_apply_decisions", "run_correct", "run_demo", "run_evaluate", "run_train",
@@ -134,6 +135,44 @@ def _require_matplotlib() -> None:
         ) from None
 
 
+def stitch_splits(corrector, args, volume, *, quiet: bool) -> None:
+    """``--stitch-splits auto|on|off`` (and ``--no-stitch-splits``, off).
+
+    Without either option, ``auto`` for an axis model that proposes stitch
+    splits (its screener's ``min_gap`` is 0 or ``"auto"``); other models
+    (tilted, or trained without stitch splits) are left as they are.
+    """
+    choice = getattr(args, "stitch_splits", None)
+    if args.no_stitch_splits:
+        if choice not in (None, "off"):
+            raise ValueError(
+                f"--no-stitch-splits contradicts --stitch-splits {choice}; give one"
+            )
+        choice = "off"
+    if choice is None:
+        screener = corrector.screener_
+        if screener.mode != "axis" or screener.min_gap == 1:
+            return
+        choice = "auto"
+    if choice == "off":
+        without_stitch_splits(corrector)
+    elif choice == "on":
+        if corrector.screener_.mode != "axis":
+            raise ValueError("--stitch-splits is for axis models; this model "
+                             f"screens {corrector.screener_.mode!r} pairs")
+        corrector.screener_.set_params(min_gap=0)
+    elif choice == "auto":
+        # decided here, once, with the screener's own test, so that the
+        # reasons can be printed; the screen then uses the decision
+        evidence = detect_stitched(volume)
+        without_stitch_splits(corrector)
+        if evidence.stitched:
+            corrector.screener_.set_params(min_gap=0)
+        if not quiet:
+            print("stitch splits: " + ("on" if evidence.stitched else "off")
+                  + " (--stitch-splits auto): " + "; ".join(evidence.reasons))
+
+
 def run_correct(args) -> int:
     """``overseg correct``."""
     quiet = args.quiet
@@ -150,8 +189,7 @@ def run_correct(args) -> int:
     corrector = load_corrector(args.model)
     configure(corrector, threshold=args.threshold, jobs=args.jobs,
               verbose=0 if quiet else 1, abstain=args.abstain)
-    if args.no_stitch_splits:
-        without_stitch_splits(corrector)
+    stitch_splits(corrector, args, volume, quiet=quiet)
     image = None
     if args.image:
         with stage(f"reading {args.image}", enabled=not quiet):

@@ -170,12 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
         "model's, 0.1; 0 decides every pair)",
     )
     p.add_argument(
+        "--stitch-splits", choices=("auto", "on", "off"), default=None,
+        help="propose pieces that touch across two consecutive layers (an IoU "
+        "stitcher's splits): 'auto' (default) only when the volume looks "
+        "stitched from 2D slices (the reasons are printed), 'on' always, "
+        "'off' never (on volumes not stitched from 2D slices two different "
+        "cells stacked on each other would be proposed instead). Axis models "
+        "only; gaps of missing layers are proposed either way",
+    )
+    p.add_argument(
         "--no-stitch-splits", action="store_true",
-        help="do not propose pieces that touch across two consecutive layers "
-        "(an IoU stitcher's splits); for volumes not stitched from 2D slices, "
-        "where two different cells stacked on each other would be proposed "
-        "instead (axis models only; gaps of missing layers are still "
-        "proposed)",
+        help="the same as --stitch-splits off",
     )
     p.add_argument(
         "--report", metavar="DIR",

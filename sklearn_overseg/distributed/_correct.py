@@ -41,6 +41,7 @@ from ._output import check_blocks, open_target, route_writes, write_block
 from ._scheduler import batches, compute
 from ._screening import screen_axis_pairs
 from ._source import VolumeReader, Window, block_grid, default_block_shape
+from ._stitch_check import resolve_min_gap
 
 __all__ = ["correct_zarr"]
 
@@ -153,7 +154,11 @@ def correct_zarr(
         (same shape and dtype as the source) or an existing zarr array.
     corrector : MergeCorrector
         A fitted corrector whose screener is a ``CandidateScreener`` with
-        ``mode="axis"`` (for example ``load_pretrained("axis")``).
+        ``mode="axis"`` (for example ``load_pretrained("axis")``). A screener
+        with ``min_gap="auto"`` (``load_pretrained(stitch_splits="auto")``)
+        decides once for the whole volume whether it was stitched from 2D
+        slices, from every pair of consecutive layers (tasks read two whole
+        layers at a time), exactly as the in-memory screen decides.
     chunks : tuple of 3 int, optional
         Shape of the blocks that tasks read and write: whole multiples of the
         target's chunks. Default: target chunks grown to about 8 million
@@ -225,6 +230,9 @@ optional
         )
     geometry = blockwise_geometry(reader, block_shape=block_shape, client=client)
     check_stitched(reader.shape[0], geometry.z_starts, geometry.z_stops)
+    # min_gap="auto": decided once, for the whole volume, as in memory
+    settings = resolve_min_gap(settings, reader, layers_per_task=block_shape[0],
+                               client=client)
     pairs = screen_axis_pairs(
         reader, geometry, settings, block_shape=block_shape, client=client
     )

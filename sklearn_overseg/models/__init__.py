@@ -14,7 +14,12 @@ from ._feature_range import (
 )
 from ._gap_routing import GapRoutedClassifier, split_by_route
 from ._pair_pipeline import make_pair_pipeline
-from ._pretrained import available_pretrained, load_pretrained, without_stitch_splits
+from ._pretrained import (
+    auto_stitch_splits,
+    available_pretrained,
+    load_pretrained,
+    without_stitch_splits,
+)
 from ._serialization import load_model, save_model
 
 if TYPE_CHECKING:
@@ -26,6 +31,7 @@ __all__ = [
     "GapRoutedClassifier",
     "MergeMLP",
     "MergeNet",
+    "auto_stitch_splits",
     "available_pretrained",
     "feature_stage",
     "fit_with_features",

@@ -22,6 +22,7 @@ from ._axis import axis_candidates
 from ._contact import contact_candidates
 from ._pair_context import add_pair_context
 from ._stacking import check_stitched
+from ._stitch_evidence import evidence_from_links, layer_pairs, stitch_links
 
 __all__ = ["CandidateScreener"]
 
@@ -106,9 +107,12 @@ class CandidateScreener(
         candidates; a pair found by both is kept once, as its axis candidate.
     max_gap : int, default=1
         Largest number of missing layers between two fragments (1 to 3).
-    min_gap : {0, 1}, default=1
+    min_gap : {0, 1, "auto"}, default=1
         Smallest number of missing layers: ``0`` also proposes fragments that
         touch across the interface of two consecutive layers (stitch splits).
+        ``"auto"`` decides per volume: ``0`` when
+        :func:`~sklearn_overseg.screening.detect_stitched` finds that the
+        volume was stitched from 2D slices by IoU, ``1`` otherwise.
     rule : {"extended", "paper"}, default="extended"
         Gap and matching rule, see above.
     min_overlap : float in [0, 1], default=0.1
@@ -172,7 +176,7 @@ class CandidateScreener(
     _parameter_constraints: dict = {
         "mode": [StrOptions({"axis", "contact", "both"})],
         "max_gap": [Interval(Integral, 1, 3, closed="both")],
-        "min_gap": [Interval(Integral, 0, 1, closed="both")],
+        "min_gap": [Interval(Integral, 0, 1, closed="both"), StrOptions({"auto"})],
         "rule": [StrOptions({"extended", "paper"})],
         "min_overlap": [Interval(Real, 0, 1, closed="both")],
         "max_gap_occupancy": [Interval(Real, 0, 1, closed="right")],
@@ -191,7 +195,7 @@ class CandidateScreener(
         mode: str = "axis",
         *,
         max_gap: int = 1,
-        min_gap: int = 1,
+        min_gap: int | str = 1,
         rule: str = "extended",
         min_overlap: float = 0.1,
         max_gap_occupancy: float = 0.5,
@@ -323,7 +327,7 @@ class CandidateScreener(
                 volume,
                 geometry,
                 max_gap=self.max_gap,
-                min_gap=self.min_gap,
+                min_gap=self.volume_min_gap(volume),
                 rule=self.rule,
                 min_overlap=self.min_overlap,
                 max_gap_occupancy=self.max_gap_occupancy,
@@ -347,6 +351,18 @@ class CandidateScreener(
             c.meta["z_extents"] = (geometry.z_extent(c.upper),
                                    geometry.z_extent(c.lower))
         return sorted(found, key=lambda c: (c.upper, c.lower))
+
+    def volume_min_gap(self, volume) -> int:
+        """The ``min_gap`` this screener uses on one (validated) volume.
+
+        ``min_gap`` itself, or with ``"auto"``, ``0`` when the volume looks
+        stitched from 2D slices (:func:`~sklearn_overseg.screening.
+        detect_stitched`, default settings) and ``1`` otherwise.
+        """
+        if self.min_gap != "auto":
+            return int(self.min_gap)
+        found = stitch_links(volume, layer_pairs(volume.shape))
+        return 0 if evidence_from_links(*found).stitched else 1
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
