@@ -20,9 +20,10 @@ stitching). Both kinds also cropped in (y, x) to their central 60% (a region
 of interest cut from a larger volume).
 
 Other stitching rules (``--part rules``, real data): the perfect sections of
-the six files stitched by rules other than cellpose's greedy IoU: a
-one-to-one IoU matching that maximises the summed IoU of each pair of layers
-(Hungarian), and a greedy match on the overlap over the smaller mask. The
+the six files stitched by rules other than cellpose's greedy IoU
+(``stitch_slices(..., match=...)``): a one-to-one IoU matching that
+maximises the summed IoU of each pair of layers (Hungarian), and a greedy
+match on the overlap over the smaller mask. The
 table says how many volumes are called stitched and how many gap-0 pairs
 ("starts under another label") the volumes called "not stitched" hold: the
 stitch splits ``stitch_splits="auto"`` leaves to ``stitch_splits=True``.
@@ -44,6 +45,7 @@ from sklearn_overseg.datasets import (
     make_tissue,
     oversegment,
     slice_and_stitch,
+    stitch_slices,
 )
 from sklearn_overseg.screening import detect_stitched
 
@@ -160,52 +162,6 @@ def real() -> list[dict]:
     return rows
 
 
-def stitch_by_rule(slices_2d: np.ndarray, rule: str, threshold: float) -> np.ndarray:
-    """Stitch 2D label slices down the stack with another matching rule.
-
-    ``"hungarian"``: one-to-one matching of each layer's masks to the layer
-    above's 3D labels maximising the summed IoU, pairs at or above
-    ``threshold`` kept; ``"smaller"``: each mask takes the label it overlaps
-    most, relative to the smaller of the two masks, if at least ``threshold``
-    and no other mask claims that label more. Unmatched masks start labels.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    from sklearn_overseg.datasets._stitching import dense_codes
-
-    out = np.zeros(slices_2d.shape, dtype=np.int32)
-    next_label = 1
-    for z in range(slices_2d.shape[0]):
-        labels, codes = dense_codes(slices_2d[z])
-        assigned = np.zeros(labels.size, dtype=np.int64)
-        if labels.size == 1:
-            continue
-        if z > 0 and out[z - 1].any():
-            prev_labels, prev_codes = dense_codes(out[z - 1])
-            table = np.bincount(
-                (codes.ravel() * prev_labels.size + prev_codes.ravel()).astype(
-                    np.int64), minlength=labels.size * prev_labels.size,
-            ).reshape(labels.size, prev_labels.size)
-            area, prev_area = table.sum(axis=1), table.sum(axis=0)
-            inter = table[1:, 1:].astype(float)
-            if rule == "hungarian":
-                score = inter / (area[1:, None] + prev_area[None, 1:] - inter)
-                rows, cols = linear_sum_assignment(-score)
-                keep = score[rows, cols] >= threshold
-                assigned[1:][rows[keep]] = prev_labels[1:][cols[keep]]
-            else:
-                score = inter / np.minimum(area[1:, None], prev_area[None, 1:])
-                score[score < threshold] = 0
-                score[score < score.max(axis=0, keepdims=True)] = 0
-                matched = score.max(axis=1) > 0
-                assigned[1:][matched] = prev_labels[1:][score.argmax(axis=1)[matched]]
-        fresh = np.flatnonzero(assigned == 0)[1:]
-        assigned[fresh] = np.arange(next_label, next_label + fresh.size)
-        next_label += fresh.size
-        out[z] = assigned[codes]
-    return out
-
-
 RULES = (("hungarian", 0.25), ("hungarian", 0.5), ("smaller", 0.3),
          ("smaller", 0.5), ("smaller", 0.8))
 
@@ -222,7 +178,7 @@ def other_rules() -> None:
     sections = {name: cross_sections(truth)
                 for name, truth in real_volumes().items()}
     for rule, t in RULES:
-        found = [detect_stitched(stitch_by_rule(s[::z], rule, t))
+        found = [detect_stitched(stitch_slices(s[::z], t, match=rule))
                  for s in sections.values() for z in Z_STEPS]
         hit = [e for e in found if e.stitched]
         miss = [e for e in found if not e.stitched]

@@ -67,6 +67,37 @@ def test_stitcher_keeps_every_pixel_and_cuts_a_small_cap():
     assert out[0, 3, 3] == out[1, 3, 3] != out[2, 5, 5]
 
 
+def test_hungarian_matching_maximises_the_summed_iou():
+    # Above: A (columns 0-9) and B (10-19). Below: a (0-2) and b (3-13).
+    # IoU(a, A) = 0.3, IoU(b, A) = 0.5, IoU(b, B) = 40 / 170. Greedy gives A
+    # to its best claimant b and starts a new label for a; the one-to-one
+    # matching with the largest summed IoU gives A to a and B to b.
+    slices = np.zeros((2, 10, 20), dtype=np.int32)
+    slices[0, :, 0:10] = 1
+    slices[0, :, 10:20] = 2
+    slices[1, :, 0:3] = 1
+    slices[1, :, 3:14] = 2
+    greedy = stitch_slices(slices, 0.2)
+    hungarian = stitch_slices(slices, 0.2, match="hungarian")
+    A, B = greedy[0, 0, 0], greedy[0, 0, 15]
+    assert greedy[1, 0, 5] == A and greedy[1, 0, 0] not in (A, B)
+    assert hungarian[1, 0, 0] == A and hungarian[1, 0, 5] == B
+    for out in (greedy, hungarian):
+        assert np.array_equal(out > 0, slices > 0)
+
+
+def test_smaller_matching_joins_a_cap_inside_the_mask_above():
+    slices = np.zeros((3, 12, 12), dtype=np.int32)
+    slices[0, 2:10, 2:10] = 1
+    slices[1, 2:10, 2:10] = 5
+    slices[2, 5:7, 5:7] = 2          # IoU 4/64, but all of it inside the mask above
+    greedy = stitch_slices(slices, 0.5)
+    smaller = stitch_slices(slices, 0.5, match="smaller")
+    assert greedy[2, 5, 5] != greedy[1, 5, 5]
+    assert smaller[2, 5, 5] == smaller[1, 5, 5] == smaller[0, 5, 5]
+    assert np.array_equal(smaller > 0, slices > 0)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -91,3 +122,5 @@ def test_bad_volumes():
         stitch_slices(np.zeros((2, 4, 4)))
     with pytest.raises(ValueError, match=r"'threshold' .* range \(0.0, 1.0\]"):
         stitch_slices(np.zeros((2, 4, 4), dtype=int), threshold=1.5)
+    with pytest.raises(ValueError, match=r"'match' .* \{"):
+        stitch_slices(np.zeros((2, 4, 4), dtype=int), match="overlap")
