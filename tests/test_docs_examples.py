@@ -71,12 +71,22 @@ def _api_page_module():
 
 def test_api_page_lists_every_public_name():
     import sklearn_overseg
-    from sklearn_overseg import datasets, io, metrics
+    from sklearn_overseg import (
+        datasets,
+        features,
+        io,
+        metrics,
+        models,
+        pretrained,
+        screening,
+    )
 
     api_page = _api_page_module()
     text = api_page.api_page_text()
     entries = {line.strip() for line in text.splitlines() if line.startswith("   ")}
-    for module in (sklearn_overseg, datasets, io, metrics):
+    modules = (sklearn_overseg, datasets, io, metrics, features, models, pretrained,
+               screening)
+    for module in modules:
         for name in api_page._public_objects(module):
             assert name in entries, f"{module.__name__}.{name} missing"
     assert "   :template: autosummary/object.rst" in text.splitlines()

@@ -66,6 +66,7 @@ SUBMODULES = [
     "sklearn_overseg.io",
     "sklearn_overseg.metrics",
     "sklearn_overseg.distributed",
+    "sklearn_overseg.pretrained",
     "sklearn_overseg.utils.estimator_checks",
 ]
 
