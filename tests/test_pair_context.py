@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.base import clone
-from sklearn.utils import estimator_checks as sk_checks
 
 from sklearn_overseg import (
     Candidate,
@@ -18,21 +16,6 @@ from sklearn_overseg._candidates import CONTEXT_NAMES
 from sklearn_overseg._geometry import LabelGeometry
 from sklearn_overseg.datasets import make_tissue, slice_and_stitch
 from sklearn_overseg.screening._pair_context import pair_context, typical_z_extent
-
-CHECKS = [
-    sk_checks.check_estimator_cloneable,
-    sk_checks.check_estimator_repr,
-    sk_checks.check_parameters_default_constructible,
-    sk_checks.check_get_params_invariance,
-    sk_checks.check_set_params,
-    sk_checks.check_no_attributes_set_in_init,
-    sk_checks.check_mixin_order,
-]
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_data_free_sklearn_checks(check):
-    check("PairContextFeatures", clone(PairContextFeatures()))
 
 
 def piece_between_cells(other_parent: bool = False) -> np.ndarray:

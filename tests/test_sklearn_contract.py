@@ -19,10 +19,13 @@ from sklearn_overseg import (
     CandidateScreener,
     ClippedStandardScaler,
     ContactFeatures,
+    FragmentExtentFeatures,
+    GapRoutedClassifier,
     GeoWassersteinFeatures,
     ImageFeatures,
     MergeCorrector,
     MergeNet,
+    PairContextFeatures,
     TopologyFeatures,
     make_pair_pipeline,
     make_training_candidates,
@@ -64,6 +67,9 @@ PUBLIC_ESTIMATORS = [
     ClippedStandardScaler(clip=3.0),
     ImageFeatures(),
     ImageFeatures(depth=1, clip=5.0),
+    FragmentExtentFeatures(),
+    PairContextFeatures(),
+    GapRoutedClassifier(),
 ] + ([TiltedReslicer(), TiltedReslicer(spacing=0.5)] if TiltedReslicer else [])
 
 DATA_FREE_CHECKS = [

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
-from sklearn.utils import estimator_checks as sk_checks
 
 from sklearn_overseg import (
     Candidate,
@@ -24,23 +23,6 @@ from sklearn_overseg import (
 from sklearn_overseg.correction import _corrector_fit, fit_feature_range
 from sklearn_overseg.correction._scoring import score_pairs
 from sklearn_overseg.datasets import make_tissue, slice_and_stitch
-
-CHECKS = [
-    sk_checks.check_estimator_cloneable,
-    sk_checks.check_estimator_repr,
-    sk_checks.check_parameters_default_constructible,
-    sk_checks.check_get_params_invariance,
-    sk_checks.check_set_params,
-    sk_checks.check_no_attributes_set_in_init,
-    sk_checks.check_do_not_raise_errors_in_init_or_set_params,
-    sk_checks.check_mixin_order,
-]
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-@pytest.mark.parametrize("estimator", [FragmentExtentFeatures(), GapRoutedClassifier()])
-def test_data_free_sklearn_checks(estimator, check):
-    check(type(estimator).__name__, clone(estimator))
 
 
 def cap_pair(n_upper=4, cap=(4, 4)) -> CandidateSet:
