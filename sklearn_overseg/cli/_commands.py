@@ -16,7 +16,7 @@ import zlib
 from pathlib import Path
 
 from .._progress import stage
-from .._validation import check_voxel_size
+from .._voxel_size import check_voxel_size
 from ..correction import MergeCorrector
 from ..features import uses_image
 from ..io import check_destination, read_image, read_labels, same_data_as, write_labels

@@ -22,7 +22,8 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
-from .._validation import check_label_volume, check_voxel_size
+from .._validation import check_label_volume
+from .._voxel_size import check_voxel_size
 from ._confounders import MAX_TRIM_LOSS, make_confounders
 from ._cuts import axis_splits, label_boxes, tilted_splits
 from ._gaps import add_noise_masks, shrink_next_to_gaps
