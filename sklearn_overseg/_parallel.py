@@ -18,7 +18,7 @@ are used only when the work pays for them: without started workers, at least
 ``min_work_per_job`` per job; a correction of a large volume starts them
 ahead (:func:`start_workers`), while it screens, and then any work above a
 sixteenth of that is shared, once the workers have the modules it needs. The
-pool and its start-up live in :mod:`._worker_pool`.
+pool and its start-up live in ``_worker_pool.py``.
 """
 
 from __future__ import annotations

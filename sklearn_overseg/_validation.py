@@ -3,9 +3,9 @@
 Every public entry point that accepts a label volume calls
 :func:`check_label_volume` once; internal code may then assume a 3D, integer,
 non-negative, non-empty array and never has to re-check. Voxel sizes are
-checked in :mod:`._voxel_size`; estimators unpickled from before a parameter
-existed get its default with :class:`~._new_params.DefaultsForNewParams`
-(both re-exported here).
+checked in ``_voxel_size.py``; estimators unpickled from before a parameter
+existed get its default from ``_new_params.DefaultsForNewParams`` (both
+re-exported here).
 """
 
 from __future__ import annotations

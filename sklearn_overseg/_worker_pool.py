@@ -131,7 +131,7 @@ def workers_after_passes(n_jobs: int | None, voxels: int) -> Iterator[None]:
 
     Examples
     --------
-    >>> from sklearn_overseg._parallel import workers_after_passes
+    >>> from sklearn_overseg._worker_pool import workers_after_passes
     >>> with workers_after_passes(1, 10):  # one job: no worker
     ...     pass
     """
@@ -158,7 +158,7 @@ def started_workers() -> int:
 
     Examples
     --------
-    >>> from sklearn_overseg._parallel import started_workers
+    >>> from sklearn_overseg._worker_pool import started_workers
     >>> started_workers() >= 0
     True
     """
