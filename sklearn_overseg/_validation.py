@@ -156,7 +156,7 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     >>> len(check_volumes(np.ones((2, 2, 2), dtype=int)))
     1
     """
-    if isinstance(volumes, np.ndarray) or hasattr(volumes, "__array__"):
+    if hasattr(volumes, "__array__"):  # numpy arrays and array-likes
         arr = np.asarray(volumes)
         if arr.ndim == 3:
             return [check_label_volume(arr, name=_item_names(name, 1)[0], **kwargs)]
