@@ -3,7 +3,7 @@
 (a) ``import sklearn_overseg`` and ``overseg --help`` (``python -m
     sklearn_overseg.cli --help``, without the launcher script of the
     environment): median wall time of ``--repeats`` fresh processes.
-(b) A worker process of the pair steps (``sklearn_overseg._parallel``): CPU
+(b) A worker process of the pair steps (``sklearn_overseg._worker_pool``): CPU
     and wall seconds until its first task (``_ready``, the imports of the
     pair features' batches) returns, median of ``--repeats`` fresh pools;
     then the worker's CPU seconds for its first batch of each tilted step
@@ -56,14 +56,14 @@ def worker_child() -> None:
 
     import numpy as np
 
-    from sklearn_overseg import _parallel
+    from sklearn_overseg import _worker_pool
     from sklearn_overseg._candidates import Candidate
     from sklearn_overseg.tilted._contact_features import _chunk_features
     from sklearn_overseg.tilted._reslice import _reslice_chunk
 
     start = time.perf_counter()
-    executor = _parallel._executor(1)
-    _parallel._started["ready"][0].result()
+    executor = _worker_pool._executor(1)
+    _worker_pool._started["ready"][0].result()
     wall = time.perf_counter() - start
     ready = children_cpu_s()
     crop = np.zeros((8, 10, 10), dtype=np.uint8)

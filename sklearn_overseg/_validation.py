@@ -1,26 +1,28 @@
-"""Validation of label volumes and voxel sizes at the public boundary.
+"""Validation of label volumes at the public boundary.
 
 Every public entry point that accepts a label volume calls
 :func:`check_label_volume` once; internal code may then assume a 3D, integer,
-non-negative, non-empty array and never has to re-check. Estimators unpickled
-from before a parameter existed get that parameter's default
-(:class:`DefaultsForNewParams`).
+non-negative, non-empty array and never has to re-check. Voxel sizes are
+checked in ``_voxel_size.py``; estimators unpickled from before a parameter
+existed get its default from ``_new_params.DefaultsForNewParams`` (both
+re-exported here).
 """
 
 from __future__ import annotations
 
-import inspect
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
 from ._image_check import check_not_image
+from ._new_params import DefaultsForNewParams
+from ._voxel_size import check_pixel_size, check_voxel_size
 
 __all__ = [
     "DefaultsForNewParams",
     "check_label_volume",
     "check_out_array",
+    "check_pixel_size",
     "check_single_volume",
     "check_voxel_size",
     "check_volumes",
@@ -154,7 +156,7 @@ def check_volumes(volumes, *, name: str = "volumes", **kwargs) -> list[np.ndarra
     >>> len(check_volumes(np.ones((2, 2, 2), dtype=int)))
     1
     """
-    if isinstance(volumes, np.ndarray) or hasattr(volumes, "__array__"):
+    if hasattr(volumes, "__array__"):  # numpy arrays and array-likes
         arr = np.asarray(volumes)
         if arr.ndim == 3:
             return [check_label_volume(arr, name=_item_names(name, 1)[0], **kwargs)]
@@ -191,62 +193,6 @@ def _item_names(name: str, n: int) -> list[str]:
         return [item]
     return [f"{item} {i + 1} of {n}" for i in range(n)]
 
-
-def check_voxel_size(voxel_size, *, ndim: int = 3) -> np.ndarray:
-    """Validate a voxel size and return it as a float array.
-
-    Parameters
-    ----------
-    voxel_size : None, float or sequence of float
-        Physical size of a voxel along (z, y, x) (or (y, x) for ``ndim=2``).
-        ``None`` means isotropic unit voxels; a scalar is used on every axis.
-    ndim : int, default=3
-        Number of axes.
-
-    Returns
-    -------
-    ndarray of shape (ndim,)
-        Positive, finite voxel size.
-
-    Examples
-    --------
-    >>> from sklearn_overseg._validation import check_voxel_size
-    >>> check_voxel_size((2, 1, 1)).tolist()
-    [2.0, 1.0, 1.0]
-    """
-    if voxel_size is None:
-        return np.ones(ndim, dtype=float)
-    if isinstance(voxel_size, numbers.Real) and not isinstance(voxel_size, bool):
-        voxel_size = [voxel_size] * ndim
-    try:
-        vs = np.asarray(voxel_size, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(
-            f"voxel_size must be a sequence of {ndim} numbers, got {voxel_size!r}."
-        ) from exc
-    if vs.shape != (ndim,):
-        raise ValueError(
-            f"voxel_size must have {ndim} entries (one per axis), got {vs.size}."
-        )
-    if not np.all(np.isfinite(vs)) or np.any(vs <= 0):
-        raise ValueError(f"voxel_size must be positive and finite, got {vs.tolist()}.")
-    return vs
-
-
-def check_pixel_size(voxel_size) -> np.ndarray:
-    """The in-plane pixel size (y, x) of a voxel size (z, y, x), (y, x) or a number.
-
-    A (z, y, x) size is validated whole, then its z entry is dropped.
-
-    Examples
-    --------
-    >>> from sklearn_overseg._validation import check_pixel_size
-    >>> check_pixel_size((2, 0.5, 0.5)).tolist()
-    [0.5, 0.5]
-    """
-    if np.ndim(voxel_size) == 1 and len(voxel_size) == 3:
-        return check_voxel_size(voxel_size, ndim=3)[1:]
-    return check_voxel_size(voxel_size, ndim=2)
 
 
 def check_single_volume(volume, *, assume_labels: bool = False) -> np.ndarray:
@@ -288,19 +234,3 @@ def check_out_array(out, volume: np.ndarray) -> np.ndarray | None:
     if not same and np.may_share_memory(out, volume):
         raise ValueError("out overlaps the volume without being the volume itself.")
     return out
-
-
-class DefaultsForNewParams:
-    """Mixin: an estimator pickled before a parameter existed gets its default.
-
-    The default is the behaviour of that time, as for a saved model file
-    without the value, so old pickles keep working. Put it before
-    ``BaseEstimator`` in the bases.
-    """
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        defaults = inspect.signature(type(self).__init__).parameters
-        for name in self._get_param_names():
-            if name not in self.__dict__:
-                setattr(self, name, defaults[name].default)

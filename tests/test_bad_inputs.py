@@ -48,7 +48,7 @@ from sklearn_overseg import (
     save_model,
 )
 from sklearn_overseg.cli import _commands as commands
-from sklearn_overseg.cli import main
+from sklearn_overseg.cli import _corrector_options, main
 from sklearn_overseg.datasets import oversegment
 from sklearn_overseg.features._wasserstein import layer_distances
 from sklearn_overseg.io import _labels as io_labels
@@ -73,7 +73,8 @@ def pretrained():
 def fast_models(monkeypatch, pretrained):
     """In-process CLI runs get a copy of the loaded corrector (no re-loading)."""
     monkeypatch.setattr(
-        commands, "load_pretrained", lambda name="axis": copy.deepcopy(pretrained)
+        _corrector_options, "load_pretrained",
+        lambda name="axis": copy.deepcopy(pretrained),
     )
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from sklearn_overseg import MergeCorrector, _progress, load_pretrained
 from sklearn_overseg.cli import _commands as commands
-from sklearn_overseg.cli import main
+from sklearn_overseg.cli import _corrector_options, main
 from sklearn_overseg.datasets import make_tissue, oversegment
 from sklearn_overseg.io import read_labels, read_voxel_size, write_labels
 
@@ -40,7 +40,7 @@ def pretrained():
 @pytest.fixture
 def fast_models(monkeypatch, pretrained):
     """In-process runs get a copy of the loaded corrector instead of re-loading."""
-    monkeypatch.setattr(commands, "load_pretrained",
+    monkeypatch.setattr(_corrector_options, "load_pretrained",
                         lambda name="axis": copy.deepcopy(pretrained))
 
 

@@ -167,9 +167,9 @@ def test_correct_zarr_with_auto_equals_in_memory(truth, stitched, tmp_path,
                                                  monkeypatch, budget):
     pytest.importorskip("dask")
     if budget is not None:  # both paths read the same sampled layer pairs
-        from sklearn_overseg.screening import _stitch_evidence
+        from sklearn_overseg.screening import _stitch_links
 
-        monkeypatch.setattr(_stitch_evidence, "MAX_PAIR_VOXELS", budget)
+        monkeypatch.setattr(_stitch_links, "MAX_PAIR_VOXELS", budget)
         assert layer_pairs(stitched.shape).step > 1
     zarr = pytest.importorskip("zarr")
     from sklearn_overseg.distributed import correct_zarr

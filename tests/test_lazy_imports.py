@@ -80,8 +80,8 @@ def test_a_worker_of_the_pair_features_imports_numpy_only():
     # what a worker process runs first (_ready), then what a batch needs
     loaded = _run(f"""
         import sys
-        from sklearn_overseg import _parallel
-        assert _parallel._ready()
+        from sklearn_overseg import _parallel, _worker_pool
+        assert _worker_pool._ready()
         from sklearn_overseg.features._geo_rows import _chunk_features
         print(*[m for m in {HEAVY!r} if m in sys.modules])
     """)
@@ -105,8 +105,8 @@ def test_a_worker_of_the_tilted_steps_imports_no_scikit_learn():
     loaded = _run(f"""
         import pickle, sys
         import numpy as np
-        from sklearn_overseg import _parallel
-        assert _parallel._ready()
+        from sklearn_overseg import _parallel, _worker_pool
+        assert _worker_pool._ready()
         reslice, features = pickle.loads({payload!r})
         from sklearn_overseg._candidates import Candidate
         crop = np.zeros((8, 10, 10), dtype=np.uint8)

@@ -10,6 +10,7 @@ from sklearn_overseg import (
     GeoWassersteinFeatures,
     TiltedReslicer,
     _parallel,
+    _worker_pool,
     load_pretrained,
 )
 from sklearn_overseg._parallel import crop_voxels, map_batches, n_jobs_for
@@ -60,7 +61,7 @@ def test_workers_compute_batches_in_order(monkeypatch):
 def test_shared_batches_give_the_serial_result():
     # this process and the workers share the batches; whoever computes a
     # batch, the results come back once each and in order (errors too)
-    assert _parallel.start_workers(2, _parallel.WARM_START_VOXELS) == 1
+    assert _worker_pool.start_workers(2, _worker_pool.WARM_START_VOXELS) == 1
     items = list(range(200))
     for _ in range(3):
         parts = map_batches(pids, items, n_jobs=2, min_work_per_job=50)
@@ -70,16 +71,16 @@ def test_shared_batches_give_the_serial_result():
 
 
 def test_workers_start_ahead_only_for_large_volumes_and_several_jobs():
-    big = _parallel.WARM_START_VOXELS
-    assert _parallel.start_workers(1, 100 * big) == 0
-    assert _parallel.start_workers(None, 100 * big) == 0
-    assert _parallel.start_workers(2, big - 1) == 0
-    assert _parallel.start_workers(8, 2 * big) == 2
-    assert _parallel.start_workers(2, 2 * big) == 1
+    big = _worker_pool.WARM_START_VOXELS
+    assert _worker_pool.start_workers(1, 100 * big) == 0
+    assert _worker_pool.start_workers(None, 100 * big) == 0
+    assert _worker_pool.start_workers(2, big - 1) == 0
+    assert _worker_pool.start_workers(8, 2 * big) == 2
+    assert _worker_pool.start_workers(2, 2 * big) == 1
 
 
 def test_started_workers_take_smaller_work():
-    _parallel.start_workers(2, _parallel.WARM_START_VOXELS)
+    _worker_pool.start_workers(2, _worker_pool.WARM_START_VOXELS)
     # a sixteenth of the work a cold start needs is shared with them
     assert len(map_batches(len, list(range(64)), n_jobs=2, work=99,
                            min_work_per_job=1600)) == 1
@@ -89,7 +90,7 @@ def test_started_workers_take_smaller_work():
 
 
 def test_work_that_imports_more_in_a_worker_pays_for_it_once():
-    _parallel.start_workers(2, _parallel.WARM_START_VOXELS)
+    _worker_pool.start_workers(2, _worker_pool.WARM_START_VOXELS)
     needs = ("a module no batch of this pool has imported",)
 
     def n_batches(work, worker_imports=needs):
@@ -165,7 +166,7 @@ def test_pretrained_models_decide_the_same_in_worker_processes(
 def test_workers_leave_joblibs_own_processes_alone():
     from joblib import Parallel, delayed
 
-    _parallel.start_workers(2, _parallel.WARM_START_VOXELS)
+    _worker_pool.start_workers(2, _worker_pool.WARM_START_VOXELS)
     squares = Parallel(n_jobs=2, backend="loky")(delayed(pow)(i, 2) for i in range(4))
     assert squares == [0, 1, 4, 9]
     parts = map_batches(pids, list(range(30)), n_jobs=2, min_work_per_job=5)
@@ -177,22 +178,22 @@ def test_workers_leave_joblibs_own_processes_alone():
 
 def test_deferred_workers_start_once_after_the_passes(monkeypatch):
     started = []
-    monkeypatch.setattr(_parallel, "_executor", started.append)
-    big = _parallel.WARM_START_VOXELS
-    with _parallel.workers_after_passes(2, big):
+    monkeypatch.setattr(_worker_pool, "_executor", started.append)
+    big = _worker_pool.WARM_START_VOXELS
+    with _worker_pool.workers_after_passes(2, big):
         assert started == []
-        assert _parallel.start_deferred_workers() == 1
-        assert _parallel.start_deferred_workers() == 0
+        assert _worker_pool.start_deferred_workers() == 1
+        assert _worker_pool.start_deferred_workers() == 0
     assert started == [1]
-    with _parallel.workers_after_passes(2, big):
+    with _worker_pool.workers_after_passes(2, big):
         pass  # no pass hook: they start on leaving
     assert started == [1, 1]
-    with pytest.raises(RuntimeError), _parallel.workers_after_passes(2, big):
+    with pytest.raises(RuntimeError), _worker_pool.workers_after_passes(2, big):
         raise RuntimeError("screen failed")
-    assert _parallel.start_deferred_workers() == 0
+    assert _worker_pool.start_deferred_workers() == 0
     assert started == [1, 1]
-    with _parallel.workers_after_passes(1, 100 * big):  # one job: none
-        assert _parallel.start_deferred_workers() == 0
+    with _worker_pool.workers_after_passes(1, 100 * big):  # one job: none
+        assert _worker_pool.start_deferred_workers() == 0
     assert started == [1, 1]
 
 
@@ -202,12 +203,12 @@ def test_a_correction_starts_its_workers_after_the_facing_overlaps(monkeypatch):
     volume, _ = oversegment(make_tissue((20, 48, 48), 12, random_state=0), 3,
                             random_state=0)
     events = []
-    overlaps, executor = _axis.facing_overlaps, _parallel._executor
+    overlaps, executor = _axis.facing_overlaps, _worker_pool._executor
     monkeypatch.setattr(_axis, "facing_overlaps",
                         lambda *a: events.append("passes") or overlaps(*a))
-    monkeypatch.setattr(_parallel, "_executor",
+    monkeypatch.setattr(_worker_pool, "_executor",
                         lambda n: events.append("workers") or executor(n))
-    monkeypatch.setattr(_parallel, "WARM_START_VOXELS", volume.size)
+    monkeypatch.setattr(_worker_pool, "WARM_START_VOXELS", volume.size)
     expected = load_pretrained("axis").correct(volume)
     assert events == ["passes"]
     events.clear()

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from joblib import parallel_config
 
-from sklearn_overseg import _parallel, _threads, load_pretrained
+from sklearn_overseg import _parallel, _threads, _worker_pool, load_pretrained
 from sklearn_overseg._geometry import LabelGeometry, RowLookup
 from sklearn_overseg._threads import map_slabs, map_slabs_alongside, slab_threads
 from sklearn_overseg.correction import _steps
@@ -125,7 +125,7 @@ def test_correction_is_the_same_with_threads_and_workers(flawed, tiny_threshold,
     records = serial.predict_merges(flawed)
     assert any(r["merged"] for r in records)
     # workers started ahead for this small volume, every batch in them
-    monkeypatch.setattr(_parallel, "WARM_START_VOXELS", flawed.size // 2)
+    monkeypatch.setattr(_worker_pool, "WARM_START_VOXELS", flawed.size // 2)
     monkeypatch.setattr(_parallel, "MIN_VOXELS_PER_JOB", 1)
     monkeypatch.setattr(_steps, "_GAPS_PER_JOB", 1)
     monkeypatch.setattr(_parallel, "MAIN_SHARES", False)

@@ -1,4 +1,4 @@
-"""What each ``overseg`` command does; the argument parser lives in ``cli.py``.
+"""What each ``overseg`` command does; the argument parser is in ``_parser.py``.
 
 ``correct`` runs the corrector step by step (screening, pair features,
 classification, merging and gap interpolation) with the very functions
@@ -10,119 +10,21 @@ identical to ``correct``'s.
 from __future__ import annotations
 
 import json
-import struct
 import warnings
-import zlib
 from pathlib import Path
 
 from .._progress import stage
-from .._validation import check_voxel_size
 from ..correction import MergeCorrector
 from ..features import uses_image
-from ..io import check_destination, read_image, read_labels, same_data_as, write_labels
-from ..models import (
-    available_pretrained,
-    load_model,
-    load_pretrained,
-    save_model,
-    without_stitch_splits,
-)
+from ..io import read_image, write_labels
+from ..models import save_model
 from ..review import apply_decisions, read_decisions
-from ..screening import detect_stitched
+from ._corrector_options import configure, load_corrector, stitch_splits
+from ._files import check_output, read_file, read_input
 
 __all__ = [
     "run_apply_decisions", "run_correct", "run_demo", "run_evaluate", "run_train",
 ]
-
-
-def load_corrector(spec: str) -> MergeCorrector:
-    """A fitted corrector from a pretrained name, ``"default"`` or a model file."""
-    names = available_pretrained()
-    if spec in names or spec == "default":
-        return load_pretrained("axis" if spec == "default" else spec)
-    path = Path(spec)
-    if path.suffix.lower() in (".json", ".npz") or path.exists():
-        try:
-            model = load_model(path)
-        except ValueError as exc:
-            message = str(exc)
-            if str(path) not in message:
-                message = f"cannot load the model '{path}': {message}"
-            raise ValueError(message) from exc
-        if not isinstance(model, MergeCorrector):
-            raise ValueError(
-                f"model file '{path}' holds a {type(model).__name__}, not a "
-                "corrector made by 'overseg train'"
-            )
-        if not hasattr(model, "classifier_"):
-            raise ValueError(
-                f"model file '{path}' holds an untrained corrector (no trained "
-                "classifier in it); train one with 'overseg train'"
-            )
-        return model
-    raise ValueError(
-        f"--model {spec!r} is neither a model file (.json) nor a pretrained model "
-        f"(choose from: default, {', '.join(names)})"
-    )
-
-
-def check_output(args) -> None:
-    """Fail before any work if the output cannot be written or is the input."""
-    check_destination(args.output)
-    if not args.overwrite and same_data_as(args.input, args.output):
-        raise ValueError(
-            f"the output '{args.output}' is the input '{args.input}': writing it "
-            "would destroy your segmentation. Choose another output with -o, or "
-            "add --overwrite to replace the input"
-        )
-
-
-def read_file(path: str, **kwargs):
-    """``read_labels``, with a parser's failure on a damaged file as ValueError."""
-    try:
-        return read_labels(path, **kwargs)
-    except (ValueError, TypeError, KeyError, OSError, ImportError):
-        raise
-    except (IndexError, EOFError, struct.error, zlib.error) as exc:
-        raise ValueError(f"cannot read '{path}', is the file damaged? "
-                         f"({type(exc).__name__}: {exc})") from exc
-
-
-def read_input(path: str, voxel_size, *, quiet: bool, assume_labels: bool = False):
-    """Labels and voxel size (the ``--voxel-size`` override, else the file's)."""
-    with stage(f"reading {path}", enabled=not quiet):
-        volume, stored = read_file(path, return_voxel_size=True,
-                                   assume_labels=assume_labels)
-    if voxel_size is not None:
-        return volume, tuple(check_voxel_size(voxel_size).tolist())
-    return volume, stored
-
-
-def configure(
-    corrector: MergeCorrector, *, threshold=None, jobs=None, verbose=0, abstain=None
-):
-    """Apply the command-line settings to a fitted corrector, in place.
-
-    The voxel size is not a setting but data: the commands pass the file's
-    to the corrector's steps, and the model uses it in the units it was
-    trained in (see :meth:`MergeCorrector.working_voxel_size`).
-    """
-    corrector.set_params(verbose=verbose)
-    if threshold is not None:
-        corrector.set_params(threshold=threshold)
-    if abstain is not None:
-        corrector.set_params(abstain=abstain)
-    if jobs is not None:
-        corrector.set_params(n_jobs=jobs)
-        # a GapRoutedClassifier's fitted parts are estimators of their own
-        fitted = [corrector.classifier_] + [
-            getattr(corrector.classifier_, name)
-            for name in ("stitch_", "gaps_")
-            if hasattr(corrector.classifier_, name)
-        ]
-        for model in fitted:
-            params = model.get_params(deep=True)
-            model.set_params(**{k: jobs for k in params if k.endswith("n_jobs")})
 
 
 def _require_matplotlib() -> None:
@@ -133,44 +35,6 @@ def _require_matplotlib() -> None:
             "the review report (--report) draws with matplotlib, which is not "
             "installed: pip install matplotlib"
         ) from None
-
-
-def stitch_splits(corrector, args, volume, *, quiet: bool) -> None:
-    """``--stitch-splits auto|on|off`` (and ``--no-stitch-splits``, off).
-
-    Without either option, ``auto`` for an axis model that proposes stitch
-    splits (its screener's ``min_gap`` is 0 or ``"auto"``); other models
-    (tilted, or trained without stitch splits) are left as they are.
-    """
-    choice = getattr(args, "stitch_splits", None)
-    if args.no_stitch_splits:
-        if choice not in (None, "off"):
-            raise ValueError(
-                f"--no-stitch-splits contradicts --stitch-splits {choice}; give one"
-            )
-        choice = "off"
-    if choice is None:
-        screener = corrector.screener_
-        if screener.mode != "axis" or screener.min_gap == 1:
-            return
-        choice = "auto"
-    if choice == "off":
-        without_stitch_splits(corrector)
-    elif choice == "on":
-        if corrector.screener_.mode != "axis":
-            raise ValueError("--stitch-splits is for axis models; this model "
-                             f"screens {corrector.screener_.mode!r} pairs")
-        corrector.screener_.set_params(min_gap=0)
-    elif choice == "auto":
-        # decided here, once, with the screener's own test, so that the
-        # reasons can be printed; the screen then uses the decision
-        evidence = detect_stitched(volume)
-        without_stitch_splits(corrector)
-        if evidence.stitched:
-            corrector.screener_.set_params(min_gap=0)
-        if not quiet:
-            print("stitch splits: " + ("on" if evidence.stitched else "off")
-                  + " (--stitch-splits auto): " + "; ".join(evidence.reasons))
 
 
 def run_correct(args) -> int:

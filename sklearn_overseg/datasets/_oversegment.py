@@ -11,10 +11,8 @@ next to gaps and noisy partial masks inside gaps are added on request (see
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -22,10 +20,9 @@ from sklearn.utils._param_validation import (
     validate_params,
 )
 
-from .._validation import check_label_volume, check_voxel_size
-from ._confounders import MAX_TRIM_LOSS, make_confounders
-from ._cuts import axis_splits, label_boxes, tilted_splits
-from ._gaps import add_noise_masks, shrink_next_to_gaps
+from .._validation import check_label_volume
+from .._voxel_size import check_voxel_size
+from ._simulation import simulate_oversegmentation
 
 __all__ = ["oversegment"]
 
@@ -186,114 +183,21 @@ def oversegment(
     n_noise_masks = int(n_noise_masks)
     spacing = check_voxel_size(voxel_size)
     rng = check_random_state(random_state)
-
-    max_label = int(source.max())
-    worst = max_label + n_splits + n_noise_masks
-    work_dtype = _dtype_holding(source.dtype, worst)
-    flawed = source.astype(work_dtype, copy=True)
-    boxes = label_boxes(source)
-    if mode == "axis":
-        pairs, split_gaps, sources = axis_splits(
-            flawed,
-            boxes,
-            n_splits,
-            gap_layers,
-            min_fragment_layers,
-            max_cuts_per_cell,
-            max_label + 1,
-            rng,
-        )
-    else:
-        pairs, sources = tilted_splits(
-            flawed,
-            boxes,
-            n_splits,
-            min_fragment_layers,
-            min_tilt,
-            spacing,
-            max_label + 1,
-            rng,
-        )
-        split_gaps = []
-    if n_splits and not pairs and boxes:
-        needed = 2 * min_fragment_layers + (gap_layers if mode == "axis" else 0)
-        warnings.warn(
-            f"oversegment could not split any cell in {mode!r} mode (fragments "
-            f"must stay one piece and span >= {min_fragment_layers} z layers; "
-            f"cells need >= {needed} layers).",
-            UserWarning,
-            stacklevel=2,
-        )
-    touched = np.unique(np.asarray(pairs, dtype=np.int64))
-    confounders, lost = make_confounders(
-        flawed,
-        touched,
-        n_stacked_confounders,
-        gap_layers,
-        min_fragment_layers,
-        confounder_style,
-        rng,
+    return simulate_oversegmentation(
+        source,
+        n_splits,
+        mode=mode,
+        gap_layers=gap_layers,
+        min_fragment_layers=min_fragment_layers,
+        max_cuts_per_cell=max_cuts_per_cell,
+        shrink=shrink,
+        shrink_probability=shrink_probability,
+        n_stacked_confounders=n_stacked_confounders,
+        confounder_style=confounder_style,
+        n_noise_masks=n_noise_masks,
+        max_noise_fraction=max_noise_fraction,
+        min_tilt=min_tilt,
+        spacing=spacing,
+        return_info=return_info,
+        rng=rng,
     )
-    if n_stacked_confounders and not confounders and boxes:
-        needs = (
-            f"two cells touching across a roughly horizontal interface that "
-            f"can be trimmed to a clear gap losing <= {MAX_TRIM_LOSS:.0%} each"
-            if confounder_style == "trim"
-            else "one cell's last z layer lying on the other's first with a "
-            "large overlap and a clear gap once blanked"
-        )
-        warnings.warn(
-            f"oversegment could not make any stacked confounder in "
-            f"{confounder_style!r} style (it needs two different cells, not "
-            f"split: {needs}).",
-            UserWarning,
-            stacklevel=2,
-        )
-    gaps = split_gaps + confounders
-    shrink_next_to_gaps(flawed, gaps, shrink, shrink_probability, rng)
-    first_noise = max_label + 1 + len(pairs)
-    noise, noise_gap = add_noise_masks(
-        flawed, gaps, n_noise_masks, max_noise_fraction, first_noise, rng
-    )
-    upcast = int(flawed.max()) > _dtype_max(source.dtype)
-    if not upcast:
-        flawed = flawed.astype(source.dtype, copy=False)
-    truth_pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
-    if not return_info:
-        return flawed, truth_pairs
-    info = {
-        "source_labels": np.asarray(sources, dtype=np.int64),
-        "gap_layers": [g.layers for g in split_gaps],
-        "confounder_pairs": np.asarray(
-            [(g.upper, g.lower) for g in confounders], dtype=np.int64
-        ).reshape(-1, 2),
-        "confounder_gap_layers": [g.layers for g in confounders],
-        "confounder_style": confounder_style,
-        "confounder_lost_fraction": lost,
-        "confounder_shortened": np.asarray(
-            [g.upper if a >= b else g.lower for g, (a, b) in zip(confounders, lost)],
-            dtype=np.int64,
-        ),
-        "noise_labels": np.asarray(noise, dtype=np.int64),
-        "noise_pairs": np.asarray(
-            [(gaps[i].upper, gaps[i].lower) for i in noise_gap], dtype=np.int64
-        ).reshape(-1, 2),
-        "removed_voxels": int(np.count_nonzero((source > 0) & (flawed == 0))),
-        "upcast": upcast,
-    }
-    return flawed, truth_pairs, info
-
-
-def _dtype_max(dtype) -> int:
-    return int(np.iinfo(dtype).max)
-
-
-def _dtype_holding(dtype: np.dtype, value: int) -> np.dtype:
-    """``dtype`` if it can hold ``value``, else the smallest wider integer dtype."""
-    dtype = np.dtype(dtype)
-    # a signed dtype holds value when it holds -(value + 1)
-    needed = np.min_scalar_type(value if dtype.kind == "u" else -(int(value) + 1))
-    wider = np.promote_types(dtype, needed) if needed.kind in "iu" else None
-    if wider is None or wider.kind != dtype.kind:
-        raise ValueError(f"labels up to {value} do not fit in a 64-bit integer.")
-    return wider

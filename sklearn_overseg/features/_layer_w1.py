@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .._validation import check_voxel_size
+from .._voxel_size import check_voxel_size
 from ._projections import _angles, _Grid
 
 _AUTO_EXACT = 300_000  # most source-sink pairs solved exactly by "auto"

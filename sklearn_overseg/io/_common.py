@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_voxel_size
+from .._voxel_size import check_voxel_size
 
 __all__ = [
     "FORMATS",

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_label_volume, check_voxel_size
+from .._validation import check_label_volume
+from .._voxel_size import check_voxel_size
 from ._hdf5 import write_hdf5
 from ._numpy_files import write_npy, write_npz
 from ._read_labels import resolve_path

@@ -19,7 +19,8 @@ import numpy as np
 from scipy import ndimage as ndi
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from .._validation import check_label_volume, check_pixel_size
+from .._validation import check_label_volume
+from .._voxel_size import check_pixel_size
 
 __all__ = ["interior_layers", "layer_recovery_ious"]
 

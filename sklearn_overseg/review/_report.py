@@ -21,7 +21,8 @@ from sklearn.utils._param_validation import Interval, validate_params
 from .._geometry import LabelGeometry
 from .._image import check_image
 from .._progress import progress
-from .._validation import check_label_volume, check_voxel_size
+from .._validation import check_label_volume
+from .._voxel_size import check_voxel_size
 from ._decisions import decision_of, is_borderline, review_order, write_decisions
 from ._figures import draw_histogram, draw_pair
 from ._report_html import feature_table, pair_card, report_page

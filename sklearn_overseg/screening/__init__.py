@@ -14,14 +14,8 @@ from ._facing_overlaps import dense_overlaps, facing_counts, sparse_count
 from ._pair_context import add_pair_context, typical_z_extent
 from ._screener import CandidateScreener
 from ._stacking import check_stitched
-from ._stitch_evidence import (
-    StitchEvidence,
-    detect_stitched,
-    evidence_from_links,
-    join_links,
-    layer_pairs,
-    stitch_links,
-)
+from ._stitch_evidence import StitchEvidence, detect_stitched, evidence_from_links
+from ._stitch_links import join_links, layer_pairs, stitch_links
 
 # Public: CandidateScreener, contact_pairs and detect_stitched. The others are
 # the building blocks that the block-wise path (sklearn_overseg.distributed)

@@ -17,7 +17,7 @@ import numpy as np
 
 from .._candidates import GAP_NOISE, LOWER, UPPER, Candidate
 from .._geometry import LabelGeometry, RowLookup
-from .._parallel import start_deferred_workers
+from .._worker_pool import start_deferred_workers
 from ._contact import pair_crop
 from ._facing_overlaps import facing_overlaps
 from ._matching import face_covers, match_one_to_one, match_tiers

@@ -22,8 +22,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet, check_candidate_set
+from .._new_params import DefaultsForNewParams
 from .._parallel import crop_voxels, map_batches
-from .._validation import DefaultsForNewParams
 from ..features import PairFeaturesMixin
 from ._contact_rows import BATCH_IMPORTS, FEATURES, _chunk_features
 

@@ -23,7 +23,7 @@ from ._plane_fit import _bounding_box, _check_crop, _frame, _pair_codes, _plane
 from ._sampling import _TIE_BREAK, _sample_in_frame
 
 #: What a worker process imports for the batches of both tilted steps beyond
-#: the modules it starts with (:data:`sklearn_overseg._parallel.WORKER_IMPORTS`,
+#: the modules it starts with (:data:`sklearn_overseg._worker_pool.WORKER_IMPORTS`,
 #: NumPy only): SciPy, ``ndimage`` for reslicing (about 0.25 s of one core)
 #: and ``spatial`` for the contact features' hulls (0.1 s more); no
 #: scikit-learn. One name for both, so that the contact features go to the
