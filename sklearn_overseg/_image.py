@@ -13,12 +13,12 @@ pairs stay processable on their own; no whole image travels with them.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import replace
 
 import numpy as np
 
 from ._candidates import Candidate, CandidateSet
+from ._warnings import warn_user
 
 __all__ = [
     "attach_image",
@@ -76,8 +76,8 @@ def check_image_finite(values: np.ndarray) -> None:
         raise ValueError("image holds NaN or infinite values; fill or mask them first")
 
 
-def image_statistics(image_sample: np.ndarray, label_sample: np.ndarray,
-                     *, stacklevel: int = 2) -> tuple[float, float]:
+def image_statistics(image_sample: np.ndarray,
+                     label_sample: np.ndarray) -> tuple[float, float]:
     """The ``(median, scale)`` of :func:`check_image` from the strided samples.
 
     Warns when the image is constant on every label (a label volume passed
@@ -85,11 +85,9 @@ def image_statistics(image_sample: np.ndarray, label_sample: np.ndarray,
     the same flat indices (every :func:`sample_step`-th one), in C order.
     """
     if _looks_like_labels(image_sample, label_sample):
-        warnings.warn(
+        warn_user(
             "image= is constant on every label: it looks like a label volume, "
             "not the raw microscope image, and adds no evidence",
-            UserWarning,
-            stacklevel=stacklevel + 1,
         )
     fg = label_sample > 0
     values = image_sample.astype(np.float64)
@@ -166,7 +164,7 @@ def check_image(image, labels: np.ndarray) -> np.ndarray:
     check_image_dtype(image.dtype)
     check_image_shape(image.shape, labels.shape)
     check_image_finite(image)
-    median, scale = image_statistics(_sample(image), _sample(labels), stacklevel=3)
+    median, scale = image_statistics(_sample(image), _sample(labels))
     return normalise_image(image, median, scale)
 
 

@@ -18,13 +18,12 @@ the final model of the pair pipeline (the features are computed once):
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GroupKFold
 
+from .._warnings import warn_user
 from ..models import (
     GapRoutedClassifier,
     feature_stage,
@@ -99,10 +98,10 @@ def calibrate_classifier(classifier, candidates, labels, method: str) -> None:
         for model, pairs, truth in usable:
             calibrate_classifier(model, pairs, truth, method)
         if len(usable) < len(routes):
-            warnings.warn(
+            warn_user(
                 "a route of the classifier was left uncalibrated: its pairs "
                 "in these volumes are all of one kind (only true splits or "
-                "only distinct cells)", UserWarning, stacklevel=3,
+                "only distinct cells)",
             )
         return
     labels = np.asarray(labels)

@@ -13,7 +13,6 @@ routed to the classifier, one value per volume spread to its pairs.
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 from sklearn.base import _fit_context, clone
@@ -26,6 +25,7 @@ from sklearn.utils._metadata_requests import (
 )
 
 from .._validation import check_volumes
+from .._warnings import warn_user
 from ..models import (
     FeatureRange,
     feature_stage,
@@ -212,11 +212,10 @@ class FitMixin:
         """The training voxel size in x pixels (``None``: voxels)."""
         stored = getattr(self.screener_, "voxel_size", None)
         if voxel_size is None and stored is not None:
-            warnings.warn(
+            warn_user(
                 "CandidateScreener(voxel_size=...) is deprecated since 0.2 and "
                 "will be removed in 0.3: pass fit(X, y, voxel_size=...) instead.",
                 FutureWarning,
-                stacklevel=3,
             )
             voxel_size = stored
             self.screener_.set_params(voxel_size=None)
@@ -265,12 +264,11 @@ class FitMixin:
         screener = self.screener_ if hasattr(self, "screener_") else self.screener
         kind = "contact" if getattr(screener, "mode", "axis") == "contact" else "axis"
         if warn:
-            warnings.warn(
+            warn_user(
                 "fit(X) without y, reading X as ground truth, is deprecated "
                 "since 0.2 and will be an error in 0.3: set "
                 f"MergeCorrector(damage={kind!r}) to train from ground truth, "
                 "or give the ground truth y of flawed volumes X.",
                 FutureWarning,
-                stacklevel=3,
             )
         return kind

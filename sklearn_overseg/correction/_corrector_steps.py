@@ -8,7 +8,6 @@ steps.
 
 from __future__ import annotations
 
-import warnings
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -23,6 +22,7 @@ from .._validation import (
     check_out_array,
     check_single_volume,
 )
+from .._warnings import warn_user
 from ..features import uses_image
 from ._scoring import score_pairs
 from ._steps import (
@@ -84,11 +84,7 @@ class CorrectionStepsMixin:
         if normalised is None:
             return candidates
         if not uses_image(getattr(self, "classifier_", None)):
-            warnings.warn(
-                "this corrector's model uses labels only; image= is ignored",
-                UserWarning,
-                stacklevel=3,
-            )
+            warn_user("this corrector's model uses labels only; image= is ignored")
             return candidates
         return attach_image(candidates, normalised)
 

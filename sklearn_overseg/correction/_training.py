@@ -31,6 +31,7 @@ from sklearn.utils._param_validation import (
 from .._candidates import CandidateSet
 from .._image import attach_image
 from .._validation import check_volumes
+from .._warnings import warn_user
 from ._labelling import check_images, label_candidates
 
 __all__ = ["check_damage_kind", "damaged_copies", "make_training_candidates"]
@@ -68,12 +69,11 @@ def _damage(truth, mode, n_splits, gap_layers, shrink, n_confounders, n_noise, s
 def check_damage_kind(kind: str, *, name: str = "mode") -> str:
     """``"axis"`` or ``"contact"``; ``"tilted"`` is a deprecated alias."""
     if kind == "tilted":
-        warnings.warn(
+        warn_user(
             f"{name}='tilted' is deprecated since 0.2 and will be removed in "
             f"0.3: use {name}='contact' (the candidate kind that tilted cuts "
             "make).",
             FutureWarning,
-            stacklevel=3,
         )
         return "contact"
     return kind

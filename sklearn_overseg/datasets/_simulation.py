@@ -9,10 +9,9 @@ checks the arguments and documents the result.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
+from .._warnings import warn_user
 from ._confounders import MAX_TRIM_LOSS, make_confounders
 from ._cuts import axis_splits, label_boxes, tilted_splits
 from ._gaps import add_noise_masks, shrink_next_to_gaps
@@ -75,12 +74,10 @@ def simulate_oversegmentation(
         split_gaps = []
     if n_splits and not pairs and boxes:
         needed = 2 * min_fragment_layers + (gap_layers if mode == "axis" else 0)
-        warnings.warn(
+        warn_user(
             f"oversegment could not split any cell in {mode!r} mode (fragments "
             f"must stay one piece and span >= {min_fragment_layers} z layers; "
             f"cells need >= {needed} layers).",
-            UserWarning,
-            stacklevel=3,  # the caller of oversegment
         )
     touched = np.unique(np.asarray(pairs, dtype=np.int64))
     confounders, lost = make_confounders(
@@ -100,12 +97,10 @@ def simulate_oversegmentation(
             else "one cell's last z layer lying on the other's first with a "
             "large overlap and a clear gap once blanked"
         )
-        warnings.warn(
+        warn_user(
             f"oversegment could not make any stacked confounder in "
             f"{confounder_style!r} style (it needs two different cells, not "
             f"split: {needs}).",
-            UserWarning,
-            stacklevel=3,  # the caller of oversegment
         )
     gaps = split_gaps + confounders
     shrink_next_to_gaps(flawed, gaps, shrink, shrink_probability, rng)

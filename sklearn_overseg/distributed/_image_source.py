@@ -19,7 +19,6 @@ image whole:
 from __future__ import annotations
 
 import os
-import warnings
 
 import dask
 import numpy as np
@@ -32,6 +31,7 @@ from .._image import (
     normalise_image,
     sample_step,
 )
+from .._warnings import warn_user
 from ..features import uses_image
 from ._scheduler import compute
 from ._source import VolumeReader, block_grid
@@ -125,8 +125,7 @@ def image_source(image, labels: VolumeReader, corrector) -> ImageReader | None:
     reader = image if isinstance(image, ImageReader) else ImageReader(image)
     check_image_shape(reader.shape, labels.shape)
     if not wanted:
-        warnings.warn("this corrector's model uses labels only; image= is ignored",
-                      UserWarning, stacklevel=3)
+        warn_user("this corrector's model uses labels only; image= is ignored")
         return None
     return reader
 
@@ -149,5 +148,5 @@ def normalised_image(image: ImageReader, labels: VolumeReader, *, block_shape,
     order = np.argsort(flat, kind="stable")  # C order, as the in-memory sample
     image_sample = np.concatenate([p[1] for p in parts])[order]
     label_sample = np.concatenate([p[2] for p in parts])[order]
-    median, scale = image_statistics(image_sample, label_sample, stacklevel=3)
+    median, scale = image_statistics(image_sample, label_sample)
     return NormalisedImage(image, median, scale)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import errno
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._validation import check_label_volume
 from .._voxel_size import check_voxel_size
+from .._warnings import warn_user
 from ._hdf5 import write_hdf5
 from ._numpy_files import write_npy, write_npz
 from ._read_labels import resolve_path
@@ -101,11 +101,9 @@ def write_labels(
         voxel_size = tuple(check_voxel_size(voxel_size).tolist())
     check_destination(path)
     if file_format == "npy" and voxel_size is not None and key is None:
-        warnings.warn(
+        warn_user(
             f".npy files cannot store a voxel size; it is not saved in '{path}'. "
             "Use .npz, .tif, .h5 or .zarr to keep it.",
-            UserWarning,
-            stacklevel=2,
         )
     try:
         _write(path, array, key, voxel_size, file_format)

@@ -13,12 +13,12 @@ On reading, a voxel size is returned only when the z step is known (ImageJ
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import tifffile
 
+from .._warnings import warn_user
 from ._common import (
     ArraySource,
     damaged_file_errors,
@@ -76,11 +76,9 @@ def open_tiff(path: Path, key: str | None) -> ArraySource:
         try:
             return tifffile.memmap(path, mode="r")
         except ValueError:
-            warnings.warn(
+            warn_user(
                 f"{name} cannot be memory-mapped (compressed or tiled); "
                 "reading it into memory instead.",
-                UserWarning,
-                stacklevel=4,
             )
             return series.asarray()
 

@@ -7,7 +7,6 @@ then gap interpolation), so unedited decisions reproduce ``correct``'s output.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -16,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._candidates import CandidateSet
 from .._validation import check_label_volume
+from .._warnings import warn_user
 from ..correction import MergeDecisions, label_z_extents, resolve_merges
 from ._decisions import read_decisions
 
@@ -128,9 +128,9 @@ def apply_decisions(
         check_z=[d.get("kind", "axis") == "axis" for d in approved],
     )
     for d in (d for d, m in zip(approved, merged) if not m):
-        warnings.warn(
+        warn_user(
             f"pair {d['upper']}-{d['lower']} not merged: the two cells would "
-            "share z layers", UserWarning, stacklevel=2,
+            "share z layers",
         )
     done = {frozenset(p) for p, m in zip(pairs.tolist(), merged) if m}
     accepted = []
@@ -142,10 +142,9 @@ def apply_decisions(
         accepted = [c for c in candidates if frozenset((c.upper, c.lower)) in done]
         lost = gaps - {frozenset((c.upper, c.lower)) for c in accepted}
         if lost:
-            warnings.warn(
+            warn_user(
                 f"{len(lost)} approved pair(s) not found by screening, merged "
                 "without rebuilding their gap layers (was another --model used?)",
-                UserWarning, stacklevel=2,
             )
     reviewed = MergeDecisions(
         CandidateSet(accepted), np.ones(len(accepted)),

@@ -8,7 +8,6 @@ boundary) from :mod:`._contact`.
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 from joblib import Parallel, delayed
@@ -18,6 +17,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._candidates import Candidate, CandidateSet
 from .._geometry import LabelGeometry
 from .._validation import DefaultsForNewParams, check_volumes, check_voxel_size
+from .._warnings import warn_user
 from ._axis import axis_candidates
 from ._contact import contact_candidates
 from ._pair_context import add_pair_context
@@ -244,12 +244,11 @@ class CandidateScreener(
                 f"use rule='extended' (got max_gap={self.max_gap})."
             )
         if voxel_size is None and self.voxel_size is not None:
-            warnings.warn(
+            warn_user(
                 "CandidateScreener(voxel_size=...) is deprecated since 0.2 and "
                 "will be removed in 0.3: pass it to transform(volumes, "
                 "voxel_size=...) or MergeCorrector.fit/correct instead.",
                 FutureWarning,
-                stacklevel=3,
             )
             voxel_size = self.voxel_size
         return tuple(float(v) for v in check_voxel_size(voxel_size))

@@ -8,9 +8,9 @@ every cell "split" in every layer (an error, with a hint to stitch first).
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
+
+from .._warnings import warn_user
 
 __all__ = ["MIN_STACKED_LABELS", "check_stitched"]
 
@@ -40,11 +40,9 @@ def check_stitched(n_layers: int, z_starts, z_stops) -> None:
     """
     z_starts, z_stops = np.asarray(z_starts), np.asarray(z_stops)
     if n_layers == 1:
-        warnings.warn(
+        warn_user(
             "the volume has a single z layer: there is nothing to repair along z, "
             "so no pair is proposed. Pass a 3D stack (z, y, x) with several layers.",
-            UserWarning,
-            stacklevel=3,
         )
         return
     if z_starts.size >= MIN_STACKED_LABELS and np.all(z_stops - z_starts == 1) and (
