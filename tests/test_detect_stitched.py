@@ -218,3 +218,8 @@ def test_huge_label_values_give_the_same_evidence(stitched):
     shifted[shifted > 0] += 10**12
     assert detect_stitched(shifted) == detect_stitched(stitched)
     assert detect_stitched(stitched.astype(np.uint64)) == detect_stitched(stitched)
+
+
+def test_evidence_from_links_wants_both_inside_lists_or_neither():
+    with pytest.raises(ValueError, match="go together"):
+        evidence_from_links([0.9, 0.6], [0.2, 0.3], starts_inside=[0.2, 0.3])

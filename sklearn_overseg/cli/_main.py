@@ -1,4 +1,4 @@
-"""The ``overseg`` command: correct, train, evaluate, review, demo.
+"""The ``overseg`` command: correct, train, evaluate, demo, apply-decisions.
 
 ``overseg correct cells.tif -o fixed.tif`` finds cells wrongly split in two
 (or more) labels in a 3D segmentation and merges them. Run ``overseg

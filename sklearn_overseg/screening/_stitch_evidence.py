@@ -110,6 +110,11 @@ def evidence_from_links(links, starts, links_inside=None, starts_inside=None, *,
     >>> evidence_from_links([0.9, 0.02], [0.4]).stitched  # a 2% link
     False
     """
+    if (links_inside is None) != (starts_inside is None):
+        raise ValueError(
+            "links_inside and starts_inside go together: pass both (the IoUs "
+            "of the masks away from the border) or neither"
+        )
     if starts_inside is not None and np.sum(np.asarray(starts_inside) > 0) >= (
             min_starts):
         links, starts = links_inside, starts_inside

@@ -17,11 +17,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._threads import map_slabs
+from ._facing_overlaps import _MAX_TABLE_LABEL  # one dense-table limit for both
 
 __all__ = ["join_links", "layer_pairs", "stitch_links"]
 
-# Labels up to this value are counted with a dense table (np.bincount).
-_MAX_TABLE_LABEL = 1 << 22
 #: Voxels of layer pairs read to decide: a larger volume is read every k-th
 #: pair of consecutive layers (k from its shape only), which still holds
 #: hundreds of links and starts.
