@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -71,11 +72,22 @@ def test_out_of_range_pairs_are_unsure_not_merged(corrector, flawed):
     assert not any(r["out_of_range"] for r in corrector.predict_merges(flawed))
     # three times larger in xy: sizes and distances the training never saw
     large = np.repeat(np.repeat(flawed, 3, axis=1), 3, axis=2)
-    records = corrector.predict_merges(large)
+    corrector.set_params(out_of_range="box")
+    try:
+        records = corrector.predict_merges(large)
+    finally:
+        corrector.set_params(out_of_range="unsure")
     outside = [r for r in records if r["out_of_range"]]
     assert outside and all(r["decision"] == "unsure" for r in outside)
     assert not any(r["merged"] for r in outside)
     assert max(r["probability"] for r in outside) > 0.6  # confident, yet unsure
+    # the default flags only those whose decision changes inside the box
+    cands = corrector.screen(large)
+    scores = corrector.score_pairs(cands, return_features=True)
+    flagged = scores.out_of_range
+    assert not (flagged & ~box.outside(scores.features)).any()
+    default = corrector.predict_merges(large)
+    assert sum(r["merged"] for r in default) >= sum(r["merged"] for r in records)
     corrector.set_params(out_of_range="ignore")
     try:
         ignored = corrector.predict_merges(large)
@@ -83,6 +95,76 @@ def test_out_of_range_pairs_are_unsure_not_merged(corrector, flawed):
         corrector.set_params(out_of_range="unsure")
     assert not any(r["out_of_range"] for r in ignored)
     assert sum(r["merged"] for r in ignored) > sum(r["merged"] for r in records)
+
+
+@pytest.fixture(scope="module")
+def shipped_scores():
+    """The shipped axis model on a damaged synthetic volume (splits and
+    stacked distinct cells): some pairs merged with p near 1, some kept
+    apart with p near 0, none outside the training range."""
+    truth = make_tissue((24, 64, 64), n_cells=20, random_state=7)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        volume, _ = oversegment(truth, n_splits=4, n_stacked_confounders=3,
+                                random_state=1)
+    model = load_pretrained("axis", stitch_splits=False)
+    cands = model.screen(volume)
+    scores = model.score_pairs(cands, return_features=True)
+    p = scores.probabilities
+    assert not scores.out_of_range.any()
+    assert (p > 0.9).sum() >= 2 and (p < 0.1).sum() >= 2
+    return model, volume, cands, scores
+
+
+def _box(low, high):
+    box = FeatureRange()
+    box.low_, box.high_ = np.array(low, float), np.array(high, float)
+    box.n_features_in_ = len(box.low_)
+    return box
+
+
+@pytest.mark.parametrize("rule", ["unsure", "box"])
+def test_a_pair_just_outside_the_range_keeps_its_decision(shipped_scores, rule):
+    """A sure split whose features leave the training box by a hair (as the
+    overlap ratio of small or flat cells does, benchmarks/RESULTS.md
+    section 7) says the same at the box's edge: decided by its
+    probability under the default rule, unsure under the strict box."""
+    model, volume, cands, scores = shipped_scores
+    model = copy.deepcopy(model).set_params(out_of_range=rule)
+    features, p = scores.features, scores.probabilities
+    k = int(np.argmax(p))
+    column = int(np.argmax(np.abs(features[k])))
+    high = np.maximum(features.max(axis=0), model.feature_range_.high_)
+    low = np.minimum(features.min(axis=0), model.feature_range_.low_)
+    high[column] = features[k, column] - 1e-3 * (1 + abs(features[k, column]))
+    low[column] = min(low[column], high[column])
+    model.feature_range_ = _box(low, high)
+    rescored = model.score_pairs(cands, return_features=True)
+    decided = model.decide(volume, cands, rescored)
+    if rule == "unsure":
+        assert not rescored.out_of_range[k]
+        assert decided.decision[k] == "merged"
+    else:
+        assert rescored.out_of_range[k] and decided.decision[k] == "unsure"
+
+
+def test_a_decision_that_rests_on_extrapolation_is_unsure(shipped_scores):
+    """A box holding only a pair the model keeps apart: a sure split, brought
+    back into that box, is kept apart too, so its merge rests on features
+    the model never saw and it is left to a person; pairs kept apart stay
+    kept apart."""
+    model, volume, cands, scores = shipped_scores
+    model = copy.deepcopy(model)
+    p = scores.probabilities
+    apart = int(np.argmin(p))
+    model.feature_range_ = _box(scores.features[apart], scores.features[apart])
+    rescored = model.score_pairs(cands, return_features=True)
+    np.testing.assert_array_equal(rescored.probabilities, p)
+    decided = model.decide(volume, cands, rescored)
+    sure = p > 0.9
+    assert rescored.out_of_range[sure].all()
+    assert (decided.decision[sure] == "unsure").all() and not decided.merged.any()
+    assert (decided.decision[p < 0.1] == "kept apart").all()
 
 
 def test_decide_takes_pair_scores_and_checks_lengths(corrector, flawed):

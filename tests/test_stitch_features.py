@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_overseg import (
@@ -17,12 +17,13 @@ from sklearn_overseg import (
     TopologyFeatures,
     label_candidates,
     load_model,
+    load_pretrained,
     make_pair_pipeline,
     save_model,
 )
 from sklearn_overseg.correction import _corrector_fit, fit_feature_range
 from sklearn_overseg.correction._scoring import score_pairs
-from sklearn_overseg.datasets import make_tissue, slice_and_stitch
+from sklearn_overseg.datasets import make_tissue, oversegment, slice_and_stitch
 
 
 def cap_pair(n_upper=4, cap=(4, 4)) -> CandidateSet:
@@ -126,6 +127,59 @@ def test_gapped_pairs_decided_by_both_classifiers_take_the_smaller_probability(
     np.testing.assert_allclose(score_pairs(both, X).probabilities, agreed)
 
 
+def test_gapped_pairs_decided_by_the_mean_of_both_classifiers(stitched_pairs):
+    X, y = stitched_pairs
+    routed = logistic_routing(stitch_pairs="all").fit(X, y)
+    mean = clone(routed).set_params(gapped="mean").fit(X, y)
+    touching = routed.route(X)
+    alone, averaged = routed.predict_proba(X)[:, 1], mean.predict_proba(X)[:, 1]
+    np.testing.assert_allclose(averaged[touching], alone[touching])
+    stitch_says = mean.stitch_.predict_proba(X[~touching])[:, 1]
+    np.testing.assert_allclose(averaged[~touching],
+                               (alone[~touching] + stitch_says) / 2)
+    # the corrector's scoring step (features shared by both parts) agrees
+    np.testing.assert_allclose(score_pairs(mean, X).probabilities, averaged)
+
+
+class _Says(ClassifierMixin, BaseEstimator):
+    """A pair classifier that gives every pair the same split probability."""
+
+    def __init__(self, p=0.5):
+        self.p = p
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        return np.tile([1.0 - self.p, self.p], (len(X), 1))
+
+
+@pytest.mark.parametrize("gapped, decision", [("both", "kept apart"),
+                                               ("mean", "unsure")])
+def test_gapped_pairs_the_two_classifiers_disagree_on(gapped, decision):
+    """A gap classifier sure of a split against a stitch classifier sure of
+    two cells: with ``"both"`` the confident "no" decides (kept apart, p =
+    0.05), with ``"mean"`` the pair lands in the review band (p = 0.5) and is
+    left to a person; neither merges it (benchmarks/RESULTS.md section 7)."""
+    truth = make_tissue((20, 48, 48), n_cells=12, random_state=1)
+    flawed, _ = oversegment(truth, n_splits=3, random_state=1)
+    corrector = load_pretrained("axis", stitch_splits=False)
+    pairs = corrector.screen(flawed)
+    y = np.arange(len(pairs)) % 2  # both classes in each part
+    assert len(pairs) and not corrector.classifier_.route(pairs).any()
+    X = CandidateSet.concatenate([pairs, cap_pair(), cap_pair(n_upper=3)])
+    corrector.classifier_ = GapRoutedClassifier(
+        stitch=_Says(0.05), gaps=_Says(0.95), stitch_pairs="all", gapped=gapped,
+    ).fit(X, np.r_[y, 0, 1])
+    corrector.feature_range_ = None
+    decisions = corrector.decide(flawed, pairs, corrector.score_pairs(pairs))
+    expected = 0.05 if gapped == "both" else 0.5
+    np.testing.assert_allclose(decisions.probabilities, expected)
+    assert set(decisions.decision.tolist()) == {decision}
+    assert not decisions.merged.any()
+
+
 def test_routing_needs_both_classes_in_both_parts(stitched_pairs):
     X, y = stitched_pairs
     touching = np.array([c.n_gap_layers == 0 for c in X])
@@ -150,7 +204,7 @@ def test_the_stitch_classifier_learns_from_the_chosen_pairs(stitched_pairs,
     assert clf.gaps_.named_steps["scale"].n_samples_seen_ == (~touching).sum()
 
 
-@pytest.mark.parametrize("gapped", ["gaps", "both"])
+@pytest.mark.parametrize("gapped", ["gaps", "both", "mean"])
 def test_the_stitch_route_is_calibrated_on_the_pairs_it_judges(stitched_pairs,
                                                                gapped):
     """With gapped='both' the stitch route bounds the gapped pairs too: it is
@@ -167,7 +221,7 @@ def test_the_stitch_route_is_calibrated_on_the_pairs_it_judges(stitched_pairs,
     touching = clf.route(X)
     routes = split_by_route(clf, X, y)
     assert [model for model, _, _ in routes] == [clf.stitch_, clf.gaps_]
-    judged = len(X) if gapped == "both" else touching.sum()
+    judged = len(X) if gapped != "gaps" else touching.sum()
     assert [len(p) for _, p, _ in routes] == [judged, (~touching).sum()]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -175,6 +229,6 @@ def test_the_stitch_route_is_calibrated_on_the_pairs_it_judges(stitched_pairs,
     assert not [w for w in caught if "uncalibrated" in str(w.message)]
     stitch_model = type(clf.stitch_[-1]).__name__
     # a stitch route that judges no gapped pair has nothing to learn from them
-    assert stitch_model == ("CalibratedClassifierCV" if gapped == "both"
+    assert stitch_model == ("CalibratedClassifierCV" if gapped != "gaps"
                             else "LogisticRegression")
     assert type(clf.gaps_[-1]).__name__ == "CalibratedClassifierCV"

@@ -87,8 +87,8 @@ def calibrate_classifier(classifier, candidates, labels, method: str) -> None:
     a ``CalibratedClassifierCV`` fitted on the pairs' model inputs. A
     :class:`~sklearn_overseg.models.GapRoutedClassifier` calibrates each of
     its pipelines on the pairs it decides (``split_by_route``: with
-    ``gapped="both"`` the stitch pipeline on every pair, as it bounds the
-    gapped pairs' probability too).
+    ``gapped="both"`` or ``"mean"`` the stitch pipeline on every pair, as it
+    shapes the gapped pairs' probability too).
     """
     if isinstance(classifier, GapRoutedClassifier):
         routes = split_by_route(classifier, candidates, labels)

@@ -24,7 +24,7 @@ from .._validation import (
 )
 from .._warnings import warn_user
 from ..features import uses_image
-from ._scoring import score_pairs
+from ._scoring import clamped_split_proba, score_pairs
 from ._steps import (
     KEPT_APART,
     MERGED,
@@ -143,7 +143,34 @@ class CorrectionStepsMixin:
             )
         if box is None or scores.features is None:
             return scores
-        return replace(scores, out_of_range=box.outside(scores.features))
+        outside = box.outside(scores.features)
+        if self.out_of_range == "unsure" and outside.any():
+            outside = self._extrapolated(candidates, scores.probabilities, outside, box)
+        return replace(scores, out_of_range=outside)
+
+    def _extrapolated(self, candidates, probabilities, outside, box) -> np.ndarray:
+        """The pairs outside the box whose decision rests on extrapolation.
+
+        A pair outside the training box is scored again with its features
+        clipped to the box's edge; it stays flagged when that decision (merge,
+        review band, keep apart) differs from its own, or cannot be made.
+        """
+        rows = np.flatnonzero(outside)
+        with self._jobs():
+            at_edge = clamped_split_proba(self.classifier_, candidates[rows], box)
+        if at_edge is None:
+            return outside
+
+        def side(p):
+            p = np.asarray(p, dtype=float)
+            merge = (p >= self.threshold) & (p - self.threshold >= self.abstain)
+            apart = (p < self.threshold) & (self.threshold - p >= self.abstain)
+            return np.where(merge, 1, np.where(apart, -1, 0))
+
+        decisive = (side(at_edge) != side(probabilities[rows])) | ~np.isfinite(at_edge)
+        flagged = np.zeros_like(outside)
+        flagged[rows] = decisive
+        return flagged
 
     def predict_proba(self, candidates: CandidateSet) -> np.ndarray:
         """Merge probability of each candidate pair, shape (n,)."""

@@ -1,6 +1,7 @@
 """Pair features computed once when two pair classifiers share a transformer.
 
-A :class:`~sklearn_overseg.GapRoutedClassifier` with ``gapped="both"`` scores
+A :class:`~sklearn_overseg.GapRoutedClassifier` with ``gapped="both"`` (or
+``"mean"``) scores
 every gapped pair with both of its pipelines, whose feature unions both hold
 a Geo-Wasserstein transformer with the same parameters and nothing learnt:
 the same features, computed twice (a fifth of the scoring time of the

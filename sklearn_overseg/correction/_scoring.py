@@ -21,7 +21,7 @@ from ..models import feature_stage
 from ._feature_memo import FeatureMemo
 from ._steps import PairScores
 
-__all__ = ["score_pairs", "scored_features"]
+__all__ = ["clamped_split_proba", "score_pairs", "scored_features"]
 
 
 def _feature_names(model) -> list[str] | None:
@@ -160,3 +160,78 @@ def scored_features(classifier, candidates):
     if not has_features or not len(candidates):
         return None
     return score_pairs(classifier, candidates, return_features=True).features
+
+
+def _clamped_pipeline_proba(pipeline, candidates, box, names=None) -> np.ndarray:
+    """Split probability of a features pipeline with its box columns clamped.
+
+    ``names``: the union's columns the box bounds, in the box's order (all of
+    them, in order, when ``None``).
+    """
+    stage = feature_stage(pipeline)
+    X = candidates
+    for _, step in pipeline.steps[: stage + 1]:
+        if step not in (None, "passthrough"):
+            X = step.transform(X)
+    X = np.array(X, dtype=np.float64)
+    if names is None:
+        columns = np.arange(X.shape[1])
+    else:
+        own = _feature_names(pipeline)
+        columns = np.array([own.index(n) for n in names])
+    X[:, columns] = np.clip(X[:, columns], box.low_, box.high_)
+    for step in [s for _, s in pipeline.steps[stage + 1 : -1]
+                 if s not in (None, "passthrough")]:
+        X = step.transform(X)
+    return np.asarray(pipeline.steps[-1][1].predict_proba(X))[:, 1]
+
+
+def clamped_split_proba(classifier, candidates, box) -> np.ndarray | None:
+    """Split probabilities with the features brought back into a training box.
+
+    Each feature the box bounds is clipped to the box's edge, everything else
+    is left as it is, and the pairs are scored again: what the model says at
+    the nearest point of the range it was trained on. When that decision is
+    the pair's own, the answer does not rest on the extrapolation.
+
+    Parameters
+    ----------
+    classifier : fitted pair pipeline or GapRoutedClassifier
+        As :func:`score_pairs` takes it (a routed classifier's box bounds
+        the columns both of its parts compute, see :func:`scored_features`).
+    candidates : CandidateSet
+    box : FeatureRange
+        Fitted on the features :func:`scored_features` returns.
+
+    Returns
+    -------
+    ndarray of shape (n_pairs,) or None
+        ``None`` for a classifier without a feature step (nothing to clamp).
+    """
+    if not len(candidates):
+        return np.zeros(0)
+    if hasattr(classifier, "route") and hasattr(classifier, "stitch_"):
+        names = [_feature_names(m) for m in (classifier.stitch_, classifier.gaps_)]
+        if any(n is None for n in names):
+            return None
+        common = [n for n in names[1] if n in names[0]]
+        touching = classifier.route(candidates)
+        proba = np.zeros(len(candidates))
+        routes = ((touching, classifier.stitch_), (~touching, classifier.gaps_))
+        for rows, model in routes:
+            if rows.any():
+                proba[rows] = _clamped_pipeline_proba(
+                    model, candidates[rows], box, common
+                )
+        if (~touching).any():
+            def stitch_proba(model, pairs):
+                p = _clamped_pipeline_proba(model, pairs, box, common)
+                return np.column_stack([1.0 - p, p])
+
+            proba[~touching] = classifier.gapped_split_proba(
+                candidates[~touching], proba[~touching], stitch_proba=stitch_proba
+            )
+        return proba
+    if feature_stage(classifier) is None:
+        return None
+    return _clamped_pipeline_proba(classifier, candidates, box)

@@ -55,7 +55,9 @@ class PairScores:
     feature_names : list of str or None
     out_of_range : ndarray of bool, shape (n_pairs,), or None
         Whether each pair's features fall outside the range of the training
-        features (``None`` when the model knows no training range).
+        features (``None`` when the model knows no training range); with
+        ``MergeCorrector(out_of_range="unsure")`` only the pairs whose
+        decision changes when their features are clipped to the range.
     """
 
     probabilities: np.ndarray

@@ -44,13 +44,21 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         every pair (gapped pairs also teach what continuity of a cell's shape
         looks like). The ``gaps`` classifier always learns from the gapped
         pairs only.
-    gapped : {"gaps", "both"}, default="gaps"
+    gapped : {"gaps", "both", "mean"}, default="gaps"
         Who decides a gapped pair: the ``gaps`` classifier alone, or both
-        classifiers, the pair's probability being the smaller of the two (a
-        merge needs both to agree). ``"both"`` makes sense with
-        ``stitch_pairs="all"``: a ``stitch`` classifier that has learnt from
-        stitched volumes rejects gaps that stitching leaves between two
-        different cells, which a classifier of missing layers alone merges.
+        classifiers. With ``"both"`` the pair's probability is the smaller of
+        the two (a merge needs both to agree; a confident "no" of either is
+        the answer); with ``"mean"`` it is their mean, so that two
+        classifiers that disagree give a probability near 0.5, which the
+        review band of :meth:`MergeCorrector.decide` leaves to a person, and a
+        merge still needs the two to lean the same way (more recall on tissue
+        unlike the training data, more stacked distinct cells merged:
+        ``benchmarks/RESULTS.md``, section 7; the shipped axis model uses
+        ``"both"``). ``"both"`` and
+        ``"mean"`` make sense with ``stitch_pairs="all"``: a ``stitch``
+        classifier that has learnt from stitched volumes rejects gaps that
+        stitching leaves between two different cells, which a classifier of
+        missing layers alone merges.
 
     Attributes
     ----------
@@ -85,7 +93,7 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         "stitch": [HasMethods(["fit", "predict_proba"]), None],
         "gaps": [HasMethods(["fit", "predict_proba"]), None],
         "stitch_pairs": [StrOptions({"touching", "all"})],
-        "gapped": [StrOptions({"gaps", "both"})],
+        "gapped": [StrOptions({"gaps", "both", "mean"})],
     }
 
     def __init__(self, stitch=None, gaps=None, *, stitch_pairs: str = "touching",
@@ -182,15 +190,18 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
         Returns
         -------
         ndarray of shape (n_candidates,)
-            ``gaps_proba`` itself, or with ``gapped="both"`` its minimum with
-            the ``stitch`` classifier's.
+            ``gaps_proba`` itself, or its minimum (``gapped="both"``) or mean
+            (``gapped="mean"``) with the ``stitch`` classifier's.
         """
         check_is_fitted(self)
         gaps_proba = np.asarray(gaps_proba, dtype=float)
         if self.gapped == "gaps" or len(X) == 0:
             return gaps_proba
         scorer = stitch_proba or (lambda model, pairs: model.predict_proba(pairs))
-        return np.minimum(gaps_proba, np.asarray(scorer(self.stitch_, X))[:, 1])
+        stitch = np.asarray(scorer(self.stitch_, X))[:, 1]
+        if self.gapped == "mean":
+            return (gaps_proba + stitch) / 2.0
+        return np.minimum(gaps_proba, stitch)
 
     def predict(self, X: CandidateSet) -> np.ndarray:
         """1 for pairs more likely one split cell than two cells."""
@@ -207,8 +218,8 @@ def split_by_route(classifier, X: CandidateSet, y) -> list[tuple]:
 
     A :class:`GapRoutedClassifier` gives its fitted ``gaps_`` classifier the
     gapped pairs and ``stitch_`` the gap-0 pairs, or every pair with
-    ``gapped="both"`` (its probability then bounds that of the gapped pairs
-    too, so calibrating or fine-tuning it on the gap-0 pairs alone would
+    ``gapped="both"`` or ``"mean"`` (its probability then shapes that of the
+    gapped pairs too, so calibrating or fine-tuning it on the gap-0 pairs alone would
     change the gapped pairs' decisions by what it learnt from other pairs).
     Any other classifier gets them all. Routes without a pair are left out.
     """
@@ -216,6 +227,6 @@ def split_by_route(classifier, X: CandidateSet, y) -> list[tuple]:
     if not isinstance(classifier, GapRoutedClassifier):
         return [(classifier, X, y)]
     touching = classifier.route(X)
-    judged = np.ones_like(touching) if classifier.gapped == "both" else touching
+    judged = np.ones_like(touching) if classifier.gapped != "gaps" else touching
     routes = [(classifier.stitch_, judged), (classifier.gaps_, ~touching)]
     return [(model, X[rows], y[rows]) for model, rows in routes if rows.any()]
