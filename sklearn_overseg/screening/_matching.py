@@ -98,9 +98,10 @@ def match_tiers(labels, up, low, verdicts, covers, max_noise_cover) -> np.ndarra
 def near_matches(n_gap: np.ndarray, fraction: np.ndarray) -> np.ndarray:
     """Gap-0 pairs that overlap at least :data:`NEAR_MATCH` of the smaller mask.
 
-    Such a pair is a stitch split: the stitcher saw the two facing masks lie
-    one inside the other but their IoU fell below its threshold (a small end
-    cap, a cross-section that shrank or grew). The matching walks these pairs
+    Such a pair is a stitcher's near miss: the smaller facing mask lies
+    mostly inside the larger one, but their IoU fell below the stitcher's
+    threshold (a small end cap, a cross-section that shrank or grew). The
+    matching walks these pairs
     first, before gapped pairs and before the tiers of :func:`match_tiers`,
     so that a gapped pair (often to a different cell further down) or a
     larger but looser gap-0 overlap does not take the fragment's partner:
