@@ -58,8 +58,13 @@ def test_gap_0_features_are_finite_for_one_layer_fragments():
 def stitched_pairs():
     truth = make_tissue((24, 64, 64), n_cells=20, random_state=0)
     flawed, _ = slice_and_stitch(truth, stitch_threshold=0.5, random_state=0)
-    X = CandidateScreener(min_gap=0, max_gap=2).fit_transform(flawed)
-    return X, label_candidates(X, [flawed], [truth])
+    # the stitched volume's gapped pairs are nearly all true splits (its near
+    # misses are matched first): axis damage with stacked different cells adds
+    # gapped pairs of both classes
+    axis, _ = oversegment(truth, n_splits=2, n_stacked_confounders=2,
+                          random_state=0)
+    X = CandidateScreener(min_gap=0, max_gap=2).fit_transform([flawed, axis])
+    return X, label_candidates(X, [flawed, axis], [truth, truth])
 
 
 def logistic_routing(**params) -> GapRoutedClassifier:

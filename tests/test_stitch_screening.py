@@ -34,8 +34,18 @@ def test_gap_0_and_gap_pairs_share_the_one_to_one_matching():
     volume = cell_with_cap(20)
     volume[5, 6:10, 6:11] = 3  # below the cap: 2-3 touch, 1-3 face across a gap
     found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
-    # as for gaps, a small piece inside the gap of a pair is matched last: the
-    # cap is that pair's noise mask, not a partner of either fragment
+    # the cap lies inside 1's last mask and 3 mostly inside the cap (overlap of
+    # the smaller mask >= NEAR_MATCH): a stitcher's near misses, matched before
+    # the gapped pair (1, 3), so the cap is a piece of the cell, not noise
+    assert found.pairs.tolist() == [[1, 2], [2, 3]]
+    assert all(c.n_gap_layers == 0 for c in found)
+    # a piece that overlaps neither side that much is still the gapped pair's
+    # noise mask, matched last, not a partner of either fragment
+    loose = cell_with_cap(20)
+    loose[4] = 0
+    loose[4, 6:10, 10:15] = 2  # 12 of its 20 pixels under 1, 4 over 3
+    loose[5, 6:10, 6:11] = 3
+    found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(loose)
     assert found.pairs.tolist() == [[1, 3]] and found[0].gap_labels == (2,)
     without_3 = cell_with_cap(20)
     without_3[5, 6:10, 6:11] = 2  # the cap is two layers thick
@@ -191,24 +201,33 @@ def test_a_whole_layer_piece_cut_by_the_stitcher_is_no_gap_noise():
     assert found.pairs.tolist() == [[1, 2], [2, 3]]
     assert all(c.n_gap_layers == 0 for c in found)
     # the piece used to be matched as noise of the gapped pair, which the
-    # default model keeps apart: nothing was repaired
+    # default model keeps apart: nothing was repaired. It lies inside both
+    # neighbours' facing masks (a near match), so even a screener that calls
+    # every gap mask noise matches it through the piece now
     noise = CandidateScreener(min_gap=0, max_gap=2, max_noise_cover=1.0)
     found = noise.fit_transform(volume)
-    assert found.pairs.tolist() == [[1, 3]] and found[0].gap_labels == (2,)
+    assert found.pairs.tolist() == [[1, 2], [2, 3]]
     # stitch splits on: one cell's two starts are too few for "auto" to tell
     corrected = load_pretrained(stitch_splits=True).correct(volume)
     np.testing.assert_array_equal(corrected, cell.astype(volume.dtype))
 
 
-def test_a_small_noise_mask_in_a_missing_layer_stays_gap_noise():
+def test_a_small_mask_in_a_missing_layer_is_gap_noise_unless_a_near_match():
     cell = pear_cell((0, 3, 3.5, 3.5, 5.5, 8, 8.5, 8.5, 8, 7, 5.5, 0))
     volume = cell.astype(np.uint16)
     volume[5:][cell[5:]] = 2
     volume[4] = 0  # the 2D model missed layer 4 ...
-    volume[4, 15:18, 15:18] = 3  # ... but drew a 9-pixel false mask there
+    volume[4, 15:18, 15:18] = 3  # ... but drew a 9-pixel mask inside the cell
+    # without gap-0 pairs: the gapped pair, with the mask as its gap noise
+    (pair,) = CandidateScreener(max_gap=2).fit_transform(volume)
+    assert (pair.upper, pair.lower, pair.gap_labels) == (1, 2, (3,))
+    # with them: the mask lies inside both neighbours' facing masks, as a
+    # stitcher's near miss would; it is matched as a piece of the cell
     found = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volume)
-    assert found.pairs.tolist() == [[1, 2]]
-    assert found[0].n_gap_layers == 1 and found[0].gap_labels == (3,)
+    assert found.pairs.tolist() == [[1, 3], [3, 2]]
+    assert all(c.n_gap_layers == 0 for c in found)
+    merged = load_pretrained(stitch_splits=True).correct(volume)
+    assert np.unique(merged).tolist() == [0, 1]  # one cell, no voxel lost
 
 
 def test_without_stitch_splits_the_default_model_leaves_gap_0_pairs_alone():

@@ -20,7 +20,7 @@ from .._geometry import LabelGeometry, RowLookup
 from .._worker_pool import start_deferred_workers
 from ._contact import pair_crop
 from ._facing_overlaps import facing_overlaps
-from ._matching import face_covers, match_one_to_one, match_tiers
+from ._matching import face_covers, match_one_to_one, match_tiers, near_matches
 
 __all__ = [
     "AxisPair",
@@ -122,7 +122,9 @@ def select_axis_pairs(
     returns the :func:`gap_verdict` of each pair of rows (it may run them
     anywhere, in any order, as long as it returns them in order).
     ``max_noise_cover`` tells layer pieces from gap noise in the matching
-    (see :class:`CandidateScreener`; ``1`` calls every gap mask noise).
+    (see :class:`CandidateScreener`; ``1`` calls every gap mask noise). Gap-0
+    pairs that overlap most of the smaller mask are matched first
+    (:func:`~sklearn_overseg.screening._matching.near_matches`).
     """
     up, low, overlap, last_area, first_area = overlaps
     smaller = np.minimum(last_area[up], first_area[low])
@@ -139,7 +141,9 @@ def select_axis_pairs(
         labels = geometry.labels
         covers = face_covers(labels, up, low, overlap, last_area, first_area, n_gap)
         tiers = match_tiers(labels, up, low, verdicts, covers, max_noise_cover)
-        order = np.lexsort((low, up, n_gap, -overlap, tiers))
+        # stitch splits the stitcher nearly joined go first (see near_matches)
+        later = ~near_matches(n_gap, fraction)
+        order = np.lexsort((low, up, n_gap, -overlap, tiers, later))
         kept = match_one_to_one(up, low, order[clear[order]])
     else:
         kept = np.flatnonzero(clear)

@@ -83,7 +83,13 @@ class CandidateScreener(
     gapped pair that skips a *layer piece* of its cell (see
     ``max_noise_cover``) is matched after the gap-0 pairs through it. A
     normalised score (Dice, fraction of the smaller mask) is not used for the
-    ranking because it favours such small noise masks.
+    ranking because it favours such small noise masks, with one exception:
+    with ``min_gap=0``, a gap-0 pair whose overlap is at least 0.7 of the
+    smaller facing mask (an IoU stitcher's near miss: an end cap, a
+    cross-section that shrank or grew) is matched before every other pair,
+    so that a gapped pair or a looser overlap cannot take its partner. A
+    small mask lying inside both of its neighbours' facing masks is then a
+    piece of the cell, joined to each through a gap-0 pair, not gap noise.
 
     **Contact candidates**. Every pair of labels that share at least
     ``min_contact`` voxel faces (``upper`` = smaller label, ``lower`` = larger
