@@ -76,11 +76,15 @@ class GapRoutedClassifier(ClassifierMixin, BaseEstimator):
     >>> from sklearn_overseg import CandidateScreener, FragmentExtentFeatures
     >>> from sklearn_overseg import GapRoutedClassifier, make_pair_pipeline
     >>> from sklearn_overseg import label_candidates
-    >>> from sklearn_overseg.datasets import make_tissue, slice_and_stitch
+    >>> from sklearn_overseg.datasets import make_tissue, oversegment
+    >>> from sklearn_overseg.datasets import slice_and_stitch
     >>> truth = make_tissue((24, 64, 64), n_cells=20, random_state=0)
-    >>> flawed, _ = slice_and_stitch(truth, stitch_threshold=0.5, random_state=0)
-    >>> X = CandidateScreener(min_gap=0, max_gap=2).fit_transform(flawed)
-    >>> y = label_candidates(X, [flawed], [truth])
+    >>> stitched, _ = slice_and_stitch(truth, stitch_threshold=0.5, random_state=0)
+    >>> gapped, _ = oversegment(truth, n_splits=2, n_stacked_confounders=2,
+    ...                         random_state=0)  # missing layers, stacked cells
+    >>> volumes = [stitched, gapped]
+    >>> X = CandidateScreener(min_gap=0, max_gap=2).fit_transform(volumes)
+    >>> y = label_candidates(X, volumes, [truth, truth])
     >>> clf = GapRoutedClassifier(
     ...     stitch=make_pair_pipeline(
     ...         LogisticRegression(), extent=FragmentExtentFeatures()),
