@@ -101,11 +101,11 @@ def near_matches(n_gap: np.ndarray, fraction: np.ndarray) -> np.ndarray:
     Such a pair is a stitcher's near miss: the smaller facing mask lies
     mostly inside the larger one, but their IoU fell below the stitcher's
     threshold (a small end cap, a cross-section that shrank or grew). The
-    matching walks these pairs
-    first, before gapped pairs and before the tiers of :func:`match_tiers`,
-    so that a gapped pair (often to a different cell further down) or a
-    larger but looser gap-0 overlap does not take the fragment's partner:
-    without that, a fragment that loses its partner is never scored. A small
+    matching walks these pairs first, before gapped pairs and before the
+    tiers of :func:`match_tiers`, so that a gapped pair (often to a different
+    cell further down) or a larger but looser gap-0 overlap does not take the
+    fragment's partner: without that, a fragment that loses its partner is
+    never scored. A small
     mask in the gap of a gapped pair is then a piece of the cell, joined
     through two gap-0 pairs, not noise. Volumes screened without gap-0 pairs
     are not affected.
