@@ -7,11 +7,12 @@ fit in memory. Every step runs as dask tasks that read only what they need:
 * screening: facing overlaps block by block, gap verdicts by batches of pairs
   (:func:`screen_axis_pairs`);
 * classification: batches of pairs whose crops are read from the store, fed
-  to the fitted pair classifier shipped once to each worker;
+  to the fitted pair classifier shipped once to each worker
+  (:func:`classify_pairs`);
 * merging: the global union-find (:func:`resolve_merges`), on the client;
-* gap filling: interpolation by batches of accepted pairs; the rebuilt masks
-  travel back to the client, which folds them in the order of the in-memory
-  corrector;
+* gap filling: interpolation by batches of accepted pairs
+  (:func:`pair_gap_fills`); the rebuilt masks travel back to the client,
+  which folds them in the order of the in-memory corrector;
 * output: one task per block relabels it and paints its gap fills
   (:func:`write_block`).
 
@@ -25,71 +26,18 @@ import numpy as np
 from sklearn.utils._param_validation import HasMethods, validate_params
 from sklearn.utils.validation import check_is_fitted
 
-from .._candidates import CandidateSet
-from .._image import attach_image
-from ..correction import GapFill, fold_gap_fills, gap_fill, gap_region
-from ..screening import (
-    CandidateScreener,
-    add_pair_context,
-    axis_candidate,
-    check_stitched,
-    typical_z_extent,
-)
+from ..correction import fold_gap_fills
+from ..screening import CandidateScreener, check_stitched, typical_z_extent
 from ._geometry import blockwise_geometry
 from ._image_source import image_source, normalised_image
 from ._output import check_blocks, open_target, route_writes, write_block
+from ._pair_tasks import PAIR_BATCH, PairTable, classify_pairs, pair_gap_fills
 from ._scheduler import batches, compute
 from ._screening import screen_axis_pairs
-from ._source import VolumeReader, Window, block_grid, default_block_shape
+from ._source import VolumeReader, block_grid, default_block_shape
 from ._stitch_check import resolve_min_gap
 
 __all__ = ["correct_zarr"]
-
-
-class _PairTable:
-    """Screened pairs as :meth:`MergeCorrector.decide` reads them (no crops)."""
-
-    def __init__(self, labels: np.ndarray, pairs) -> None:
-        rows = np.array([(p.upper_row, p.lower_row) for p in pairs], np.int64)
-        self.pairs = labels[rows.reshape(-1, 2)] if len(pairs) else rows.reshape(0, 2)
-        self.kinds = np.full(len(pairs), "axis")
-
-#: Pairs classified (or interpolated) per task.
-PAIR_BATCH = 32
-
-
-def _candidate(reader, geometry, pair, crop_settings):
-    """The candidate of one pair and its box, read from the store at once."""
-    box = geometry.pair_box((pair.upper_row, pair.lower_row), crop_settings["padding"]
-    )
-    window = Window(reader, box)
-    return axis_candidate(window, geometry, pair, **crop_settings), window
-
-
-def _classify(reader, geometry, pairs, corrector, crop_settings, image=None,
-              typical_extent=None) -> np.ndarray:
-    """Merge probabilities and out-of-range flags (n, 2) of a batch of pairs."""
-    candidates = CandidateSet(
-        _candidate(reader, geometry, p, crop_settings)[0] for p in pairs
-    )
-    # what lies around each pair, as the in-memory screener measures it
-    add_pair_context(reader, geometry, candidates, typical_extent)
-    if image is not None:  # each pair reads its crop of the normalised image
-        candidates = attach_image(candidates, image)
-    scores = corrector.score_pairs(candidates, return_features=True)
-    outside = scores.out_of_range
-    if outside is None:
-        outside = np.zeros(len(candidates), dtype=bool)
-    return np.column_stack([scores.probabilities, outside])
-
-
-def _gap_fills(reader, geometry, pairs, crop_settings, method) -> list[GapFill]:
-    """The gap fills of a batch of accepted pairs, reading their crops."""
-    fills = []
-    for pair in pairs:
-        cand, window = _candidate(reader, geometry, pair, crop_settings)
-        fills.append(gap_fill(cand, window[gap_region(cand)], method))
-    return fills
 
 
 def _screener_settings(corrector, voxel_size) -> tuple[dict, dict]:
@@ -241,7 +189,7 @@ optional
     model = dask.delayed(corrector, pure=False)
     proba = compute(
         [
-            dask.delayed(_classify, pure=True)(
+            dask.delayed(classify_pairs, pure=True)(
                 *shared, batch, model, crop_settings, raw, typical
             )
             for batch in batches(pairs, PAIR_BATCH)
@@ -251,7 +199,7 @@ optional
     scored = np.concatenate(proba) if proba else np.zeros((0, 2))
     labels = geometry.labels
     decisions = corrector.decide(
-        geometry, _PairTable(labels, pairs), scored[:, 0],
+        geometry, PairTable(labels, pairs), scored[:, 0],
         out_of_range=scored[:, 1].astype(bool),
     )
     fills = []
@@ -263,7 +211,7 @@ optional
         ]
         found = compute(
             [
-                dask.delayed(_gap_fills, pure=True)(
+                dask.delayed(pair_gap_fills, pure=True)(
                     *shared, batch, crop_settings, corrector.interpolation
                 )
                 for batch in batches(accepted, PAIR_BATCH)

@@ -7,30 +7,30 @@ features in ``fit``, casts features and targets to float32, seeds torch from
 supports class weighting (``_binary_targets``). It follows scikit-learn's
 classifier contract: validated input, any two class labels, ``classes_``,
 ``n_features_in_`` and a clear ``NotFittedError`` before ``fit``.
+
+This module holds the class, its parameters, the contract and the
+predictions; training (``fit``, ``partial_fit``, targets, the network and
+its loss) comes from a mixin (``_merge_net_training``). The class stays
+here: pickles name this module.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNetBinaryClassifier
 from torch import nn
 
-from ._binary_targets import (
-    binary_classes,
-    encode_binary_targets,
-    positive_class_weight,
-)
-from ._merge_mlp import MergeMLP, one_torch_thread, torch_seed
+from ._merge_mlp import MergeMLP, one_torch_thread
+from ._merge_net_training import MergeNetTrainingMixin
 
 # MergeMLP is named here too: pickles of the earlier layout refer to
 # ``sklearn_overseg.models._classifier.MergeMLP``.
 __all__ = ["MergeMLP", "MergeNet"]
 
 
-class MergeNet(NeuralNetBinaryClassifier):
+class MergeNet(MergeNetTrainingMixin, NeuralNetBinaryClassifier):
     """Skorch binary classifier for candidate pairs (the paper's MLP).
 
     Hidden sizes, dropout, learning rate, epochs and batch size are skorch
@@ -143,114 +143,7 @@ class MergeNet(NeuralNetBinaryClassifier):
     def classes_(self, value) -> None:
         self.__dict__["classes_"] = np.asarray(value)
 
-    # ------------------------------------------------------------ helpers
-    def _encode_targets(self, y: np.ndarray, *, reset: bool) -> np.ndarray:
-        """Check binary targets and map them to 0/1 floats."""
-        check_classification_targets(y)
-        labels = np.unique(y)
-        if reset:
-            self.classes_ = binary_classes(labels)
-            if labels.size < 2:
-                raise ValueError(
-                    "MergeNet needs samples of both classes to train, got one "
-                    f"class: {labels.tolist()}"
-                )
-        return encode_binary_targets(y, labels, self.classes_)
-
-    def _positive_weight(self, y01: np.ndarray) -> float | None:
-        return positive_class_weight(self.class_weight, self.classes_, y01)
-
-    def initialize_module(self):
-        kwargs = self.get_params_for("module")
-        kwargs.setdefault("n_features", getattr(self, "n_features_in_", None))
-        if kwargs["n_features"] is None:
-            raise ValueError(
-                "MergeNet needs the number of input features: call fit first "
-                "or pass module__n_features."
-            )
-        self.module_ = self.initialized_instance(self.module, kwargs)
-        return self
-
-    def initialize_criterion(self):
-        kwargs = self.get_params_for("criterion")
-        pos_weight = getattr(self, "pos_weight_", None)
-        if pos_weight is not None and "pos_weight" not in kwargs:
-            kwargs["pos_weight"] = torch.tensor(float(pos_weight))
-        self.criterion_ = self.initialized_instance(self.criterion, kwargs)
-        return self
-
-    def _train(self, X, y01, *, restart: bool, **fit_params):
-        """Skorch training on encoded targets, seeded without global effects."""
-        seed = torch_seed(self.random_state)
-        with one_torch_thread(), torch.random.fork_rng(
-            devices=[], enabled=seed is not None
-        ):
-            if seed is not None:
-                torch.manual_seed(seed)
-            if restart and (not self.warm_start or not self.initialized_):
-                self.initialize()
-            # skorch's own partial_fit: initialise if needed, then train.
-            NeuralNetBinaryClassifier.partial_fit(self, X, y01, **fit_params)
-        return self
-
-    # ------------------------------------------------------------- public
-    def fit(self, X, y, **fit_params):
-        """Train the network from scratch.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Finite features (cast to float32).
-        y : array-like of shape (n_samples,)
-            Two class labels (``1`` = merge for 0/1 targets).
-        **fit_params
-            Passed to skorch's ``fit``.
-
-        Returns
-        -------
-        self : MergeNet
-        """
-        X, y = validate_data(self, X, y, dtype=np.float32, reset=True)
-        y01 = self._encode_targets(y, reset=True)
-        self.pos_weight_ = self._positive_weight(y01)
-        return self._train(X, y01, restart=True, **fit_params)
-
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
-        """Train for ``max_epochs`` more epochs (initialising on first call).
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Finite features.
-        y : array-like of shape (n_samples,)
-            Labels; a batch may hold a single class.
-        classes : array-like of shape (2,), default=None
-            The two class labels, needed on the first call when they are not
-            0 and 1.
-        **fit_params
-            Passed to skorch's ``partial_fit``.
-
-        Returns
-        -------
-        self : MergeNet
-        """
-        first = not getattr(self, "initialized_", False)
-        X, y = validate_data(self, X, y, dtype=np.float32, reset=first)
-        if first:
-            labels = np.unique(y if classes is None else classes)
-            if classes is None and np.isin(labels, (0, 1)).all():
-                labels = np.array([0, 1])
-            self.classes_ = labels
-            if labels.size != 2:
-                raise ValueError(
-                    "MergeNet is a binary classifier: pass classes with the two "
-                    f"labels on the first partial_fit, got {labels.tolist()}"
-                )
-        y01 = self._encode_targets(y, reset=False)
-        if first:
-            self.pos_weight_ = self._positive_weight(y01)
-        return self._train(X, y01, restart=False, **fit_params)
-
+    # ---------------------------------------------------------- prediction
     def predict_proba(self, X) -> np.ndarray:
         """Probability of each class for each candidate pair.
 
