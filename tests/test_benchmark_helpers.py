@@ -243,3 +243,54 @@ def test_lodo_balanced_rows_weigh_each_class_equally():
     assert len(rows) == 20 and (y[rows] == 0).sum() == 10
     assert set(np.flatnonzero(y == 0)) <= set(rows)  # every minority row kept
     assert len(balanced_rows(np.ones(9, int), rng)) == 4  # one class: half
+
+
+def test_tilted_misses_face_counts_and_causes():
+    """bench_tilted_misses: voxels on the faces, and the first cause that applies."""
+    from bench_tilted_misses import _face_counts, cause
+
+    vol = np.zeros((4, 5, 5), dtype=np.int32)
+    vol[1:3, 1:4, 1:4] = 1  # inside, no face voxel
+    vol[0, 0, :2] = 2  # on a corner: counted once per voxel
+    counts = _face_counts(vol)
+    assert counts[1] == 0 and counts[2] == 2
+    record = {"kind": "distinct", "merged in the truth": True, "outside box": True,
+              "smaller: share on faces": 0.9, "smaller / median cell": 0.1,
+              "max abs z": 9.0, "per larger": 2.0}
+    assert cause(record, 1.0).startswith("distinct: merged in the untouched")
+    record["merged in the truth"] = False
+    assert "outside the training box" in cause(record, 1.0)
+    record["outside box"] = False
+    assert "cut by a volume face" in cause(record, 1.0)
+    record["smaller / median cell"] = 0.5
+    assert "SD from training" in cause(record, 1.0)
+    record["max abs z"] = 1.0
+    assert "as broad as a split's" in cause(record, 1.0)
+    assert "narrower contact" in cause(record, 3.0)
+    split = {"kind": "split", "first stage": "kept", "decision": "unsure",
+             "why": "review band", "smaller / median cell": 0.5, "max abs z": 1.0}
+    assert cause(split, 1.0) == "split: unsure (review band)"
+
+
+def test_tilted_misses_accounts_for_every_split_and_distinct_pair():
+    """Every simulated split gets one fate; the merges are those of decide()."""
+    import _lodo_data as data
+    from bench_tilted_misses import FATES, analyse
+
+    from sklearn_overseg import load_pretrained
+
+    corrector = load_pretrained("tilted")
+    cases = data.tilted_test(data.family_volumes("small cells")[0], [10_000])
+    found = analyse(corrector, cases)
+    assert sum(found["fate"][f] for f in FATES) == len(cases[0]["pairs"])
+    y = cases[0]["y"]
+    assert found["distinct"][0] == int((y == 0).sum())
+    p, merged = found["results"][0]
+    assert found["distinct"][1] == int((merged & (y == 0)).sum())
+    listed = [r for r in found["records"] if r["kind"] == "distinct"]
+    assert len(listed) == found["distinct"][1]
+    assert all(r["decision"] == "merged" for r in listed)
+    expected = {frozenset((r["upper"], r["lower"]))
+                for r in corrector.predict_merges(cases[0]["flawed"]) if r["merged"]}
+    got = {frozenset(k) for k in cases[0]["cands"].pairs[merged].tolist()}
+    assert got == expected
