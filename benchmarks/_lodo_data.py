@@ -157,6 +157,36 @@ def tilted_damage_rounds(volumes, rounds: int, seed: int) -> tuple[list, list]:
     return flawed, truth
 
 
+def test_seeds(n_seeds: int, *, real: int | None = None,
+               family: tuple[int, int] | None = None) -> list[int]:
+    """The damage seeds of ``bench_lodo.py``'s test sets, in one place.
+
+    ``real``: the index of a real file; ``family``: the index of a family and
+    of its volume. The scripts that explain ``bench_lodo.py``'s numbers
+    (``bench_*_misses.py``, ``bench_stitch_negatives.py``) take the same
+    damage from here.
+    """
+    seeds = [10_000 + r for r in range(n_seeds)]
+    if real is not None:
+        return [s + 100 * real for s in seeds]
+    if family is not None:
+        j, k = family
+        return [s + 1000 * j + 10 * k for s in seeds]
+    return seeds
+
+
+def test_sets(real: dict, make_test, n_seeds: int) -> dict:
+    """``set name -> test cases`` of every real file and held-out family."""
+    tests = {name: make_test(vol, test_seeds(n_seeds, real=i))
+             for i, (name, vol) in enumerate(real.items())}
+    for j, family in enumerate(FAMILIES):
+        tests[family] = [
+            case for k, vol in enumerate(family_volumes(family))
+            for case in make_test(vol, test_seeds(n_seeds, family=(j, k)))
+        ]
+    return tests
+
+
 def axis_test(truth: np.ndarray, seeds) -> list[dict]:
     """Test damages of one ground truth: axis splits and distinct-cell gaps.
 

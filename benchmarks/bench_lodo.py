@@ -414,15 +414,13 @@ def pair_data(model: str, real: dict, cfg: dict):
     """Training blocks ``source -> (cands, y)`` and test cases ``set -> list``."""
     import _lodo_data as data
 
-    train, tests = {}, {}
+    train = {}
     cfg = cfg[model]
-    seeds = [10_000 + r for r in range(cfg["test_seeds"])]
     if model == "axis":
         train["synthetic"] = data.axis_training(
             data.synthetic_axis_volumes(), cfg["synth_rounds"], 0)
         for i, (name, vol) in enumerate(real.items()):
             train[name] = data.axis_training([vol], cfg["real_rounds"], 100 + i)
-            tests[name] = data.axis_test(vol, [s + 100 * i for s in seeds])
         train["randomised"] = data.axis_training(
             data.randomized_volumes(cfg["n_random"]), cfg["random_rounds"], 200)
         make_test = data.axis_test
@@ -434,15 +432,10 @@ def pair_data(model: str, real: dict, cfg: dict):
         for i, (name, vol) in enumerate(real.items()):
             train[name] = data.tilted_training(
                 *data.tilted_damage_rounds([vol], cfg["real_rounds"], 100 + i))
-            tests[name] = data.tilted_test(vol, [s + 100 * i for s in seeds])
         train["randomised"] = data.tilted_training(*data.tilted_damage_rounds(
             data.randomized_volumes(cfg["n_random"]), cfg["random_rounds"], 200))
         make_test = data.tilted_test
-    for j, family in enumerate(data.FAMILIES):
-        tests[family] = [
-            case for k, vol in enumerate(data.family_volumes(family))
-            for case in make_test(vol, [s + 1000 * j + 10 * k for s in seeds])
-        ]
+    tests = data.test_sets(real, make_test, cfg["test_seeds"])
     return train, tests
 
 

@@ -69,16 +69,7 @@ def test_sets() -> dict:
     """``bench_lodo.py``'s test damage of every real file and family."""
     import _lodo_data as data
 
-    seeds = [10_000 + r for r in range(TEST_SEEDS)]
-    tests = {}
-    for i, (name, vol) in enumerate(data.real_volumes().items()):
-        tests[name] = data.axis_test(vol, [s + 100 * i for s in seeds])
-    for j, family in enumerate(data.FAMILIES):
-        tests[family] = [
-            case for k, vol in enumerate(data.family_volumes(family))
-            for case in data.axis_test(vol, [s + 1000 * j + 10 * k for s in seeds])
-        ]
-    return tests
+    return data.test_sets(data.real_volumes(), data.axis_test, TEST_SEEDS)
 
 
 def _facing_shift(volume, owner_of, a: int, b: int, za: int, zb: int) -> float:

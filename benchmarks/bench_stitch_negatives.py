@@ -380,11 +380,10 @@ def main(argv=None) -> None:
                              extra=extra_fragments(seg, gt),
                              d=prepare(corrector, features, seg, gt)))
     families = []
-    seeds = [10_000 + r for r in range(6)]  # bench_lodo.py's test damage
     for j, family in enumerate(data.FAMILIES):
         for k, vol in enumerate(data.family_volumes(family)):
-            with quiet():
-                cases = data.axis_test(vol, [s + 1000 * j + 10 * k for s in seeds])
+            with quiet():  # bench_lodo.py's test damage
+                cases = data.axis_test(vol, data.test_seeds(6, family=(j, k)))
             families += [dict(untouched=False, d=prepare(
                 corrector, features, case["flawed"], case["truth"])) for case in cases]
             families.append(dict(untouched=True,

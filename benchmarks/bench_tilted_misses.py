@@ -86,16 +86,7 @@ def test_sets(n_seeds: int = TEST_SEEDS) -> dict:
     """
     import _lodo_data as data
 
-    seeds = [10_000 + r for r in range(n_seeds)]
-    tests = {}
-    for i, (name, vol) in enumerate(data.real_volumes().items()):
-        tests[name] = data.tilted_test(vol, [s + 100 * i for s in seeds])
-    for j, family in enumerate(data.FAMILIES):
-        tests[family] = [
-            case for k, vol in enumerate(data.family_volumes(family))
-            for case in data.tilted_test(vol, [s + 1000 * j + 10 * k for s in seeds])
-        ]
-    return tests
+    return data.test_sets(data.real_volumes(), data.tilted_test, n_seeds)
 
 
 def _face_counts(volume: np.ndarray) -> np.ndarray:
